@@ -1,0 +1,82 @@
+#include "cmd/service_options.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "net/interfaces.h"
+
+namespace turnpike::cmd {
+
+relay::CredentialsPtr make_credentials(const config::Config& c) {
+  auto creds = std::make_shared<relay::Credentials>();
+  creds->realm = c.realm;
+  creds->no_auth = c.no_auth;
+  creds->rest_enabled = c.use_auth_secret;
+  creds->secrets_newest_first.assign(c.static_auth_secrets.rbegin(), c.static_auth_secrets.rend());
+  creds->separator = c.rest_api_separator;
+  creds->max_ttl = c.max_credential_ttl;
+  for (const auto& u : c.users) {
+    relay::StaticUserEntry e;
+    e.password = u.password;
+    e.md5_key = u.key;
+    creds->add_user(u.name, std::move(e));
+  }
+  return creds;
+}
+
+net::ServiceOptions make_service_options(const config::Config& c) {
+  net::ServiceOptions o;
+  relay::Settings& s = o.settings;
+  s.default_lifetime = c.default_allocate_lifetime;
+  s.max_lifetime = c.max_allocate_lifetime;
+  s.permission_lifetime = c.permission_lifetime;
+  s.channel_lifetime = c.channel_lifetime;
+  s.max_permissions = c.max_permissions;
+  s.udp_relay = !c.no_udp_relay;
+  s.tcp_relay = !c.no_tcp_relay;
+  s.default_family = c.allocation_default_family == config::DefaultFamily::Ipv6   ? relay::DefaultFamily::Ipv6
+                     : c.allocation_default_family == config::DefaultFamily::Keep ? relay::DefaultFamily::Keep
+                                                                                  : relay::DefaultFamily::Ipv4;
+  s.fingerprint = c.fingerprint;
+  s.secure_stun = c.secure_stun;
+  s.stale_nonce = c.stale_nonce;
+
+  const std::vector<core::IpAddress> listen =
+      c.listening_ips.empty() ? net::local_addresses() : c.listening_ips;
+  // Relay sockets bind relay-ip; without it, the listening addresses (coturn's default); with
+  // external-ip=PUBLIC/PRIVATE and neither, the PRIVATE addresses.
+  std::vector<core::IpAddress> relay_ips = c.relay_ips;
+  if (relay_ips.empty()) {
+    for (const auto& e : c.external_ips) {
+      if (e.private_ip) relay_ips.push_back(*e.private_ip);
+    }
+  }
+  if (relay_ips.empty()) relay_ips = listen;
+  s.relay_addresses = relay_ips;
+  for (const auto& e : c.external_ips) {
+    if (e.private_ip) {
+      s.external.push_back({e.public_ip, *e.private_ip});
+    } else {
+      // external-ip=PUBLIC: every relay address of that family is announced as PUBLIC.
+      for (const auto& ip : relay_ips) {
+        if (ip.family() == e.public_ip.family()) s.external.push_back({e.public_ip, ip});
+      }
+    }
+  }
+
+  o.policy.denied = c.denied_peer_ips;
+  o.policy.allowed = c.allowed_peer_ips;
+  o.policy.allow_loopback = c.allow_loopback_peers;
+  o.credentials = make_credentials(c);
+  o.threads = c.relay_threads ? c.relay_threads : std::max(1u, std::thread::hardware_concurrency());
+  if (!c.no_udp) {
+    for (const auto& ip : listen) o.udp_listeners.emplace_back(ip, c.listening_port);
+  }
+  o.min_port = c.min_port;
+  o.max_port = c.max_port;
+  o.user_quota = c.user_quota;
+  o.total_quota = c.total_quota;
+  return o;
+}
+
+}  // namespace turnpike::cmd

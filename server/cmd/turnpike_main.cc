@@ -1,0 +1,101 @@
+// turnpike: the STUN/TURN relay daemon.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cmd/service_options.h"
+#include "config/config_parser.h"
+#include "net/log.h"
+#include "net/privileges.h"
+#include "net/relay_service.h"
+#include "net/signal_loop.h"
+
+using namespace turnpike;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: turnpike [-c FILE] [--option[=value] ...]\n"
+    "\n"
+    "A STUN/TURN relay (RFC 8489, 8656). The config file uses coturn's turnserver.conf syntax;\n"
+    "every option can also be given on the command line, where it wins over the file.\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP or SIGUSR2 reload secrets, users and logs.\n"
+    "\n"
+    "Options:\n";
+
+std::string listeners_text(const net::ServiceOptions& o) {
+  std::string s;
+  for (const auto& a : o.udp_listeners) s += (s.empty() ? "" : ", ") + a.to_string() + "/udp";
+  return s.empty() ? "nothing" : s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  config::CommandLine cl = config::parse_command_line(argc, argv);
+  if (cl.help) {
+    std::cout << kUsage << config::options_help();
+    return 0;
+  }
+  if (cl.version) {
+    std::cout << "turnpike " TURNPIKE_VERSION "\n";
+    return 0;
+  }
+  if (cl.error) {
+    std::cerr << "turnpike: " << cl.error->to_string() << "\n";
+    return 2;
+  }
+  config::Config cfg = std::move(*cl.config);
+
+  net::LogOptions log_options{cfg.syslog && cfg.log_file.empty() ? "syslog" : cfg.log_file, cfg.verbose};
+  if (std::string err = net::configure_log(log_options); !err.empty()) {
+    std::cerr << "turnpike: " << err << "\n";
+    return 1;
+  }
+  for (const auto& n : cfg.notices) net::log(net::LogLevel::Notice, n);
+
+  net::ServiceOptions options = cmd::make_service_options(cfg);
+  net::RelayService service(options);
+  if (std::string err = service.open(); !err.empty()) {
+    net::log(net::LogLevel::Error, err);
+    return 1;
+  }
+  if (std::string err = net::drop_privileges(cfg.proc_user, cfg.proc_group); !err.empty()) {
+    net::log(net::LogLevel::Error, err);
+    return 1;
+  }
+  if (!cfg.pidfile.empty()) {
+    std::ofstream pid(cfg.pidfile, std::ios::trunc);
+    pid << getpid() << "\n";
+    if (!pid) net::log(net::LogLevel::Warning, "cannot write pidfile ", cfg.pidfile);
+  }
+  service.start();
+  net::log(net::LogLevel::Notice, "turnpike ready: ", listeners_text(options), ", ", options.threads,
+           " worker(s), relay ports ", cfg.min_port, "-", cfg.max_port, ", realm ", cfg.realm);
+
+  const std::string config_file = cfg.source;
+  net::run_signal_loop({.reload = [&] {
+    net::reopen_log();
+    if (config_file.empty() || config_file == "command line") return;
+    // Re-read the file, then re-apply the command line on top, as at start.
+    config::CommandLine again = config::parse_command_line(argc, argv);
+    if (again.error) {
+      net::log(net::LogLevel::Error, "reload failed, keeping the running configuration: ",
+               again.error->to_string());
+      return;
+    }
+    service.update_credentials(cmd::make_credentials(*again.config));
+    net::log(net::LogLevel::Notice, "reloaded ", config_file, ": ",
+             again.config->static_auth_secrets.size(), " secret(s), ", again.config->users.size(),
+             " user(s), realm ", again.config->realm);
+  }});
+
+  net::log(net::LogLevel::Notice, "stopping: closing every session");
+  service.stop();
+  if (!cfg.pidfile.empty()) ::unlink(cfg.pidfile.c_str());
+  net::log(net::LogLevel::Notice, "turnpike stopped");
+  return 0;
+}

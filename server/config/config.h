@@ -1,0 +1,105 @@
+// turnpike's configuration: coturn's turnserver.conf syntax and option names where they exist.
+// Parsing is in config_parser.h; the option table (names, kinds, obsolete names) in options.cc.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ip_address.h"
+#include "core/ip_range.h"
+#include "core/socket_address.h"
+
+namespace turnpike::config {
+
+struct StaticUser {
+  std::string name;
+  std::string password;               // empty when `key` is set
+  std::optional<std::array<uint8_t, 16>> key;  // "user=name:0x<32 hex digits>" (coturn turnadmin -k)
+};
+
+// external-ip=PUBLIC or external-ip=PUBLIC/PRIVATE (coturn): relayed addresses are announced as
+// PUBLIC while relay sockets bind PRIVATE.
+struct ExternalIp {
+  core::IpAddress public_ip;
+  std::optional<core::IpAddress> private_ip;
+};
+
+enum class DefaultFamily : uint8_t { Ipv4, Ipv6, Keep };
+
+struct Config {
+  // --- where it came from (for messages)
+  std::string source;  // the config file, or "command line"
+
+  // --- listeners
+  std::vector<core::IpAddress> listening_ips;  // empty: every local address
+  uint16_t listening_port = 3478;
+  uint16_t tls_listening_port = 5349;
+  bool no_udp = false;
+  bool no_tcp = false;
+  bool no_tls = false;
+  bool dtls = false;
+
+  // --- TLS
+  std::string cert;
+  std::string pkey;
+  std::string cipher_list;
+
+  // --- relay
+  std::vector<core::IpAddress> relay_ips;  // empty: the address the client reached
+  std::vector<ExternalIp> external_ips;
+  uint16_t min_port = 49152;
+  uint16_t max_port = 65535;
+  unsigned relay_threads = 0;  // 0: one per CPU
+  bool no_udp_relay = false;
+  bool no_tcp_relay = false;
+  DefaultFamily allocation_default_family = DefaultFamily::Ipv4;
+
+  // --- authentication
+  std::string realm = "turnpike";
+  bool use_auth_secret = false;
+  std::vector<std::string> static_auth_secrets;  // file order; the LAST one is the newest
+  char rest_api_separator = ':';
+  int64_t max_credential_ttl = 7 * 86400;  // refuse REST expiries further ahead than this (0: no cap)
+  bool lt_cred_mech = false;
+  bool no_auth = false;
+  std::vector<StaticUser> users;
+  bool secure_stun = false;
+  uint32_t stale_nonce = 600;  // seconds; 0 keeps nonces valid forever
+
+  // --- peer policy
+  std::vector<core::IpRange> denied_peer_ips;
+  std::vector<core::IpRange> allowed_peer_ips;
+  bool allow_loopback_peers = false;
+  bool no_multicast_peers = false;  // multicast is refused anyway; kept for coturn configs
+
+  // --- quotas and lifetimes (RFC 8656 §3.2 defaults)
+  unsigned user_quota = 0;   // concurrent allocations per username; 0: unlimited
+  unsigned total_quota = 0;  // concurrent allocations in all; 0: unlimited
+  uint32_t max_allocate_lifetime = 3600;
+  uint32_t default_allocate_lifetime = 600;
+  uint32_t permission_lifetime = 300;
+  uint32_t channel_lifetime = 600;
+  unsigned max_permissions = 1024;  // per allocation (coturn's cap)
+
+  // --- messages
+  bool fingerprint = false;
+
+  // --- logging and process
+  std::string log_file;  // "": stderr; "stdout", "stderr", "syslog" or a path
+  bool syslog = false;
+  bool verbose = false;
+  std::string pidfile;
+  std::string proc_user;
+  std::string proc_group;
+
+  // Notices gathered while parsing (obsolete or ignored coturn options), one per option.
+  std::vector<std::string> notices;
+
+  // The secret that signs new credentials (the newest one); empty when there is none.
+  const std::string& newest_secret() const;
+};
+
+}  // namespace turnpike::config

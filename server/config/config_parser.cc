@@ -1,0 +1,265 @@
+#include "config/config_parser.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/options.h"
+
+namespace turnpike::config {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view unquote(std::string_view v) {
+  if (v.size() >= 2 && ((v.front() == '"' && v.back() == '"') || (v.front() == '\'' && v.back() == '\''))) {
+    return v.substr(1, v.size() - 2);
+  }
+  return v;
+}
+
+std::optional<bool> parse_bool(std::string_view v) {
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+  return std::nullopt;
+}
+
+std::string suggestion(std::string_view name) {
+  // A near miss (one edit away) is almost always a typo; say which option was meant.
+  auto distance = [](std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      }
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  auto table = option_table();
+  for (const OptionSpec* o = table.begin; o != table.end; ++o) {
+    if (distance(name, o->name) <= 2) return "; did you mean '" + std::string(o->name) + "'?";
+  }
+  return "; `turnpike --help` lists every option";
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  std::string s = file;
+  if (line > 0) s += ":" + std::to_string(line);
+  s += ": ";
+  if (!option.empty()) s += "option '" + option + "': ";
+  s += message;
+  return s;
+}
+
+const std::string& Config::newest_secret() const {
+  static const std::string kNone;
+  return static_auth_secrets.empty() ? kNone : static_auth_secrets.back();
+}
+
+std::optional<ConfigError> apply_option(Config& cfg, std::string_view name,
+                                        std::optional<std::string_view> value,
+                                        const Location& where) {
+  auto error = [&](std::string message) {
+    return ConfigError{where.file, where.line, std::string(name), std::move(message)};
+  };
+  const OptionSpec* spec = find_option(name);
+  if (!spec) {
+    return ConfigError{where.file, where.line, std::string(name), "unknown option" + suggestion(name)};
+  }
+  std::string_view v;
+  if (spec->kind == OptionKind::Flag) {
+    bool on = true;
+    if (value) {
+      auto b = parse_bool(*value);
+      if (!b) return error("is a flag; write it alone, or with yes/no, not '" + std::string(*value) + "'");
+      on = *b;
+    }
+    v = on ? "1" : "0";
+  } else {
+    if (!value || value->empty()) return error("needs a value: " + std::string(spec->help));
+    v = *value;
+  }
+  if (auto msg = spec->set(cfg, v)) return error(*msg);
+  if (spec->obsolete) {
+    std::string notice = where.file + (where.line ? ":" + std::to_string(where.line) : "") + ": '" +
+                         std::string(name) + "': " + std::string(spec->help);
+    bool seen = false;
+    for (const auto& n : cfg.notices) {
+      if (n.find("'" + std::string(name) + "'") != std::string::npos) seen = true;
+    }
+    if (!seen) cfg.notices.push_back(std::move(notice));
+  }
+  return std::nullopt;
+}
+
+std::optional<ConfigError> parse_config_text(std::string_view text, const std::string& file,
+                                             Config& cfg) {
+  int line_no = 0;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    line = trim(line);
+    if (line.empty() || line.front() == '#') continue;
+    // "name=value", "name value" or "name". Command-line style "--name" is accepted too.
+    if (line.substr(0, 2) == "--") line.remove_prefix(2);
+    const size_t sep = line.find_first_of("= \t");
+    std::string_view name = line.substr(0, sep);
+    std::optional<std::string_view> value;
+    if (sep != std::string_view::npos) {
+      std::string_view rest = trim(line.substr(sep));
+      if (!rest.empty() && rest.front() == '=') rest = trim(rest.substr(1));
+      value = unquote(rest);
+    }
+    if (auto err = apply_option(cfg, name, value, Location{file, line_no})) return err;
+  }
+  return std::nullopt;
+}
+
+std::optional<ConfigError> parse_config_file(const std::string& path, Config& cfg) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return ConfigError{path, 0, "",
+                       std::string("cannot read the file (") + std::strerror(errno) +
+                           "); check the path and that this user may read it"};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  cfg.source = path;
+  return parse_config_text(ss.str(), path, cfg);
+}
+
+std::optional<ConfigError> validate(Config& cfg) {
+  auto error = [&](std::string option, std::string message) {
+    return ConfigError{cfg.source.empty() ? "configuration" : cfg.source, 0, std::move(option),
+                       std::move(message)};
+  };
+  if (cfg.min_port > cfg.max_port) {
+    return error("min-port", "min-port (" + std::to_string(cfg.min_port) + ") is above max-port (" +
+                                 std::to_string(cfg.max_port) + ")");
+  }
+  if (cfg.use_auth_secret && cfg.static_auth_secrets.empty()) {
+    return error("use-auth-secret",
+                 "needs at least one static-auth-secret=... line (the secret Prosody signs with)");
+  }
+  if (!cfg.no_auth && !cfg.use_auth_secret && cfg.users.empty()) {
+    return error("", "no way to authenticate clients: add use-auth-secret with static-auth-secret, "
+                     "or user=NAME:PASSWORD lines (no-auth turns authentication off, for tests only)");
+  }
+  if (cfg.realm.empty()) return error("realm", "must not be empty");
+  if (!cfg.use_auth_secret && !cfg.static_auth_secrets.empty()) {
+    cfg.notices.push_back(cfg.source + ": 'static-auth-secret' is set but 'use-auth-secret' is not, "
+                          "so REST API credentials are refused; add use-auth-secret to accept them");
+  }
+  if (cfg.default_allocate_lifetime > cfg.max_allocate_lifetime) {
+    return error("max-allocate-lifetime", "must be at least the default lifetime (600 s)");
+  }
+  if (cfg.no_udp && cfg.no_tcp && cfg.no_tls && !cfg.dtls) {
+    return error("no-udp", "with no-tcp and no-tls leaves nothing to listen on");
+  }
+  return std::nullopt;
+}
+
+CommandLine parse_command_line(int argc, const char* const* argv) {
+  CommandLine out;
+  Config cfg;
+  std::optional<std::string> file;
+  bool no_file = false;
+  struct Arg {
+    std::string name;
+    std::optional<std::string> value;
+  };
+  std::vector<Arg> args;
+
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-c" || a == "--config") {
+      if (i + 1 >= argc) {
+        out.error = ConfigError{"command line", 0, "-c", "needs the path of a config file"};
+        return out;
+      }
+      file = argv[++i];
+    } else if (a.substr(0, 9) == "--config=") {
+      file = std::string(a.substr(9));
+    } else if (a == "-n") {
+      no_file = true;
+    } else if (a == "-h" || a == "--help") {
+      out.help = true;
+      return out;
+    } else if (a == "--version") {
+      out.version = true;
+      return out;
+    } else if (a.substr(0, 2) == "--") {
+      a.remove_prefix(2);
+      const size_t eq = a.find('=');
+      Arg arg{std::string(a.substr(0, eq)), std::nullopt};
+      if (eq != std::string_view::npos) {
+        arg.value = std::string(a.substr(eq + 1));
+      } else if (const OptionSpec* spec = find_option(arg.name);
+                 spec && spec->kind == OptionKind::Value && i + 1 < argc) {
+        arg.value = argv[++i];  // "--option value"
+      }
+      args.push_back(std::move(arg));
+    } else {
+      out.error = ConfigError{"command line", 0, std::string(a),
+                              "unexpected argument; options are written --name=value"};
+      return out;
+    }
+  }
+
+  if (file && !no_file) {
+    if (auto err = parse_config_file(*file, cfg)) {
+      out.error = err;
+      return out;
+    }
+  } else {
+    cfg.source = "command line";
+  }
+  std::set<std::string> replaced;
+  for (const Arg& a : args) {
+    const OptionSpec* spec = find_option(a.name);
+    if (spec && spec->clear && !replaced.count(a.name)) {
+      spec->clear(cfg);
+      replaced.insert(a.name);
+    }
+    std::optional<std::string_view> v;
+    if (a.value) v = *a.value;
+    if (auto err = apply_option(cfg, a.name, v, Location{"command line", 0})) {
+      out.error = err;
+      return out;
+    }
+  }
+  if (auto err = validate(cfg)) {
+    out.error = err;
+    return out;
+  }
+  out.config = std::move(cfg);
+  return out;
+}
+
+std::string options_help() {
+  std::string s;
+  auto table = option_table();
+  for (const OptionSpec* o = table.begin; o != table.end; ++o) {
+    if (o->obsolete) continue;
+    std::string left = "  --" + std::string(o->name) + (o->kind == OptionKind::Value ? "=VALUE" : "");
+    if (left.size() < 40) left.resize(40, ' ');
+    s += left + " " + std::string(o->help) + "\n";
+  }
+  return s;
+}
+
+}  // namespace turnpike::config

@@ -1,0 +1,298 @@
+#include "config/options.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace turnpike::config {
+namespace {
+
+using core::IpAddress;
+using core::IpRange;
+using Result = std::optional<std::string>;
+
+// ---- value parsers ------------------------------------------------------------------------
+
+std::optional<uint64_t> parse_uint(std::string_view v) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;
+  return n;
+}
+
+template <uint16_t Config::*M>
+Result set_port(Config& c, std::string_view v) {
+  auto n = parse_uint(v);
+  if (!n || *n < 1 || *n > 65535) return "'" + std::string(v) + "' is not a port number (1-65535)";
+  c.*M = uint16_t(*n);
+  return std::nullopt;
+}
+
+template <typename T, T Config::*M, uint64_t Max>
+Result set_uint(Config& c, std::string_view v) {
+  auto n = parse_uint(v);
+  if (!n || *n > Max) {
+    return "'" + std::string(v) + "' is not a whole number between 0 and " + std::to_string(Max);
+  }
+  c.*M = T(*n);
+  return std::nullopt;
+}
+
+template <bool Config::*M>
+Result set_flag(Config& c, std::string_view v) {
+  c.*M = v == "1";
+  return std::nullopt;
+}
+
+template <std::string Config::*M>
+Result set_string(Config& c, std::string_view v) {
+  if (v.empty()) return std::string("needs a value");
+  c.*M = std::string(v);
+  return std::nullopt;
+}
+
+template <std::vector<IpAddress> Config::*M>
+Result add_ip(Config& c, std::string_view v) {
+  auto ip = IpAddress::parse(v);
+  if (!ip) return "'" + std::string(v) + "' is not an IPv4 or IPv6 address (host names are not resolved)";
+  (c.*M).push_back(*ip);
+  return std::nullopt;
+}
+
+template <std::vector<IpRange> Config::*M>
+Result add_range(Config& c, std::string_view v) {
+  auto r = IpRange::parse(v);
+  if (!r) {
+    return "'" + std::string(v) +
+           "' is not an address range; write an address, FIRST-LAST (same family) or ADDRESS/PREFIX";
+  }
+  (c.*M).push_back(*r);
+  return std::nullopt;
+}
+
+template <typename V, V Config::*M>
+void clear_vector(Config& c) {
+  (c.*M).clear();
+}
+
+Result set_secret(Config& c, std::string_view v) {
+  if (v.empty()) return std::string("needs a value: the shared secret, as Prosody has it");
+  c.static_auth_secrets.emplace_back(v);
+  return std::nullopt;
+}
+
+Result set_user(Config& c, std::string_view v) {
+  const size_t colon = v.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return std::string("write user=NAME:PASSWORD or user=NAME:0x<32 hex digits of the key>");
+  }
+  StaticUser u;
+  u.name = std::string(v.substr(0, colon));
+  std::string_view secret = v.substr(colon + 1);
+  if (secret.size() == 34 && secret.substr(0, 2) == "0x") {
+    std::array<uint8_t, 16> key{};
+    for (size_t i = 0; i < 16; ++i) {
+      unsigned byte = 0;
+      auto hex = secret.substr(2 + 2 * i, 2);
+      auto [end, ec] = std::from_chars(hex.data(), hex.data() + 2, byte, 16);
+      if (ec != std::errc() || end != hex.data() + 2) {
+        return std::string("the key after 0x must be 32 hexadecimal digits");
+      }
+      key[i] = uint8_t(byte);
+    }
+    u.key = key;
+  } else {
+    if (secret.empty()) return "user '" + u.name + "' has an empty password";
+    u.password = std::string(secret);
+  }
+  c.users.push_back(std::move(u));
+  return std::nullopt;
+}
+
+Result set_separator(Config& c, std::string_view v) {
+  if (v.size() != 1) return std::string("must be a single character, such as ':'");
+  c.rest_api_separator = v[0];
+  return std::nullopt;
+}
+
+Result set_external_ip(Config& c, std::string_view v) {
+  ExternalIp e;
+  const size_t slash = v.find('/');
+  auto pub = IpAddress::parse(v.substr(0, slash));
+  if (!pub) {
+    return "'" + std::string(v) +
+           "' is not PUBLIC or PUBLIC/PRIVATE with IP addresses (host names are not resolved)";
+  }
+  e.public_ip = *pub;
+  if (slash != std::string_view::npos) {
+    auto priv = IpAddress::parse(v.substr(slash + 1));
+    if (!priv) return "'" + std::string(v.substr(slash + 1)) + "' (the private part) is not an IP address";
+    if (priv->family() != pub->family()) return std::string("PUBLIC and PRIVATE must be the same family");
+    e.private_ip = *priv;
+  }
+  c.external_ips.push_back(e);
+  return std::nullopt;
+}
+
+Result set_default_family(Config& c, std::string_view v) {
+  if (v == "ipv4") {
+    c.allocation_default_family = DefaultFamily::Ipv4;
+  } else if (v == "ipv6") {
+    c.allocation_default_family = DefaultFamily::Ipv6;
+  } else if (v == "keep") {
+    c.allocation_default_family = DefaultFamily::Keep;
+  } else {
+    return "'" + std::string(v) + "' is not one of ipv4, ipv6, keep";
+  }
+  return std::nullopt;
+}
+
+Result set_keep_family(Config& c, std::string_view v) {
+  if (v == "1") c.allocation_default_family = DefaultFamily::Keep;
+  return std::nullopt;
+}
+
+Result set_log_file(Config& c, std::string_view v) {
+  if (v.empty()) return std::string("needs a value: stdout, stderr, syslog or a file path");
+  c.log_file = std::string(v);
+  return std::nullopt;
+}
+
+Result ignore(Config&, std::string_view) { return std::nullopt; }
+
+Result refuse_server_relay(Config&, std::string_view v) {
+  if (v == "0") return std::nullopt;
+  return std::string(
+      "is not supported: it relays without permission checks; remove the line");
+}
+
+constexpr uint64_t kMaxU32 = 0xFFFFFFFFull;
+
+// The table. Flags take no value (a value of yes/no/true/false/1/0/on/off is accepted).
+const OptionSpec kOptions[] = {
+    // listeners
+    {"listening-ip", OptionKind::Value, "address to listen on (repeatable; default: every local address)",
+     add_ip<&Config::listening_ips>, clear_vector<std::vector<IpAddress>, &Config::listening_ips>},
+    {"listening-port", OptionKind::Value, "UDP and TCP port for STUN/TURN (default 3478)",
+     set_port<&Config::listening_port>},
+    {"tls-listening-port", OptionKind::Value, "TLS (and DTLS) port (default 5349)",
+     set_port<&Config::tls_listening_port>},
+    {"no-udp", OptionKind::Flag, "no UDP listener", set_flag<&Config::no_udp>},
+    {"no-tcp", OptionKind::Flag, "no plain TCP listener", set_flag<&Config::no_tcp>},
+    {"no-tls", OptionKind::Flag, "no TLS listener", set_flag<&Config::no_tls>},
+    {"dtls", OptionKind::Flag, "DTLS listener on the TLS port (off by default)", set_flag<&Config::dtls>},
+    // TLS
+    {"cert", OptionKind::Value, "certificate chain file (PEM)", set_string<&Config::cert>},
+    {"pkey", OptionKind::Value, "private key file (PEM)", set_string<&Config::pkey>},
+    {"cipher-list", OptionKind::Value, "OpenSSL cipher list for TLS 1.2", set_string<&Config::cipher_list>},
+    // relay
+    {"relay-ip", OptionKind::Value, "address relay sockets bind (repeatable)", add_ip<&Config::relay_ips>,
+     clear_vector<std::vector<IpAddress>, &Config::relay_ips>},
+    {"external-ip", OptionKind::Value, "PUBLIC or PUBLIC/PRIVATE address mapping (repeatable)",
+     set_external_ip, clear_vector<std::vector<ExternalIp>, &Config::external_ips>},
+    {"min-port", OptionKind::Value, "lowest relay port (default 49152)", set_port<&Config::min_port>},
+    {"max-port", OptionKind::Value, "highest relay port (default 65535)", set_port<&Config::max_port>},
+    {"relay-threads", OptionKind::Value, "worker threads (default: one per CPU)",
+     set_uint<unsigned, &Config::relay_threads, 256>},
+    {"no-udp-relay", OptionKind::Flag, "refuse UDP allocations", set_flag<&Config::no_udp_relay>},
+    {"no-tcp-relay", OptionKind::Flag, "refuse RFC 6062 TCP allocations", set_flag<&Config::no_tcp_relay>},
+    {"allocation-default-address-family", OptionKind::Value,
+     "relay family when the client asks for none: ipv4 (default), ipv6 or keep", set_default_family},
+    // authentication
+    {"realm", OptionKind::Value, "authentication realm", set_string<&Config::realm>},
+    {"use-auth-secret", OptionKind::Flag, "TURN REST API credentials (static-auth-secret)",
+     set_flag<&Config::use_auth_secret>},
+    {"static-auth-secret", OptionKind::Value,
+     "REST API shared secret (repeatable for rotation: the last one signs, all verify)", set_secret,
+     clear_vector<std::vector<std::string>, &Config::static_auth_secrets>},
+    {"rest-api-separator", OptionKind::Value, "separator in REST usernames (default ':')", set_separator},
+    {"max-credential-ttl", OptionKind::Value,
+     "refuse REST credentials expiring more than this many seconds ahead (default 604800; 0: no cap)",
+     set_uint<int64_t, &Config::max_credential_ttl, kMaxU32>},
+    {"lt-cred-mech", OptionKind::Flag, "long-term credentials (user=...)", set_flag<&Config::lt_cred_mech>},
+    {"no-auth", OptionKind::Flag, "no authentication at all (testing only)", set_flag<&Config::no_auth>},
+    {"user", OptionKind::Value, "static user NAME:PASSWORD or NAME:0xKEY (repeatable)", set_user,
+     clear_vector<std::vector<StaticUser>, &Config::users>},
+    {"secure-stun", OptionKind::Flag, "require authentication for Binding requests",
+     set_flag<&Config::secure_stun>},
+    {"stale-nonce", OptionKind::Value, "nonce lifetime in seconds (default 600)",
+     set_uint<uint32_t, &Config::stale_nonce, kMaxU32>},
+    // peer policy
+    {"denied-peer-ip", OptionKind::Value, "refuse peers in this range (repeatable)",
+     add_range<&Config::denied_peer_ips>, clear_vector<std::vector<IpRange>, &Config::denied_peer_ips>},
+    {"allowed-peer-ip", OptionKind::Value, "allow peers in this range, overriding every refusal (repeatable)",
+     add_range<&Config::allowed_peer_ips>, clear_vector<std::vector<IpRange>, &Config::allowed_peer_ips>},
+    {"allow-loopback-peers", OptionKind::Flag, "allow relaying to loopback addresses (testing only)",
+     set_flag<&Config::allow_loopback_peers>},
+    {"no-multicast-peers", OptionKind::Flag, "refuse multicast peers (always the case)",
+     set_flag<&Config::no_multicast_peers>},
+    // quotas and lifetimes
+    {"user-quota", OptionKind::Value, "concurrent allocations per user (0: unlimited)",
+     set_uint<unsigned, &Config::user_quota, kMaxU32>},
+    {"total-quota", OptionKind::Value, "concurrent allocations in all (0: unlimited)",
+     set_uint<unsigned, &Config::total_quota, kMaxU32>},
+    {"max-allocate-lifetime", OptionKind::Value, "longest allocation lifetime in seconds (default 3600)",
+     set_uint<uint32_t, &Config::max_allocate_lifetime, kMaxU32>},
+    {"channel-lifetime", OptionKind::Value, "channel binding lifetime in seconds (default 600)",
+     set_uint<uint32_t, &Config::channel_lifetime, kMaxU32>},
+    {"permission-lifetime", OptionKind::Value, "permission lifetime in seconds (default 300)",
+     set_uint<uint32_t, &Config::permission_lifetime, kMaxU32>},
+    {"max-permissions", OptionKind::Value, "permissions per allocation (default 1024)",
+     set_uint<unsigned, &Config::max_permissions, 65535>},
+    {"fingerprint", OptionKind::Flag, "add FINGERPRINT to every response", set_flag<&Config::fingerprint>},
+    // logging and process
+    {"log-file", OptionKind::Value, "stdout, stderr, syslog or a file path (default stderr)", set_log_file},
+    {"syslog", OptionKind::Flag, "log to syslog", set_flag<&Config::syslog>},
+    {"verbose", OptionKind::Flag, "log every allocation event", set_flag<&Config::verbose>},
+    {"Verbose", OptionKind::Flag, "same as verbose", set_flag<&Config::verbose>},
+    {"pidfile", OptionKind::Value, "write the process id to this file", set_string<&Config::pidfile>},
+    {"proc-user", OptionKind::Value, "user to switch to after binding ports and reading keys",
+     set_string<&Config::proc_user>},
+    {"proc-group", OptionKind::Value, "group to switch to", set_string<&Config::proc_group>},
+    {"server-relay", OptionKind::Flag, "not supported (coturn: relay without permissions)",
+     refuse_server_relay},
+
+    // Obsolete or meaningless here, accepted so that coturn and Jitsi configs load unchanged.
+    {"no-loopback-peers", OptionKind::Flag,
+     "loopback peers are refused unless allow-loopback-peers is set", ignore, nullptr, true},
+    {"keep-address-family", OptionKind::Flag,
+     "obsolete; same as allocation-default-address-family=keep", set_keep_family, nullptr, true},
+    {"dh2066", OptionKind::Flag, "ignored: turnpike negotiates ECDHE and needs no DH parameters",
+     ignore, nullptr, true},
+    {"dh566", OptionKind::Flag, "ignored: turnpike negotiates ECDHE and needs no DH parameters",
+     ignore, nullptr, true},
+    {"dh1066", OptionKind::Flag, "ignored: turnpike negotiates ECDHE and needs no DH parameters",
+     ignore, nullptr, true},
+    {"no-tlsv1", OptionKind::Flag, "ignored: TLS below 1.2 is never offered", ignore, nullptr, true},
+    {"no-tlsv1_1", OptionKind::Flag, "ignored: TLS below 1.2 is never offered", ignore, nullptr, true},
+    {"no-tlsv1_2", OptionKind::Flag, "ignored: TLS 1.2 stays on for older clients", ignore, nullptr, true},
+    {"no-cli", OptionKind::Flag, "ignored: turnpike has no telnet CLI (use turnpike-admin)", ignore,
+     nullptr, true},
+    {"no-dtls", OptionKind::Flag, "ignored: DTLS is off unless 'dtls' is set", ignore, nullptr, true},
+    {"lt-cred-mech-only", OptionKind::Flag, "ignored", ignore, nullptr, true},
+    {"no-stdout-log", OptionKind::Flag, "ignored: choose the destination with log-file", ignore,
+     nullptr, true},
+    {"simple-log", OptionKind::Flag, "ignored: turnpike always writes one file", ignore, nullptr, true},
+    {"new-log-timestamp", OptionKind::Flag, "ignored: timestamps are always ISO 8601", ignore,
+     nullptr, true},
+    {"log-binding", OptionKind::Flag, "ignored", ignore, nullptr, true},
+    {"no-rfc5780", OptionKind::Flag, "ignored: RFC 5780 is not offered", ignore, nullptr, true},
+    {"no-stun-backward-compatibility", OptionKind::Flag, "ignored: RFC 3489 is not offered", ignore,
+     nullptr, true},
+    {"response-origin-only-with-rfc5780", OptionKind::Flag, "ignored", ignore, nullptr, true},
+    {"no-software-attribute", OptionKind::Flag, "ignored: SOFTWARE is never sent", ignore, nullptr, true},
+    {"prod", OptionKind::Flag, "ignored: SOFTWARE is never sent", ignore, nullptr, true},
+    {"stateless-nonce", OptionKind::Flag, "ignored: nonces are always stateless", ignore, nullptr, true},
+};
+
+}  // namespace
+
+const OptionSpec* find_option(std::string_view name) {
+  for (const auto& o : kOptions) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+OptionTable option_table() { return {std::begin(kOptions), std::end(kOptions)}; }
+
+}  // namespace turnpike::config

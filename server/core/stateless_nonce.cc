@@ -1,0 +1,65 @@
+#include "core/stateless_nonce.h"
+
+#include <cstring>
+
+#include "core/base64.h"
+#include "core/constant_time.h"
+#include "core/hmac.h"
+
+namespace turnpike::core {
+
+bool nonce_has_password_algorithms(std::string_view nonce) {
+  if (nonce.size() < kNonceCookie.size() + 4 || nonce.substr(0, kNonceCookie.size()) != kNonceCookie) {
+    return false;
+  }
+  auto bits = base64url_decode(nonce.substr(kNonceCookie.size(), 4));
+  if (!bits) {
+    bits = base64_decode(nonce.substr(kNonceCookie.size(), 4));
+    if (!bits) return false;
+  }
+  const uint8_t hi = uint8_t((*bits)[0]);
+  const uint8_t lo = uint8_t((*bits)[2]);
+  return (hi & 0x80) != 0 || (lo & 0x01) != 0;
+}
+
+void NonceCodec::mac(uint32_t issued_at, const SocketAddress& client, uint8_t out[12]) const {
+  uint8_t msg[4 + 1 + 16 + 2];
+  store_be32(msg, issued_at);
+  msg[4] = client.ip().is_v4() ? 4 : 6;
+  std::memset(msg + 5, 0, 16);
+  std::memcpy(msg + 5, client.ip().data(), client.ip().size());
+  store_be16(msg + 21, client.port());
+  uint8_t full[32];
+  hmac(HashAlgorithm::Sha256, Bytes(key_.data(), key_.size()), Bytes(msg, sizeof msg), full);
+  std::memcpy(out, full, 12);
+}
+
+std::string NonceCodec::issue(const SocketAddress& client, int64_t now_unix) const {
+  uint8_t token[16];
+  store_be32(token, uint32_t(now_unix));
+  mac(uint32_t(now_unix), client, token + 4);
+  std::string nonce(kNonceCookie);
+  nonce += kNonceFeatures;
+  nonce += base64url_encode(Bytes(token, sizeof token));
+  return nonce;
+}
+
+NonceCodec::Check NonceCodec::check(std::string_view nonce, const SocketAddress& client,
+                                    int64_t now_unix, int64_t lifetime_s) const {
+  const size_t prefix = kNonceCookie.size() + kNonceFeatures.size();
+  if (nonce.size() != prefix + 22 || nonce.substr(0, kNonceCookie.size()) != kNonceCookie) {
+    return Check::Invalid;
+  }
+  auto token = base64url_decode(nonce.substr(prefix));
+  if (!token || token->size() != 16) return Check::Invalid;
+  const auto* t = reinterpret_cast<const uint8_t*>(token->data());
+  const uint32_t issued_at = load_be32(t);
+  uint8_t expected[12];
+  mac(issued_at, client, expected);
+  if (!constant_time_equal(expected, t + 4, 12)) return Check::Invalid;
+  const int64_t age = now_unix - int64_t(issued_at);
+  if (age < -5 || (lifetime_s > 0 && age > lifetime_s)) return Check::Stale;
+  return Check::Valid;
+}
+
+}  // namespace turnpike::core

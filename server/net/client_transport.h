@@ -1,0 +1,18 @@
+// How a worker sends to a client: through the UDP listener the client wrote to, or through the
+// client's TCP/TLS connection. relay::ClientRef::transport points at one of these.
+#pragma once
+
+#include "core/bytes.h"
+#include "core/socket_address.h"
+#include "relay/types.h"
+
+namespace turnpike::net {
+
+class ClientTransport {
+ public:
+  virtual ~ClientTransport() = default;
+  virtual void send(const core::SocketAddress& to, core::Bytes data) = 0;
+  virtual relay::Transport kind() const = 0;
+};
+
+}  // namespace turnpike::net

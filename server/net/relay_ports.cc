@@ -1,0 +1,56 @@
+#include "net/relay_ports.h"
+
+#include "core/random.h"
+#include "net/udp.h"
+
+namespace turnpike::net {
+
+std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even, bool reserve_next,
+                                            uint64_t* token, int64_t now_ms) {
+  const uint32_t span = uint32_t(max_) - min_ + 1;
+  // Start at a random port and walk the range: the first attempts almost always succeed, and
+  // a full range is reported after a bounded number of tries.
+  uint32_t offset = uint32_t(core::random_u64() % span);
+  const uint32_t tries = std::min<uint32_t>(span, 4096);
+  for (uint32_t i = 0; i < tries; ++i) {
+    uint32_t port = min_ + (offset + i) % span;
+    if (even && (port % 2) != 0) continue;
+    if (reserve_next && port + 1 > max_) continue;
+    auto fd = open_udp(core::SocketAddress(ip, uint16_t(port)), false, nullptr);
+    if (!fd) continue;
+    BoundSocket s{std::move(fd), core::SocketAddress(ip, uint16_t(port))};
+    if (reserve_next) {
+      auto next = open_udp(core::SocketAddress(ip, uint16_t(port + 1)), false, nullptr);
+      if (!next) continue;  // `s` closes; try another pair
+      uint64_t t = 0;
+      while (t == 0) t = core::random_u64();
+      std::lock_guard lock(mu_);
+      reservations_.emplace(t, Reservation{BoundSocket{std::move(next), core::SocketAddress(ip, uint16_t(port + 1))},
+                                           now_ms + 30'000});
+      *token = t;
+    }
+    return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<BoundSocket> RelayPorts::take(uint64_t token) {
+  std::lock_guard lock(mu_);
+  auto it = reservations_.find(token);
+  if (it == reservations_.end()) return std::nullopt;
+  BoundSocket s = std::move(it->second.socket);
+  reservations_.erase(it);
+  return s;
+}
+
+void RelayPorts::expire(int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  std::erase_if(reservations_, [&](const auto& kv) { return kv.second.expires_ms <= now_ms; });
+}
+
+size_t RelayPorts::reservation_count() const {
+  std::lock_guard lock(mu_);
+  return reservations_.size();
+}
+
+}  // namespace turnpike::net

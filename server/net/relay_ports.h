@@ -1,0 +1,50 @@
+// Relay ports: choosing and binding them (RFC 8656 §7.2: 49152-65535 by default, chosen
+// unpredictably), and keeping the second of an EVEN-PORT pair for a RESERVATION-TOKEN.
+// Shared by all workers; the kernel's bind() arbitrates between them, so choosing needs no lock.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/socket_address.h"
+#include "net/unique_fd.h"
+
+namespace turnpike::net {
+
+struct BoundSocket {
+  UniqueFd fd;
+  core::SocketAddress address;
+};
+
+class RelayPorts {
+ public:
+  RelayPorts(uint16_t min_port, uint16_t max_port) : min_(min_port), max_(max_port) {}
+
+  // A UDP socket on `ip` at a random free port of the range (an even one if asked). With
+  // `reserve_next`, port+1 is bound too and kept under a new token (returned in `token`).
+  std::optional<BoundSocket> bind(const core::IpAddress& ip, bool even, bool reserve_next,
+                                  uint64_t* token, int64_t now_ms);
+
+  // The socket kept under `token` (RFC 8656 §7.2: a RESERVATION-TOKEN names it); std::nullopt
+  // for an unknown or expired token.
+  std::optional<BoundSocket> take(uint64_t token);
+
+  // Reservations are held for 30 seconds (RFC 8656 §7.2 step 8).
+  void expire(int64_t now_ms);
+  size_t reservation_count() const;
+
+ private:
+  uint16_t min_;
+  uint16_t max_;
+  mutable std::mutex mu_;  // reservations only
+  struct Reservation {
+    BoundSocket socket;
+    int64_t expires_ms;
+  };
+  std::unordered_map<uint64_t, Reservation> reservations_;
+};
+
+}  // namespace turnpike::net

@@ -1,0 +1,29 @@
+// What all workers share, read-only after start (except the thread-safe quota book and port
+// reservations).
+#pragma once
+
+#include "core/stateless_nonce.h"
+#include "net/relay_ports.h"
+#include "relay/peer_policy.h"
+#include "relay/quota.h"
+#include "relay/settings.h"
+
+namespace turnpike::net {
+
+struct SharedState {
+  SharedState(relay::Settings s, relay::PeerPolicy p, const std::array<uint8_t, 32>& nonce_key,
+              unsigned user_quota, unsigned total_quota, uint16_t min_port, uint16_t max_port)
+      : settings(std::move(s)),
+        policy(std::move(p)),
+        nonces(nonce_key),
+        quotas(user_quota, total_quota),
+        ports(min_port, max_port) {}
+
+  const relay::Settings settings;
+  const relay::PeerPolicy policy;
+  const core::NonceCodec nonces;
+  relay::QuotaBook quotas;
+  RelayPorts ports;
+};
+
+}  // namespace turnpike::net

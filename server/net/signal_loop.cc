@@ -1,0 +1,38 @@
+#include "net/signal_loop.h"
+
+#include <signal.h>
+
+#include "net/libevent_ptr.h"
+
+namespace turnpike::net {
+namespace {
+
+struct Context {
+  event_base* base;
+  const SignalHandlers* handlers;
+};
+
+void on_stop(evutil_socket_t, short, void* arg) {
+  event_base_loopexit(static_cast<Context*>(arg)->base, nullptr);
+}
+
+void on_reload(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<Context*>(arg);
+  if (c->handlers->reload) c->handlers->reload();
+}
+
+}  // namespace
+
+void run_signal_loop(const SignalHandlers& h) {
+  ::signal(SIGPIPE, SIG_IGN);
+  EventBasePtr base(event_base_new());
+  Context ctx{base.get(), &h};
+  EventPtr term(evsignal_new(base.get(), SIGTERM, on_stop, &ctx));
+  EventPtr intr(evsignal_new(base.get(), SIGINT, on_stop, &ctx));
+  EventPtr hup(evsignal_new(base.get(), SIGHUP, on_reload, &ctx));
+  EventPtr usr2(evsignal_new(base.get(), SIGUSR2, on_reload, &ctx));
+  for (event* e : {term.get(), intr.get(), hup.get(), usr2.get()}) event_add(e, nullptr);
+  event_base_dispatch(base.get());
+}
+
+}  // namespace turnpike::net

@@ -1,0 +1,65 @@
+#include "net/udp.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace turnpike::net {
+
+UniqueFd open_udp(const core::SocketAddress& addr, bool reuseport, std::string* error) {
+  const int family = addr.ip().is_v4() ? AF_INET : AF_INET6;
+  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    if (error) *error = std::string("socket(): ") + std::strerror(errno);
+    return UniqueFd();
+  }
+  const int one = 1;
+  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (reuseport) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  sockaddr_storage ss;
+  const socklen_t len = addr.to_sockaddr(ss);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    if (error) *error = "cannot bind " + addr.to_string() + "/udp: " + std::strerror(errno);
+    return UniqueFd();
+  }
+  return fd;
+}
+
+bool set_dont_fragment(int fd, core::Family f) {
+  if (f == core::Family::V4) {
+    const int v = IP_PMTUDISC_DO;
+    return setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v) == 0;
+  }
+  const int one = 1;
+  return setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof one) == 0;
+}
+
+RecvBatch::RecvBatch() {
+  for (unsigned i = 0; i < kCount; ++i) {
+    iov[i].iov_base = payload(i);
+    iov[i].iov_len = kMaxPayload;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &addrs[i];
+  }
+}
+
+int RecvBatch::receive(int fd) {
+  for (unsigned i = 0; i < kCount; ++i) {
+    msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    msgs[i].msg_hdr.msg_flags = 0;
+  }
+  const int n = ::recvmmsg(fd, msgs.data(), kCount, MSG_DONTWAIT, nullptr);
+  return n < 0 ? 0 : n;
+}
+
+bool send_datagram(int fd, const core::SocketAddress& to, core::Bytes data) {
+  sockaddr_storage ss;
+  const socklen_t len = to.to_sockaddr(ss);
+  return ::sendto(fd, data.data(), data.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss),
+                  len) == ssize_t(data.size());
+}
+
+}  // namespace turnpike::net

@@ -1,0 +1,193 @@
+#include "net/worker.h"
+
+#include <sys/eventfd.h>
+
+#include <cstring>
+
+#include "net/clock.h"
+#include "net/log.h"
+#include "relay/allocation.h"
+
+namespace turnpike::net {
+
+void UdpListener::send(const core::SocketAddress& to, core::Bytes data) {
+  if (!send_datagram(fd_.get(), to, data)) ++worker_.send_drops_;
+}
+
+Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr credentials,
+               std::string realm)
+    : index_(index),
+      shared_(shared),
+      base_(event_base_new()),
+      batch_(std::make_unique<RecvBatch>()),
+      events_(std::move(realm)) {
+  server_ = std::make_unique<relay::Server>(shared_.settings, shared_.policy, std::move(credentials),
+                                            shared_.nonces, *this, events_, shared_.quotas,
+                                            uint8_t(index + 1));
+  // One coarse tick per worker for every expiry (DESIGN.md), not one timer per object.
+  tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));
+  const timeval one_second{1, 0};
+  event_add(tick_.get(), &one_second);
+  mailbox_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  mailbox_ev_.reset(event_new(base_.get(), mailbox_fd_.get(), EV_READ | EV_PERSIST, &Worker::on_mailbox, this));
+  event_add(mailbox_ev_.get(), nullptr);
+}
+
+Worker::~Worker() {
+  join();
+  server_.reset();  // closes the remaining relay sockets while the base is alive
+  udp_.clear();
+  tick_.reset();
+  mailbox_ev_.reset();
+}
+
+std::string Worker::listen_udp(const core::SocketAddress& addr) {
+  std::string error;
+  UniqueFd fd = open_udp(addr, true, &error);
+  if (!fd) return error;
+  // Room for bursts: a worker that is briefly busy should not drop what arrives meanwhile.
+  const int size = 4 << 20;
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  auto l = std::make_unique<UdpListener>(*this, std::move(fd), addr);
+  l->ev.reset(event_new(base_.get(), l->fd(), EV_READ | EV_PERSIST, &Worker::on_listener_readable, l.get()));
+  event_add(l->ev.get(), nullptr);
+  udp_.push_back(std::move(l));
+  return {};
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::post(std::function<void(Worker&)> f) {
+  {
+    std::lock_guard lock(mailbox_mu_);
+    mailbox_.push_back(std::move(f));
+  }
+  const uint64_t one = 1;
+  const ssize_t n = ::write(mailbox_fd_.get(), &one, sizeof one);
+  (void)n;
+}
+
+void Worker::request_stop() {
+  post([](Worker& w) {
+    w.server_->shutdown(now());
+    event_base_loopexit(w.base_.get(), nullptr);
+  });
+}
+
+void Worker::on_mailbox(evutil_socket_t fd, short, void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  uint64_t count;
+  const ssize_t n = ::read(fd, &count, sizeof count);
+  (void)n;
+  std::vector<std::function<void(Worker&)>> jobs;
+  {
+    std::lock_guard lock(w->mailbox_mu_);
+    jobs.swap(w->mailbox_);
+  }
+  for (auto& j : jobs) j(*w);
+}
+
+void Worker::on_tick(evutil_socket_t, short, void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  const relay::Now t = now();
+  w->server_->tick(t);
+  if (w->index_ == 0) w->shared_.ports.expire(t.mono_ms);
+}
+
+void Worker::on_listener_readable(evutil_socket_t, short, void* arg) {
+  auto* l = static_cast<UdpListener*>(arg);
+  l->worker().drain_listener(*l);
+}
+
+void Worker::drain_listener(UdpListener& l) {
+  const relay::Now t = now();
+  RecvBatch& b = *batch_;
+  // A bounded number of rounds, so one busy socket cannot starve the others.
+  for (int round = 0; round < 4; ++round) {
+    const int n = b.receive(l.fd());
+    for (int i = 0; i < n; ++i) {
+      if (b.truncated(unsigned(i))) continue;
+      auto src = core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
+      if (!src) continue;
+      const relay::ClientRef ref{&l, *src};
+      const relay::FiveTuple tuple{*src, l.local(), relay::Transport::Udp};
+      server_->on_client_packet(ref, tuple, core::Bytes(b.payload(unsigned(i)), b.length(unsigned(i))), t);
+    }
+    if (n < int(RecvBatch::kCount)) break;
+  }
+}
+
+void Worker::on_relay_readable(evutil_socket_t, short, void* arg) {
+  auto* s = static_cast<relay::RelaySocket*>(arg);
+  s->worker->drain_relay(*s);
+}
+
+void Worker::drain_relay(relay::RelaySocket& s) {
+  const relay::Now t = now();
+  RecvBatch& b = *batch_;
+  for (int round = 0; round < 4; ++round) {
+    const int n = b.receive(s.fd.get());
+    for (int i = 0; i < n; ++i) {
+      if (b.truncated(unsigned(i))) continue;
+      auto src = core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
+      if (!src) continue;
+      server_->on_peer_packet(*s.owner, s.index, *src, b.payload(unsigned(i)), b.length(unsigned(i)), t);
+    }
+    if (n < int(RecvBatch::kCount)) break;
+  }
+}
+
+relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t index,
+                                          const relay::OpenRelayRequest& r) {
+  relay::OpenRelayResult res;
+  std::optional<BoundSocket> bound;
+  uint64_t token = 0;
+  if (r.reservation_token) {
+    bound = shared_.ports.take(*r.reservation_token);
+    if (!bound) {
+      res.error = core::error::InsufficientCapacity;  // RFC 8656 §7.2: unknown token
+      return res;
+    }
+  } else {
+    bound = shared_.ports.bind(r.bind_ip, r.even_port, r.reserve_next, &token, now().mono_ms);
+    if (!bound) {
+      res.error = core::error::InsufficientCapacity;
+      log(LogLevel::Warning, "no free relay port on ", r.bind_ip.to_string(),
+          " (min-port/max-port range exhausted?)");
+      return res;
+    }
+  }
+  if (r.dont_fragment) set_dont_fragment(bound->fd.get(), bound->address.family());
+  auto* s = new relay::RelaySocket;
+  s->fd = std::move(bound->fd);
+  s->worker = this;
+  s->owner = &owner;
+  s->index = index;
+  s->ev.reset(event_new(base_.get(), s->fd.get(), EV_READ | EV_PERSIST, &Worker::on_relay_readable, s));
+  event_add(s->ev.get(), nullptr);
+  res.socket = s;
+  res.bound = bound->address;
+  if (token) res.reservation_token = token;
+  return res;
+}
+
+void Worker::close_relay(relay::RelaySocket* s) {
+  delete s;  // frees the event (removing it from the base), then closes the fd
+}
+
+void Worker::send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) {
+  if (!send_datagram(s->fd.get(), peer, payload)) ++send_drops_;
+}
+
+void Worker::send_to_client(const relay::ClientRef& c, core::Bytes message) {
+  static_cast<ClientTransport*>(c.transport)->send(c.address, message);
+}
+
+}  // namespace turnpike::net

@@ -1,0 +1,114 @@
+// One worker thread (DESIGN.md "Threading"): its own event_base, its own SO_REUSEPORT
+// listening sockets, the relay state of the clients the kernel hashes to it, their relay
+// sockets, and one coarse timer. Other threads talk to it only through its mailbox.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/client_transport.h"
+#include "net/libevent_ptr.h"
+#include "net/shared_state.h"
+#include "net/udp.h"
+#include "net/unique_fd.h"
+#include "net/worker_events.h"
+#include "relay/relay_io.h"
+#include "relay/server.h"
+
+namespace turnpike::net {
+class Worker;
+}
+
+namespace turnpike::relay {
+// Defined by the network layer: a relay socket and the allocation it belongs to.
+struct RelaySocket {
+  net::UniqueFd fd;
+  net::EventPtr ev;
+  net::Worker* worker = nullptr;
+  Allocation* owner = nullptr;
+  uint8_t index = 0;
+};
+}  // namespace turnpike::relay
+
+namespace turnpike::net {
+
+class Worker;
+
+class UdpListener final : public ClientTransport {
+ public:
+  UdpListener(Worker& w, UniqueFd fd, core::SocketAddress local)
+      : worker_(w), fd_(std::move(fd)), local_(local) {}
+  void send(const core::SocketAddress& to, core::Bytes data) override;
+  relay::Transport kind() const override { return relay::Transport::Udp; }
+  int fd() const { return fd_.get(); }
+  const core::SocketAddress& local() const { return local_; }
+  Worker& worker() { return worker_; }
+  EventPtr ev;
+
+ private:
+  Worker& worker_;
+  UniqueFd fd_;
+  core::SocketAddress local_;
+};
+
+class Worker final : public relay::RelayIo {
+ public:
+  Worker(unsigned index, SharedState& shared, relay::CredentialsPtr credentials, std::string realm);
+  ~Worker() override;
+
+  // Binds this worker's listener on `addr` (called before the thread starts, so that errors
+  // surface at start-up and ports below 1024 are bound before privileges drop).
+  std::string listen_udp(const core::SocketAddress& addr);
+
+  void start();
+  void join();
+  // Runs `f` on the worker's thread. Thread-safe.
+  void post(std::function<void(Worker&)> f);
+  // Ends every session (reason: shutdown) and leaves the event loop.
+  void request_stop();
+
+  relay::Server& server() { return *server_; }
+  event_base* base() { return base_.get(); }
+  unsigned index() const { return index_; }
+  WorkerEvents& events() { return events_; }
+
+  // relay::RelayIo
+  relay::OpenRelayResult open_relay(relay::Allocation& owner, uint8_t index,
+                                    const relay::OpenRelayRequest& r) override;
+  void close_relay(relay::RelaySocket* s) override;
+  void send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) override;
+  void send_to_client(const relay::ClientRef& c, core::Bytes message) override;
+
+  uint64_t send_drops() const { return send_drops_; }
+
+ private:
+  static void on_listener_readable(evutil_socket_t fd, short what, void* arg);
+  static void on_relay_readable(evutil_socket_t fd, short what, void* arg);
+  static void on_tick(evutil_socket_t fd, short what, void* arg);
+  static void on_mailbox(evutil_socket_t fd, short what, void* arg);
+  void drain_listener(UdpListener& l);
+  void drain_relay(relay::RelaySocket& s);
+
+  friend class UdpListener;
+
+  unsigned index_;
+  SharedState& shared_;
+  EventBasePtr base_;
+  std::vector<std::unique_ptr<UdpListener>> udp_;
+  std::unique_ptr<RecvBatch> batch_;
+  WorkerEvents events_;
+  std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)
+  EventPtr tick_;
+  UniqueFd mailbox_fd_;
+  EventPtr mailbox_ev_;
+  std::mutex mailbox_mu_;
+  std::vector<std::function<void(Worker&)>> mailbox_;
+  std::thread thread_;
+  uint64_t send_drops_ = 0;
+};
+
+}  // namespace turnpike::net

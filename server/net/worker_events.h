@@ -1,0 +1,37 @@
+// A worker's relay::EventSink: one log line per session event and per refusal. Refusal lines
+// are rate-limited per worker so that a flood of bad requests cannot flood the log.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "relay/events.h"
+
+namespace turnpike::net {
+
+class WorkerEvents : public relay::EventSink {
+ public:
+  explicit WorkerEvents(std::string realm) : realm_(std::move(realm)) {}
+
+  void session_started(const relay::Allocation& a, const relay::Now& now) override;
+  void session_refreshed(const relay::Allocation& a, uint32_t lifetime_s, const relay::Now& now) override;
+  void permission_installed(const relay::Allocation& a, const relay::IpAddress& peer,
+                            const relay::Now& now) override;
+  void channel_bound(const relay::Allocation& a, uint16_t channel, const relay::SocketAddress& peer,
+                     const relay::Now& now) override;
+  void session_ended(const relay::Allocation& a, relay::EndReason why, const relay::Now& now) override;
+  void refused(const relay::Refusal& r) override;
+
+  // Further sinks (the ledger) see every event too.
+  void chain(relay::EventSink* next) { next_ = next; }
+
+ private:
+  bool refusal_budget(int64_t now_ms);
+  std::string realm_;
+  relay::EventSink* next_ = nullptr;
+  int64_t window_start_ms_ = 0;
+  unsigned lines_in_window_ = 0;
+  uint64_t suppressed_ = 0;
+};
+
+}  // namespace turnpike::net

@@ -1,0 +1,233 @@
+// Allocate (RFC 8656 §7.1-7.2) and Refresh (§7.3).
+#include <cstring>
+
+#include "core/attributes/address_error_code.h"
+#include "core/attributes/address_family.h"
+#include "core/attributes/even_port.h"
+#include "core/attributes/requested_transport.h"
+#include "core/attributes/reservation_token.h"
+#include "relay/request.h"
+#include "relay/server.h"
+
+namespace turnpike::relay {
+
+using core::MessageClass;
+namespace attr = core::attr;
+namespace err = core::error;
+
+void Server::handle_allocate(Request& r) {
+  const core::StunMessage& m = r.msg;
+
+  // RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is mandatory; only UDP (and, with RFC 6062 and
+  // a stream connection, TCP) can be relayed.
+  const auto rt_attr = m.find(attr::RequestedTransport);
+  const auto rt = rt_attr ? core::decode_requested_transport(m.value(*rt_attr)) : std::nullopt;
+  if (!rt) return reply_error(r, err::BadRequest);
+  if (*rt != core::kProtocolUdp || !settings_.udp_relay) {
+    return reply_error(r, err::UnsupportedTransportProtocol);
+  }
+
+  // Step 4: DONT-FRAGMENT is supported (the relay socket sets DF).
+  const bool dont_fragment = m.find(attr::DontFragment).has_value();
+
+  // Steps 5-6: RESERVATION-TOKEN excludes EVEN-PORT and the address family attributes.
+  const auto token_attr = m.find(attr::ReservationToken);
+  const auto even_attr = m.find(attr::EvenPort);
+  const auto raf_attr = m.find(attr::RequestedAddressFamily);
+  const auto aaf_attr = m.find(attr::AdditionalAddressFamily);
+  if (token_attr && (even_attr || raf_attr || aaf_attr)) return reply_error(r, err::BadRequest);
+  if (raf_attr && aaf_attr) return reply_error(r, err::BadRequest);
+
+  std::optional<uint64_t> token;
+  if (token_attr) {
+    token = core::decode_reservation_token(m.value(*token_attr));
+    if (!token) return reply_error(r, err::BadRequest);
+  }
+  core::EvenPort even{};
+  if (even_attr) {
+    auto e = core::decode_even_port(m.value(*even_attr));
+    if (!e) return reply_error(r, err::BadRequest);
+    even = *e;
+  }
+
+  // Which families to relay (RFC 8656 §7.2 step 7, RFC 6156).
+  Family families[2];
+  uint8_t family_count = 1;
+  if (raf_attr) {
+    const auto code = core::decode_address_family(m.value(*raf_attr));
+    if (!code) return reply_error(r, err::BadRequest);
+    const auto f = core::family_from_code(*code);
+    if (!f) return reply_error(r, err::AddressFamilyNotSupported);
+    families[0] = *f;
+  } else if (aaf_attr) {
+    // ADDITIONAL-ADDRESS-FAMILY asks for IPv6 in addition to the default IPv4; IPv4 there is 400.
+    const auto code = core::decode_address_family(m.value(*aaf_attr));
+    if (!code || *code != core::kFamilyIpv6) return reply_error(r, err::BadRequest);
+    families[0] = Family::V4;
+    families[1] = Family::V6;
+    family_count = 2;
+  } else {
+    switch (settings_.default_family) {
+      case DefaultFamily::Ipv4: families[0] = Family::V4; break;
+      case DefaultFamily::Ipv6: families[0] = Family::V6; break;
+      case DefaultFamily::Keep: families[0] = r.tuple.client.family(); break;
+    }
+  }
+
+  bool malformed = false;
+  uint32_t lifetime = granted_lifetime(m, &malformed);
+  if (malformed) return reply_error(r, err::BadRequest);
+  if (lifetime == 0) lifetime = settings_.default_lifetime;
+
+  // RFC 8656 §7.2 step 8: quotas. Per user: the user part of a REST username when it has one,
+  // so that one person's fresh credentials share one quota.
+  std::string quota_key = r.username;
+  if (const size_t sep = quota_key.find(auth_.credentials().separator); sep != std::string::npos) {
+    const std::string_view before(quota_key.data(), sep);
+    if (!before.empty() && before.find_first_not_of("0123456789") == std::string_view::npos) {
+      quota_key = quota_key.substr(sep + 1);
+    }
+  }
+  switch (quotas_.acquire(quota_key)) {
+    case QuotaBook::Result::Ok: break;
+    case QuotaBook::Result::UserQuota:
+      return refuse(r, err::AllocationQuotaReached, RefusalReason::Quota, "user-quota reached");
+    case QuotaBook::Result::TotalQuota:
+      return refuse(r, err::InsufficientCapacity, RefusalReason::Quota, "total-quota reached");
+  }
+
+  auto a = std::make_unique<Allocation>();
+  a->quota_key = std::move(quota_key);
+  a->id = (uint64_t(worker_id_) << 56) | next_session_++;
+  a->five_tuple = r.tuple;
+  a->client = r.client;
+  a->username = r.username;
+  a->key = r.key;
+  a->authenticated = r.is_signed;
+  a->sha256 = r.sha256;
+  a->fingerprint = r.msg.has_fingerprint();
+  a->dont_fragment = dont_fragment;
+  a->started_unix_ms = r.now.unix_ms;
+  std::memcpy(a->allocate_transaction_id.data(), m.transaction_id(), 12);
+
+  for (uint8_t i = 0; i < family_count; ++i) {
+    const Family f = families[i];
+    OpenRelayRequest req;
+    req.family = f;
+    req.even_port = even_attr.has_value();
+    req.reserve_next = even.reserve_next;
+    req.reservation_token = token;
+    req.dont_fragment = dont_fragment;
+    uint16_t error = 0;
+    if (token) {
+      req.bind_ip = IpAddress::any(f);  // the token decides
+    } else if (auto ip = choose_relay_ip(f, r.tuple.server.ip())) {
+      req.bind_ip = *ip;
+    } else {
+      error = err::AddressFamilyNotSupported;  // no relay address of that family
+    }
+    OpenRelayResult res;
+    if (!error) {
+      res = io_.open_relay(*a, a->relay_count, req);
+      if (!res.socket) error = res.error ? res.error : err::InsufficientCapacity;
+    }
+    if (error) {
+      if (i == 0) {
+        // The (first) requested family failed: the whole Allocate fails.
+        for (uint8_t k = 0; k < a->relay_count; ++k) io_.close_relay(a->relays[k].socket);
+        quotas_.release(a->quota_key);
+        if (error == err::InsufficientCapacity) {
+          return refuse(r, error, RefusalReason::Capacity, "no relay port available");
+        }
+        return reply_error(r, error);
+      }
+      // RFC 8656 §7.2: a dual allocation succeeds with one family and says why the other failed.
+      a->family_error = error;
+      a->failed_family = f;
+      continue;
+    }
+    RelayEndpoint& ep = a->relays[a->relay_count++];
+    ep.socket = res.socket;
+    ep.bound = res.bound;
+    ep.announced = SocketAddress(settings_.announced(res.bound.ip()), res.bound.port());
+    if (res.reservation_token) a->reservation_token = res.reservation_token;
+  }
+
+  a->lifetime_s = lifetime;
+  a->expires_ms = r.now.mono_ms + int64_t(lifetime) * 1000;
+  Allocation& ref = *a;
+  allocations_.emplace(r.tuple, std::move(a));
+  ++stats_.allocations_created;
+  r.alloc = &ref;
+  events_.session_started(ref, r.now);
+  reply_allocate_success(r, ref);
+}
+
+void Server::reply_allocate_success(Request& r, Allocation& a) {
+  // RFC 8656 §7.2 step 10: XOR-RELAYED-ADDRESS (one per family), LIFETIME (time left),
+  // RESERVATION-TOKEN when a port was kept, XOR-MAPPED-ADDRESS.
+  core::StunWriter w = begin(r, MessageClass::Success);
+  for (uint8_t i = 0; i < a.relay_count; ++i) {
+    w.add_xor_address(attr::XorRelayedAddress, a.relays[i].announced);
+  }
+  const int64_t left_ms = a.expires_ms - r.now.mono_ms;
+  w.add_u32(attr::Lifetime, uint32_t(left_ms > 0 ? (left_ms + 999) / 1000 : 0));
+  if (a.reservation_token) {
+    uint8_t t[8];
+    core::store_be64(t, *a.reservation_token);
+    w.add(attr::ReservationToken, core::Bytes(t, 8));
+  }
+  w.add_xor_address(attr::XorMappedAddress, r.tuple.client);
+  if (a.family_error) core::add_address_error_code(w, a.failed_family, a.family_error);
+  finish(r, w);
+}
+
+void Server::handle_refresh(Request& r) {
+  Allocation& a = *r.alloc;
+  const core::StunMessage& m = r.msg;
+  bool malformed = false;
+  const uint32_t lifetime = granted_lifetime(m, &malformed);
+  if (malformed) return reply_error(r, err::BadRequest);
+
+  // RFC 8656 §7.3: REQUESTED-ADDRESS-FAMILY names the family being refreshed; 443 if the
+  // allocation has none of it.
+  std::optional<Family> only;
+  if (const auto raf = m.find(attr::RequestedAddressFamily)) {
+    const auto code = core::decode_address_family(m.value(*raf));
+    const auto f = code ? core::family_from_code(*code) : std::nullopt;
+    if (!f) return reply_error(r, err::BadRequest);
+    if (!a.has_family(*f)) return reply_error(r, err::PeerAddressFamilyMismatch);
+    only = f;
+  }
+
+  if (lifetime == 0) {
+    if (only && a.relay_count == 2) {
+      // Deleting one family of a dual allocation keeps the other.
+      const uint8_t gone = a.relays[0].bound.family() == *only ? 0 : 1;
+      io_.close_relay(a.relays[gone].socket);
+      if (gone == 0) a.relays[0] = a.relays[1];
+      a.relay_count = 1;
+      std::erase_if(a.permissions, [&](const Permission& p) { return p.peer.family() == *only; });
+      std::erase_if(a.channels, [&](const Channel& c) { return c.peer.family() == *only; });
+      core::StunWriter w = begin(r, MessageClass::Success);
+      w.add_u32(attr::Lifetime, 0);
+      finish(r, w);
+      return;
+    }
+    // RFC 8656 §7.3: a lifetime of 0 deletes the allocation; the success says LIFETIME 0.
+    core::StunWriter w = begin(r, MessageClass::Success);
+    w.add_u32(attr::Lifetime, 0);
+    r.alloc = nullptr;  // do not cache on an allocation that is going away
+    finish(r, w);
+    end_allocation(a, EndReason::Refresh0, r.now);
+    return;
+  }
+  a.lifetime_s = lifetime;
+  a.expires_ms = r.now.mono_ms + int64_t(lifetime) * 1000;
+  events_.session_refreshed(a, lifetime, r.now);
+  core::StunWriter w = begin(r, MessageClass::Success);
+  w.add_u32(attr::Lifetime, lifetime);
+  finish(r, w);
+}
+
+}  // namespace turnpike::relay

@@ -1,0 +1,135 @@
+// One allocation (RFC 8656 §2.2, §6): its 5-tuple, relayed addresses, permissions, channels,
+// counters, and the last responses for retransmissions. Everything an allocation owns is here;
+// sizes are kept small (a few hundred bytes plus the permission and channel arrays).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/long_term_key.h"
+#include "relay/types.h"
+
+namespace turnpike::relay {
+
+struct TrafficCounters {
+  uint64_t bytes = 0;
+  uint64_t packets = 0;
+  void add(size_t n) {
+    bytes += n;
+    ++packets;
+  }
+};
+
+// RFC 8656 §9: permissions are per peer IP address (the port does not matter).
+struct Permission {
+  IpAddress peer;
+  int64_t expires_ms = 0;
+  TrafficCounters to_peer;    // relayed from the client to this peer
+  TrafficCounters from_peer;  // relayed from this peer to the client
+};
+
+// RFC 8656 §12: a channel binds a number to a peer transport address. After it expires the pair
+// stays reserved for another 5 minutes (kChannelCoolingMs): neither may be rebound elsewhere.
+struct Channel {
+  uint16_t number = 0;
+  SocketAddress peer;
+  int64_t expires_ms = 0;
+};
+constexpr int64_t kChannelCoolingMs = 300'000;
+
+struct RelayEndpoint {
+  RelaySocket* socket = nullptr;
+  SocketAddress bound;      // what the relay socket is bound to
+  SocketAddress announced;  // what XOR-RELAYED-ADDRESS says (external-ip applied)
+};
+
+// The last responses sent on this allocation, so that a retransmitted request gets the very
+// same answer and is not executed twice (RFC 8489 §6.3.4, RFC 8656 §7.2).
+struct CachedResponse {
+  static constexpr size_t kMaxSize = 200;
+  std::array<uint8_t, 12> transaction_id{};
+  uint16_t size = 0;
+  std::array<uint8_t, kMaxSize> bytes{};
+};
+
+struct Allocation {
+  uint64_t id = 0;  // session id, unique in this process (worker in the top byte)
+  FiveTuple five_tuple;
+  ClientRef client;
+  std::string username;
+  core::LongTermKey key;
+  bool authenticated = false;  // false only under no-auth
+  bool sha256 = false;
+  bool fingerprint = false;    // the client uses FINGERPRINT: answer with it too
+  bool dont_fragment = false;
+  bool refused_send_logged = false;  // one refusal line per allocation for Send floods
+
+  std::array<RelayEndpoint, 2> relays{};  // [0] and, for a dual allocation, [1]
+  uint8_t relay_count = 0;
+
+  int64_t started_unix_ms = 0;
+  int64_t expires_ms = 0;
+  uint32_t lifetime_s = 0;
+  std::array<uint8_t, 12> allocate_transaction_id{};
+  std::optional<uint64_t> reservation_token;  // granted with EVEN-PORT R=1
+  uint16_t family_error = 0;                  // dual allocation: why the second family failed
+  Family failed_family = Family::V6;
+  std::string quota_key;
+
+  std::vector<Permission> permissions;
+  std::vector<Channel> channels;
+  TrafficCounters from_client;  // ChannelData and Send indications relayed to peers
+  TrafficCounters to_client;    // peer data relayed to the client
+  uint64_t dropped = 0;         // packets dropped for want of a permission or channel
+
+  std::array<CachedResponse, 2> cache{};
+  uint8_t cache_next = 0;
+
+  const RelayEndpoint* relay_for(Family f) const {
+    for (uint8_t i = 0; i < relay_count; ++i) {
+      if (relays[i].bound.family() == f) return &relays[i];
+    }
+    return nullptr;
+  }
+  bool has_family(Family f) const { return relay_for(f) != nullptr; }
+
+  Permission* find_permission(const IpAddress& ip) {
+    for (auto& p : permissions) {
+      if (p.peer == ip) return &p;
+    }
+    return nullptr;
+  }
+  Channel* find_channel(uint16_t number) {
+    for (auto& c : channels) {
+      if (c.number == number) return &c;
+    }
+    return nullptr;
+  }
+  Channel* find_channel(const SocketAddress& peer) {
+    for (auto& c : channels) {
+      if (c.peer == peer) return &c;
+    }
+    return nullptr;
+  }
+
+  const CachedResponse* cached(const uint8_t* txid) const {
+    for (const auto& c : cache) {
+      if (c.size && std::memcmp(c.transaction_id.data(), txid, 12) == 0) return &c;
+    }
+    return nullptr;
+  }
+  void remember(const uint8_t* txid, const uint8_t* bytes, size_t n) {
+    if (n > CachedResponse::kMaxSize) return;
+    CachedResponse& c = cache[cache_next];
+    cache_next = uint8_t((cache_next + 1) % cache.size());
+    std::memcpy(c.transaction_id.data(), txid, 12);
+    std::memcpy(c.bytes.data(), bytes, n);
+    c.size = uint16_t(n);
+  }
+};
+
+}  // namespace turnpike::relay

@@ -1,0 +1,309 @@
+#include "relay/server.h"
+
+#include "relay/request.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/attributes/lifetime.h"
+#include "core/attributes/password_algorithms.h"
+#include "core/attributes/unknown_attributes.h"
+#include "core/channel_data.h"
+#include "core/random.h"
+
+namespace turnpike::relay {
+
+using core::MessageClass;
+using core::Method;
+using core::StunMessage;
+using core::StunWriter;
+
+
+Server::Server(const Settings& settings, const PeerPolicy& policy, CredentialsPtr credentials,
+               const core::NonceCodec& nonces, RelayIo& io, EventSink& events, QuotaBook& quotas,
+               uint8_t worker_id)
+    : settings_(settings),
+      policy_(policy),
+      auth_(std::move(credentials), &nonces, settings.stale_nonce),
+      io_(io),
+      events_(events),
+      quotas_(quotas),
+      limiter_(settings.unauth_rate, core::random_u64()),
+      worker_id_(worker_id),
+      txid_state_(core::random_u64() | 1) {}
+
+Server::~Server() {
+  for (auto& [_, a] : allocations_) {
+    for (uint8_t i = 0; i < a->relay_count; ++i) io_.close_relay(a->relays[i].socket);
+    quotas_.release(a->quota_key);
+  }
+}
+
+Allocation* Server::find(const FiveTuple& t) {
+  auto it = allocations_.find(t);
+  return it == allocations_.end() ? nullptr : it->second.get();
+}
+
+void Server::on_client_packet(const ClientRef& client, const FiveTuple& tuple, core::Bytes data,
+                              const Now& now) {
+  if (data.empty()) return;
+  // RFC 8656 §12.4 / RFC 7983: the first two bits tell ChannelData (01) from STUN (00).
+  if (core::looks_like_channel_data(data[0])) {
+    on_channel_data(tuple, data, now);
+    return;
+  }
+  auto m = StunMessage::parse(data);
+  if (!m) {
+    ++stats_.malformed;  // RFC 8489 §6.3: silently discarded
+    return;
+  }
+  on_stun(client, tuple, *m, now);
+}
+
+void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const StunMessage& m,
+                     const Now& now) {
+  const MessageClass cls = m.message_class();
+  if (cls == MessageClass::Indication) {
+    if (m.method() == Method::Send) {
+      if (Allocation* a = find(tuple)) handle_send_indication(*a, m, now);
+    }
+    return;  // RFC 8489 §6.3.2: indications are never answered
+  }
+  if (cls != MessageClass::Request) return;
+
+  Request r(client, tuple, m, now);
+  r.fingerprint = m.has_fingerprint() || settings_.fingerprint;
+  r.alloc = find(tuple);
+
+  if (r.alloc) {
+    // RFC 8489 §6.3.4, RFC 8656 §7.2: a retransmission gets the same answer, nothing is redone.
+    if (const CachedResponse* c = r.alloc->cached(m.transaction_id())) {
+      io_.send_to_client(client, core::Bytes(c->bytes.data(), c->size));
+      return;
+    }
+  }
+
+  // RFC 8489 §7.3.1: unknown comprehension-required attributes -> 420 listing them.
+  uint16_t unknown[16];
+  if (const size_t n = m.unknown_comprehension_required(unknown, 16)) {
+    if (!unauth_budget(r)) return;
+    StunWriter w = begin(r, MessageClass::Error);
+    w.add_error_code(core::error::UnknownAttribute, "");
+    core::add_unknown_attributes(w, unknown, n);
+    finish(r, w);
+    return;
+  }
+
+  const Method method = m.method();
+  const bool needs_auth = method == Method::Allocate || method == Method::Refresh ||
+                          method == Method::CreatePermission || method == Method::ChannelBind ||
+                          (method == Method::Binding && settings_.secure_stun);
+  if (method == Method::Binding && !needs_auth) {
+    handle_binding(r);
+    return;
+  }
+  if (!needs_auth) {
+    if (unauth_budget(r)) reply_error(r, core::error::BadRequest);
+    return;
+  }
+
+  // RFC 8489 §9.2.4: the long-term credential mechanism.
+  KnownKey known;
+  if (r.alloc && r.alloc->authenticated) known = {r.alloc->username, &r.alloc->key};
+  AuthResult a = auth_.authenticate(m, tuple.client, now, known);
+  switch (a.status) {
+    case AuthStatus::Ok:
+      break;
+    case AuthStatus::Challenge:
+      if (unauth_budget(r)) challenge(r, core::error::Unauthorized);
+      return;
+    case AuthStatus::Unauthorized:
+    case AuthStatus::StaleNonce:
+    case AuthStatus::BadRequest: {
+      if (!unauth_budget(r)) return;
+      const uint16_t code = a.status == AuthStatus::Unauthorized ? core::error::Unauthorized
+                            : a.status == AuthStatus::StaleNonce ? core::error::StaleNonce
+                                                                 : core::error::BadRequest;
+      Refusal ref{now, tuple, method, code, a.reason, a.username, std::nullopt, a.detail};
+      events_.refused(ref);
+      if (code == core::error::BadRequest) {
+        reply_error(r, code);
+      } else {
+        challenge(r, code);
+      }
+      return;
+    }
+  }
+  r.is_signed = !auth_.credentials().no_auth;
+  r.key = a.key;
+  r.sha256 = a.sha256;
+  r.username = std::move(a.username);
+
+  if (method == Method::Binding) {
+    handle_binding(r);
+    return;
+  }
+  if (method == Method::Allocate) {
+    if (r.alloc) {
+      // RFC 8656 §7.2 step 2: the 5-tuple is taken. A retransmission of the Allocate that made
+      // it (whose cached answer has been overwritten) is answered as success; anything else 437.
+      if (std::memcmp(r.alloc->allocate_transaction_id.data(), m.transaction_id(), 12) == 0 &&
+          r.alloc->username == r.username) {
+        reply_allocate_success(r, *r.alloc);
+        return;
+      }
+      reply_error(r, core::error::AllocationMismatch);
+      return;
+    }
+    handle_allocate(r);
+    return;
+  }
+  // Refresh, CreatePermission, ChannelBind need the allocation (RFC 8656 §7.3, §9.2, §12.2).
+  if (!r.alloc) {
+    reply_error(r, core::error::AllocationMismatch);
+    return;
+  }
+  // RFC 8656 §5: requests on an allocation must use the credentials that made it -> 441.
+  if (r.alloc->authenticated && r.username != r.alloc->username) {
+    refuse(r, core::error::WrongCredentials, RefusalReason::WrongCredentials,
+           "request signed by another user than the allocation's");
+    return;
+  }
+  switch (method) {
+    case Method::Refresh: handle_refresh(r); break;
+    case Method::CreatePermission: handle_create_permission(r); break;
+    case Method::ChannelBind: handle_channel_bind(r); break;
+    default: break;
+  }
+}
+
+void Server::handle_binding(Request& r) {
+  // RFC 8489 §7.3.1: the reflexive address in XOR-MAPPED-ADDRESS. Nothing else is added, so an
+  // unauthenticated answer stays small (20-byte request -> 32 bytes, or 40 with FINGERPRINT).
+  if (!unauth_budget(r)) return;
+  StunWriter w = begin(r, MessageClass::Success);
+  w.add_xor_address(core::attr::XorMappedAddress, r.tuple.client);
+  finish(r, w);
+}
+
+StunWriter Server::begin(Request& r, MessageClass c) {
+  return StunWriter(core::MutableBytes(out_.data(), out_.size()), r.msg.method(), c,
+                    r.msg.transaction_id());
+}
+
+void Server::finish(Request& r, StunWriter& w) {
+  if (r.is_signed) {
+    if (r.sha256) {
+      w.add_message_integrity_sha256(r.key.view());
+    } else {
+      w.add_message_integrity(r.key.view());
+    }
+  }
+  if (r.fingerprint) w.add_fingerprint();
+  if (!w.ok()) return;  // cannot happen with the scratch buffer's size; never send half a message
+  io_.send_to_client(r.client, w.bytes());
+  if (r.alloc && r.is_signed) r.alloc->remember(r.msg.transaction_id(), w.bytes().data(), w.size());
+}
+
+void Server::reply_error(Request& r, uint16_t code) {
+  StunWriter w = begin(r, MessageClass::Error);
+  // Reason phrases only to authenticated clients: unauthenticated answers stay minimal.
+  w.add_error_code(code, r.is_signed ? core::error::reason_phrase(code) : "");
+  finish(r, w);
+}
+
+void Server::challenge(Request& r, uint16_t code) {
+  // RFC 8489 §9.2.4: 401 / 438 carry REALM, a fresh NONCE and PASSWORD-ALGORITHMS.
+  StunWriter w = begin(r, MessageClass::Error);
+  w.add_error_code(code, "");
+  w.add_text(core::attr::Realm, auth_.credentials().realm);
+  w.add_text(core::attr::Nonce, auth_.issue_nonce(r.tuple.client, r.now));
+  w.add(core::attr::PasswordAlgorithms,
+        core::Bytes(core::kPasswordAlgorithmsValue, sizeof core::kPasswordAlgorithmsValue));
+  finish(r, w);
+}
+
+bool Server::unauth_budget(Request& r) {
+  if (r.is_signed) return true;
+  if (limiter_.allow(r.tuple.client.ip(), r.now.mono_ms)) return true;
+  ++stats_.unauth_rate_limited;
+  return false;
+}
+
+void Server::refuse(Request& r, uint16_t code, RefusalReason why, std::string_view detail,
+                    const std::optional<SocketAddress>& peer) {
+  Refusal ref{r.now, r.tuple, r.msg.method(), code, why, r.username, peer, detail};
+  events_.refused(ref);
+  reply_error(r, code);
+}
+
+void Server::end_allocation(Allocation& a, EndReason why, const Now& now) {
+  events_.session_ended(a, why, now);
+  for (uint8_t i = 0; i < a.relay_count; ++i) io_.close_relay(a.relays[i].socket);
+  quotas_.release(a.quota_key);
+  const FiveTuple key = a.five_tuple;
+  allocations_.erase(key);  // destroys `a`
+}
+
+void Server::on_client_closed(const FiveTuple& tuple, const Now& now) {
+  if (Allocation* a = find(tuple)) end_allocation(*a, EndReason::ClientClosed, now);
+}
+
+void Server::tick(const Now& now) {
+  for (auto it = allocations_.begin(); it != allocations_.end();) {
+    Allocation& a = *it->second;
+    ++it;  // end_allocation erases `a`; other iterators stay valid
+    if (a.expires_ms <= now.mono_ms) {
+      end_allocation(a, EndReason::Expired, now);
+      continue;
+    }
+    // RFC 8656 §9: permissions expire after their lifetime unless refreshed.
+    std::erase_if(a.permissions, [&](const Permission& p) { return p.expires_ms <= now.mono_ms; });
+    // RFC 8656 §12: channel bindings expire, then stay reserved for five more minutes.
+    std::erase_if(a.channels,
+                  [&](const Channel& c) { return c.expires_ms + kChannelCoolingMs <= now.mono_ms; });
+  }
+}
+
+void Server::shutdown(const Now& now) {
+  while (!allocations_.empty()) end_allocation(*allocations_.begin()->second, EndReason::Shutdown, now);
+}
+
+std::optional<IpAddress> Server::choose_relay_ip(Family f, const IpAddress& reached) const {
+  for (const IpAddress& ip : settings_.relay_addresses) {
+    if (ip == reached) return ip;  // coturn's default: relay on the address the client reached
+  }
+  for (const IpAddress& ip : settings_.relay_addresses) {
+    if (ip.family() == f) return ip;
+  }
+  return std::nullopt;
+}
+
+uint32_t Server::granted_lifetime(const StunMessage& m, bool* malformed) const {
+  *malformed = false;
+  const auto attr = m.find(core::attr::Lifetime);
+  if (!attr) return settings_.default_lifetime;
+  const auto v = core::decode_lifetime(m.value(*attr));
+  if (!v) {
+    *malformed = true;
+    return 0;
+  }
+  if (*v == 0) return 0;
+  // RFC 8656 §7.2, §7.3: the smaller of the requested and the maximum lifetime, but never less
+  // than the default.
+  return std::max(std::min(*v, settings_.max_lifetime), settings_.default_lifetime);
+}
+
+void Server::fill_indication_txid(uint8_t* out) {
+  // xorshift64* seeded from the CSPRNG: transaction IDs of Data indications need to be unique,
+  // not secret, and this runs per relayed packet.
+  for (int i = 0; i < 12; i += 4) {
+    txid_state_ ^= txid_state_ >> 12;
+    txid_state_ ^= txid_state_ << 25;
+    txid_state_ ^= txid_state_ >> 27;
+    const uint32_t v = uint32_t((txid_state_ * 0x2545F4914F6CDD1Dull) >> 32);
+    std::memcpy(out + i, &v, 4);
+  }
+}
+
+}  // namespace turnpike::relay

@@ -1,0 +1,53 @@
+// What the relay state machine needs from the configuration (filled in by cmd from config::Config;
+// relay does not depend on the config library).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "relay/types.h"
+
+namespace turnpike::relay {
+
+enum class DefaultFamily : uint8_t { Ipv4, Ipv6, Keep };
+
+// external-ip mapping: relay sockets bind `private_ip`, clients are told `public_ip`.
+struct AddressMapping {
+  IpAddress public_ip;
+  IpAddress private_ip;
+};
+
+struct Settings {
+  // RFC 8656 §3.2 lifetimes, in seconds.
+  uint32_t default_lifetime = 600;
+  uint32_t max_lifetime = 3600;
+  uint32_t permission_lifetime = 300;
+  uint32_t channel_lifetime = 600;
+  unsigned max_permissions = 1024;
+
+  bool udp_relay = true;
+  bool tcp_relay = false;
+  DefaultFamily default_family = DefaultFamily::Ipv4;
+
+  // Addresses relay sockets may bind, in preference order. When the address a client reached is
+  // among them it is used; otherwise the first of the requested family.
+  std::vector<IpAddress> relay_addresses;
+  std::vector<AddressMapping> external;
+
+  bool fingerprint = false;   // FINGERPRINT on every response
+  bool secure_stun = false;   // Binding needs authentication
+  uint32_t stale_nonce = 600; // seconds
+  // Unauthenticated responses per client IP per second (and twice that as a burst); 0: no limit.
+  uint32_t unauth_rate = 200;
+
+  // The announced (public) form of a bound relay address.
+  IpAddress announced(const IpAddress& bound) const {
+    for (const auto& m : external) {
+      if (m.private_ip == bound) return m.public_ip;
+    }
+    return bound;
+  }
+};
+
+}  // namespace turnpike::relay

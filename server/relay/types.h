@@ -1,0 +1,49 @@
+// Small value types shared by the relay state machine and the network layer.
+#pragma once
+
+#include <cstdint>
+
+#include "core/socket_address.h"
+
+namespace turnpike::relay {
+
+using core::Family;
+using core::IpAddress;
+using core::SocketAddress;
+
+enum class Transport : uint8_t { Udp, Tcp, Tls, Dtls };
+const char* transport_name(Transport t);
+constexpr bool is_stream(Transport t) { return t == Transport::Tcp || t == Transport::Tls; }
+
+// RFC 8656 §2: the client's 5-tuple identifies its allocation.
+struct FiveTuple {
+  SocketAddress client;
+  SocketAddress server;
+  Transport transport = Transport::Udp;
+  friend bool operator==(const FiveTuple&, const FiveTuple&) = default;
+};
+
+struct FiveTupleHash {
+  size_t operator()(const FiveTuple& t) const {
+    return t.client.hash() * 1000003u ^ t.server.hash() * 31u ^ size_t(t.transport);
+  }
+};
+
+// Time is passed in, never read: `mono_ms` for lifetimes, `unix_s` for credentials and nonces.
+struct Now {
+  int64_t mono_ms = 0;
+  int64_t unix_ms = 0;
+  int64_t unix_s() const { return unix_ms / 1000; }
+};
+
+// How the network layer reaches a client: an opaque transport object (a UDP listener socket, a
+// TCP or TLS connection) and the client's address. The relay never looks inside.
+struct ClientRef {
+  void* transport = nullptr;
+  SocketAddress address;
+};
+
+// A relay socket owned by the network layer; the relay only holds the pointer.
+struct RelaySocket;
+
+}  // namespace turnpike::relay

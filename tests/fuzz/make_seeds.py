@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora (committed; rerun after changing this file)."""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from lib import stun  # noqa: E402
+
+RFC5769_REQUEST = bytes.fromhex(
+    "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74"
+    "002400046e0001ff80290008932ff9b151263b36000600096576746a3a686376592020200008001"
+    "49aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf")
+RFC5769_IPV4_RESPONSE = bytes.fromhex(
+    "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f722000200008"
+    "0001a147e112a64300080014 2b91f599fd9e90c38c7489f92af9ba53f06be7d780280004c07d4c96".replace(" ", ""))
+
+
+def write(corpus, name, data):
+    d = os.path.join(HERE, "corpus", corpus)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def requests():
+    tx = b"\x01" * 12
+    out = {}
+    m = stun.Message(stun.ALLOCATE, stun.REQUEST, tx)
+    m.add(stun.REQUESTED_TRANSPORT, b"\x11\0\0\0").add(stun.LIFETIME, struct.pack("!I", 600))
+    out["allocate"] = m.encode(fingerprint=True)
+    m = stun.Message(stun.ALLOCATE, stun.REQUEST, b"\x02" * 12)
+    m.add(stun.REQUESTED_TRANSPORT, b"\x11\0\0\0").add(stun.EVEN_PORT, b"\x80")
+    m.add(stun.ADDITIONAL_ADDRESS_FAMILY, b"\x02\0\0\0").add(stun.DONT_FRAGMENT, b"")
+    out["allocate_dual_even"] = m.encode()
+    m = stun.Message(stun.CREATE_PERMISSION, stun.REQUEST, b"\x03" * 12)
+    m.add(stun.XOR_PEER_ADDRESS, stun.xor_address("203.0.113.9", 9, m.txid))
+    m.add(stun.XOR_PEER_ADDRESS, stun.xor_address("2001:db8::9", 9, m.txid))
+    out["create_permission"] = m.encode()
+    m = stun.Message(stun.CHANNEL_BIND, stun.REQUEST, b"\x04" * 12)
+    m.add(stun.CHANNEL_NUMBER, struct.pack("!HH", 0x4001, 0))
+    m.add(stun.XOR_PEER_ADDRESS, stun.xor_address("203.0.113.9", 9, m.txid))
+    out["channel_bind"] = m.encode()
+    m = stun.Message(stun.SEND, stun.INDICATION, b"\x05" * 12)
+    m.add(stun.XOR_PEER_ADDRESS, stun.xor_address("203.0.113.9", 9, m.txid)).add(stun.DATA_ATTR, b"hello")
+    out["send"] = m.encode()
+    m = stun.Message(stun.REFRESH, stun.REQUEST, b"\x06" * 12)
+    m.add(stun.LIFETIME, struct.pack("!I", 0))
+    out["refresh0"] = m.encode()
+    m = stun.Message(stun.ALLOCATE, stun.REQUEST, b"\x07" * 12)
+    m.add(stun.REQUESTED_TRANSPORT, b"\x11\0\0\0").add(0x0042, b"x")
+    m.add(stun.USERNAME, b"a" * 40).add(stun.REALM, b"r").add(stun.NONCE, b"n")
+    out["unknown_attribute_with_integrity"] = m.encode(key=b"k" * 16)
+    out["channel_data"] = struct.pack("!HH", 0x4001, 5) + b"hello\0\0\0"
+    out["channel_data_overlong"] = struct.pack("!HH", 0x4001, 35510) + b"abc"
+    out["attribute_overrun"] = struct.pack("!HHI", 0x0001, 8, 0x2112A442) + b"\0" * 12 + struct.pack("!HH", 0x0006, 0xFFFF) + b"abcd"
+    return out
+
+
+def main():
+    seeds = requests()
+    seeds["rfc5769_request"] = RFC5769_REQUEST
+    seeds["rfc5769_ipv4_response"] = RFC5769_IPV4_RESPONSE
+    for name, data in seeds.items():
+        write("stun_message", name, data)
+        # The relay harness takes a selector byte first (which client sends it).
+        write("relay_server", name, b"\x00" + data)
+    stream = b"".join(seeds[k] for k in ("allocate", "channel_bind", "channel_data", "send", "refresh0"))
+    write("stream_framing", "mixed_stream", stream)
+    write("stream_framing", "overlong", seeds["channel_data_overlong"])
+    jitsi = open(os.path.join(HERE, "..", "integration", "fixtures", "jitsi-turnserver.conf"), "rb").read()
+    write("config_text", "jitsi", jitsi)
+    write("config_text", "options", b"listening-port=3478\nuser=alice:0x00112233445566778899aabbccddeeff\n"
+                                    b"denied-peer-ip=10.0.0.0/8\nexternal-ip=203.0.113.1/10.0.0.1\n--verbose\n"
+                                    b"realm \"quoted.example\"\nbogus-option=1\n")
+
+
+if __name__ == "__main__":
+    main()

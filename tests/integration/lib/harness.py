@@ -1,0 +1,236 @@
+"""Shared helpers for turnpike's integration tests.
+
+Tests start real programs (the daemon, coturn's turnutils_* clients, Prosody, Chromium) on
+127.0.0.1 and ports chosen here, and stop them by pid. Nothing here mocks anything.
+"""
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("TURNPIKE_SOURCE", os.path.abspath(os.path.join(HERE, "..", "..", "..")))
+BUILD = os.environ.get("TURNPIKE_BUILD", os.path.join(SOURCE, "build"))
+BIN = os.path.join(BUILD, "bin")
+TURNPIKE = os.path.join(BIN, "turnpike")
+ADMIN = os.path.join(BIN, "turnpike-admin")
+
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def skip_file(reason):
+    """Skips the whole test file: ctest shows it as skipped, with the reason."""
+    print("SKIPPED: " + reason, flush=True)
+    sys.exit(SKIP)
+
+
+def require(*programs):
+    """Missing programs are a failure (the project's own files install them), not a skip."""
+    missing = [p for p in programs if not shutil.which(p)]
+    if missing:
+        raise RuntimeError("missing programs: %s (run `make test`, which installs them)" % " ".join(missing))
+
+
+def free_port(host="127.0.0.1", family=socket.AF_INET):
+    """A port free for both UDP and TCP on `host`, from the kernel's ephemeral range."""
+    for _ in range(200):
+        u = socket.socket(family, socket.SOCK_DGRAM)
+        u.bind((host, 0))
+        port = u.getsockname()[1]
+        t = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            t.bind((host, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+    raise RuntimeError("no free port")
+
+
+def relay_port_range(size=200):
+    """A random block of relay ports; parallel tests rarely overlap, and the kernel arbitrates."""
+    base = random.randrange(20000, 32000 - size)
+    return base, base + size - 1
+
+
+class Process:
+    """A program started by a test and stopped by pid, with its output in a file."""
+
+    def __init__(self, argv, log_path, env=None, cwd=None):
+        self.argv = argv
+        self.log_path = log_path
+        self.log_file = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     env=env, cwd=cwd, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, pattern, timeout=10.0):
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while time.time() < deadline:
+            text = self.log()
+            if rx.search(text):
+                return text
+            if not self.alive():
+                raise RuntimeError("%s exited (%s) before logging %r:\n%s"
+                                   % (self.argv[0], self.proc.returncode, pattern, text))
+            time.sleep(0.05)
+        raise TimeoutError("%s did not log %r within %.0fs:\n%s" % (self.argv[0], pattern, timeout, self.log()))
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Stops the process by pid; returns its exit status."""
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log_file.close()
+        return self.proc.returncode
+
+
+class Turnpike(Process):
+    """The daemon with a config written from `options` (a list of lines)."""
+
+    def __init__(self, workdir, options, args=(), defaults=True, name="turnpike"):
+        self.port = free_port()
+        self.min_port, self.max_port = relay_port_range()
+        lines = []
+        if defaults:
+            lines += ["listening-ip=127.0.0.1", "listening-port=%d" % self.port,
+                      "min-port=%d" % self.min_port, "max-port=%d" % self.max_port,
+                      "relay-threads=2", "realm=test.local"]
+        lines += list(options)
+        self.config_path = os.path.join(workdir, name + ".conf")
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        super().__init__([TURNPIKE, "-c", self.config_path] + list(args),
+                         os.path.join(workdir, name + ".log"))
+
+    def wait_ready(self, timeout=10.0):
+        return self.wait_for_log(r"turnpike ready", timeout)
+
+
+class EchoPeer(Process):
+    """coturn's turnutils_peer: a UDP echo server."""
+
+    def __init__(self, workdir, host="127.0.0.1"):
+        require("turnutils_peer")
+        self.host = host
+        self.port = free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
+        super().__init__(["turnutils_peer", "-L", host, "-p", str(self.port)],
+                         os.path.join(workdir, "peer-%d.log" % self.port))
+        self._wait_echo()
+
+    def _wait_echo(self):
+        fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.settimeout(0.2)
+        try:
+            for _ in range(50):
+                s.sendto(b"ping", (self.host, self.port))
+                try:
+                    if s.recvfrom(64)[0] == b"ping":
+                        return
+                except socket.timeout:
+                    pass
+        finally:
+            s.close()
+        raise RuntimeError("turnutils_peer did not start:\n" + self.log())
+
+
+class UclientResult:
+    def __init__(self, returncode, output):
+        self.returncode = returncode
+        self.output = output
+        m = re.findall(r"tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", output)
+        self.sent, self.received = (int(m[-1][0]), int(m[-1][1])) if m else (0, 0)
+        m = re.search(r"Total lost packets (\d+) \(([\d.]+)%\)", output)
+        self.lost = int(m.group(1)) if m else None
+        self.lost_percent = float(m.group(2)) if m else None
+        m = re.search(r"tot_send_bytes ~ (\d+), tot_recv_bytes ~ (\d+)", output)
+        self.sent_bytes, self.received_bytes = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        self.allocation_failed = "Cannot complete Allocation" in output
+        self.error_codes = [int(c) for c in re.findall(r"error (\d{3})", output)]
+
+    def __repr__(self):
+        return "<uclient rc=%s sent=%d received=%d lost=%s>\n%s" % (
+            self.returncode, self.sent, self.received, self.lost, self.output[-3000:])
+
+
+def uclient(server_port, args, server="127.0.0.1", timeout=120):
+    """Runs coturn's turnutils_uclient against the server and parses what it prints."""
+    require("turnutils_uclient")
+    argv = ["turnutils_uclient", "-p", str(server_port)] + list(args) + [server]
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        return UclientResult(p.returncode, p.stdout.decode("utf-8", "replace"))
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        return UclientResult(-1, out + "\n[timed out after %ds]" % timeout)
+
+
+class TestCase(unittest.TestCase):
+    """Gives each test a scratch directory and stops every process it started."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="turnpike-test-")
+        self.processes = []
+
+    def tearDown(self):
+        for p in reversed(self.processes):
+            p.stop()
+        failed = any(e for _, e in (self._outcome.errors if hasattr(self._outcome, "errors") else []))
+        if not failed:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def track(self, process):
+        self.processes.append(process)
+        return process
+
+    def turnpike(self, options, args=(), ready=True, **kw):
+        t = self.track(Turnpike(self.workdir, options, args, **kw))
+        if ready:
+            t.wait_ready()
+        return t
+
+    def echo_peer(self, host="127.0.0.1"):
+        return self.track(EchoPeer(self.workdir, host))
+
+
+def main():
+    """Runs the unittest cases of the calling file; exit 1 on failure, 0 when all passed."""
+    result = unittest.main(exit=False, verbosity=2).result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if result.skipped and len(result.skipped) == result.testsRun:
+        sys.exit(SKIP)
+    if result.skipped:
+        # A partly skipped file must not look like a pass.
+        print("some cases were skipped: " + ", ".join(str(t) for t, _ in result.skipped))
+        sys.exit(1)
+    sys.exit(0)
