@@ -271,7 +271,8 @@ void Server::shutdown(const Now& now) {
 
 std::optional<IpAddress> Server::choose_relay_ip(Family f, const IpAddress& reached) const {
   for (const IpAddress& ip : settings_.relay_addresses) {
-    if (ip == reached) return ip;  // coturn's default: relay on the address the client reached
+    // coturn's default: relay on the address the client reached, when it has the right family.
+    if (ip == reached && ip.family() == f) return ip;
   }
   for (const IpAddress& ip : settings_.relay_addresses) {
     if (ip.family() == f) return ip;

@@ -96,19 +96,38 @@ class Process:
             time.sleep(0.05)
         raise TimeoutError("%s did not log %r within %.0fs:\n%s" % (self.argv[0], pattern, timeout, self.log()))
 
-    def signal(self, sig):
+    def wait_for_count(self, text, count, timeout=10.0):
+        """Waits until `text` occurs at least `count` times in the log; returns the log."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            log = self.log()
+            if log.count(text) >= count:
+                return log
+            time.sleep(0.05)
+        raise TimeoutError("%r appeared %d times, not %d, within %.0fs:\n%s"
+                           % (text, self.log().count(text), count, timeout, self.log()))
+
+    def send_signal(self, sig):
         if self.alive():
             os.kill(self.proc.pid, sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
-        """Stops the process by pid; returns its exit status."""
+        """Stops the process by pid (its process group: a wrapper script takes its children
+        with it); returns its exit status."""
         if self.alive():
-            os.kill(self.proc.pid, sig)
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything the program left behind
+        except (ProcessLookupError, PermissionError):
+            pass
         self.log_file.close()
         return self.proc.returncode
 
