@@ -13,7 +13,17 @@ constexpr const char* kUsage =
     "\n"
     "  secret generate                      print a new random shared secret\n"
     "  credentials -c FILE [--user NAME] [--ttl SECONDS] [--json]\n"
-    "                                       mint TURN REST credentials from FILE's newest secret\n";
+    "                                       mint TURN REST credentials from FILE's newest secret\n"
+    "  sessions [--active] [--user U] [--since T] [--json]\n"
+    "                                       relay sessions: who, from where, relayed where, how much\n"
+    "  refusals [--since T] [--json]        refused requests and why (wrong secret, expired, peer...)\n"
+    "  who JID|USERNAME [--json]            the credentials an XMPP user was given and the sessions\n"
+    "                                       made with them\n"
+    "  stats [--since T] [--json]           sessions, bytes, top users, refusals by reason\n"
+    "\n"
+    "The ledger commands read the file named by --ledger PATH, or the ledger= of -c FILE\n"
+    "(default /etc/turnpike/turnpike.conf). T is 2h, 7d, 2026-11-22, 2026-11-22T10:00:00Z or\n"
+    "unix seconds. Times are shown in UTC.\n";
 
 }  // namespace
 
@@ -25,6 +35,10 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "secret") return admin_secret(argc, argv);
   if (command == "credentials") return admin_credentials(argc, argv);
+  if (command == "sessions") return admin_sessions(argc, argv);
+  if (command == "refusals") return admin_refusals(argc, argv);
+  if (command == "who") return admin_who(argc, argv);
+  if (command == "stats") return admin_stats(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << kUsage;
     return 0;

@@ -1,5 +1,7 @@
 #include "cmd/service_options.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -76,6 +78,22 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   o.max_port = c.max_port;
   o.user_quota = c.user_quota;
   o.total_quota = c.total_quota;
+  return o;
+}
+
+}  // namespace turnpike::cmd
+
+namespace turnpike::cmd {
+
+ledger::WriterOptions make_ledger_options(const config::Config& c) {
+  ledger::WriterOptions o;
+  o.path = c.ledger;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  o.node = host;
+  o.realm = c.realm;
+  o.retention_days = c.ledger_retention_days;
+  o.max_pending = c.ledger_max_pending;
   return o;
 }
 

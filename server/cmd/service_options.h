@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "ledger/ledger_writer.h"
 #include "net/relay_service.h"
 #include "relay/credentials.h"
 
@@ -12,5 +13,6 @@ namespace turnpike::cmd {
 
 relay::CredentialsPtr make_credentials(const config::Config& c);
 net::ServiceOptions make_service_options(const config::Config& c);
+ledger::WriterOptions make_ledger_options(const config::Config& c);
 
 }  // namespace turnpike::cmd

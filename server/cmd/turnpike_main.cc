@@ -1,12 +1,15 @@
 // turnpike: the STUN/TURN relay daemon.
 #include <unistd.h>
 
+#include <memory>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "cmd/service_options.h"
 #include "config/config_parser.h"
+#include "ledger/ledger_writer.h"
 #include "net/log.h"
 #include "net/privileges.h"
 #include "net/relay_service.h"
@@ -57,7 +60,16 @@ int main(int argc, char** argv) {
   }
   for (const auto& n : cfg.notices) net::log(net::LogLevel::Notice, n);
 
+  // The ledger writer starts before the workers and stops after them, so that every session's
+  // last record is written.
+  std::unique_ptr<ledger::LedgerWriter> ledger;
+  if (!cfg.no_ledger) {
+    ledger = std::make_unique<ledger::LedgerWriter>(cmd::make_ledger_options(cfg), [](bool error, const std::string& m) {
+      net::log(error ? net::LogLevel::Error : net::LogLevel::Notice, m);
+    });
+  }
   net::ServiceOptions options = cmd::make_service_options(cfg);
+  options.ledger = ledger.get();
   net::RelayService service(options);
   if (std::string err = service.open(); !err.empty()) {
     net::log(net::LogLevel::Error, err);
@@ -72,6 +84,7 @@ int main(int argc, char** argv) {
     pid << getpid() << "\n";
     if (!pid) net::log(net::LogLevel::Warning, "cannot write pidfile ", cfg.pidfile);
   }
+  if (ledger) ledger->start();
   service.start();
   net::log(net::LogLevel::Notice, "turnpike ready: ", listeners_text(options), ", ", options.threads,
            " worker(s), relay ports ", cfg.min_port, "-", cfg.max_port, ", realm ", cfg.realm);
@@ -95,6 +108,11 @@ int main(int argc, char** argv) {
 
   net::log(net::LogLevel::Notice, "stopping: closing every session");
   service.stop();
+  if (ledger) {
+    ledger->stop();
+    const auto st = ledger->stats();
+    net::log(net::LogLevel::Notice, "ledger: ", st.written, " event(s) written, ", st.dropped, " dropped");
+  }
   if (!cfg.pidfile.empty()) ::unlink(cfg.pidfile.c_str());
   net::log(net::LogLevel::Notice, "turnpike stopped");
   return 0;

@@ -87,6 +87,12 @@ struct Config {
   // --- messages
   bool fingerprint = false;
 
+  // --- ledger
+  std::string ledger = "/var/lib/turnpike/ledger.db";
+  bool no_ledger = false;
+  unsigned ledger_retention_days = 90;  // 0: keep everything
+  unsigned ledger_max_pending = 200'000;  // events held in memory while the ledger fails
+
   // --- logging and process
   std::string log_file;  // "": stderr; "stdout", "stderr", "syslog" or a path
   bool syslog = false;

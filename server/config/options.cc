@@ -239,6 +239,15 @@ const OptionSpec kOptions[] = {
     {"max-permissions", OptionKind::Value, "permissions per allocation (default 1024)",
      set_uint<unsigned, &Config::max_permissions, 65535>},
     {"fingerprint", OptionKind::Flag, "add FINGERPRINT to every response", set_flag<&Config::fingerprint>},
+    // ledger
+    {"ledger", OptionKind::Value, "SQLite file recording sessions, refusals and credentials",
+     set_string<&Config::ledger>},
+    {"no-ledger", OptionKind::Flag, "record nothing in the ledger", set_flag<&Config::no_ledger>},
+    {"ledger-retention-days", OptionKind::Value, "delete ledger rows older than this (default 90; 0: never)",
+     set_uint<unsigned, &Config::ledger_retention_days, 36500>},
+    {"ledger-max-pending", OptionKind::Value,
+     "events kept in memory while the ledger cannot be written (default 200000, ~1 KB each)",
+     set_uint<unsigned, &Config::ledger_max_pending, 10'000'000>},
     // logging and process
     {"log-file", OptionKind::Value, "stdout, stderr, syslog or a file path (default stderr)", set_log_file},
     {"syslog", OptionKind::Flag, "log to syslog", set_flag<&Config::syslog>},

@@ -34,6 +34,7 @@ std::string RelayService::open() {
         return err;
       }
     }
+    if (o_.ledger) w->attach_ledger(o_.ledger->add_producer());
     workers_.push_back(std::move(w));
   }
   return {};

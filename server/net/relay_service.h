@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "net/shared_state.h"
+#include "ledger/ledger_writer.h"
 #include "net/worker.h"
 #include "relay/credentials.h"
 
@@ -22,6 +23,7 @@ struct ServiceOptions {
   uint16_t max_port = 65535;
   unsigned user_quota = 0;
   unsigned total_quota = 0;
+  ledger::LedgerWriter* ledger = nullptr;  // not owned; nullptr with no-ledger
 };
 
 class RelayService {

@@ -56,6 +56,11 @@ std::string Worker::listen_udp(const core::SocketAddress& addr) {
   return {};
 }
 
+void Worker::attach_ledger(ledger::Producer& p) {
+  ledger_ = std::make_unique<LedgerSink>(p);
+  events_.chain(ledger_.get());
+}
+
 void Worker::start() {
   thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
 }
@@ -76,6 +81,8 @@ void Worker::post(std::function<void(Worker&)> f) {
 
 void Worker::request_stop() {
   post([](Worker& w) {
+    // Every session's last record must reach the ledger: wait for room rather than drop.
+    if (w.ledger_) w.ledger_->set_shutting_down();
     w.server_->shutdown(now());
     event_base_loopexit(w.base_.get(), nullptr);
   });
@@ -99,6 +106,11 @@ void Worker::on_tick(evutil_socket_t, short, void* arg) {
   const relay::Now t = now();
   w->server_->tick(t);
   if (w->index_ == 0) w->shared_.ports.expire(t.mono_ms);
+  // Counters of long sessions reach the ledger every half minute, so `turnpike-admin sessions
+  // --active` is current and a crash loses at most that much.
+  if (w->ledger_ && ++w->ticks_ % 30 == 0) {
+    w->server_->for_each_allocation([&](const relay::Allocation& a) { w->ledger_->session_progress(a, t); });
+  }
 }
 
 void Worker::on_listener_readable(evutil_socket_t, short, void* arg) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "net/client_transport.h"
+#include "net/ledger_sink.h"
 #include "net/libevent_ptr.h"
 #include "net/shared_state.h"
 #include "net/udp.h"
@@ -60,6 +61,9 @@ class Worker final : public relay::RelayIo {
   Worker(unsigned index, SharedState& shared, relay::CredentialsPtr credentials, std::string realm);
   ~Worker() override;
 
+  // Records this worker's sessions and refusals in the ledger (before start()).
+  void attach_ledger(ledger::Producer& p);
+
   // Binds this worker's listener on `addr` (called before the thread starts, so that errors
   // surface at start-up and ports below 1024 are bound before privileges drop).
   std::string listen_udp(const core::SocketAddress& addr);
@@ -101,6 +105,8 @@ class Worker final : public relay::RelayIo {
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::unique_ptr<RecvBatch> batch_;
   WorkerEvents events_;
+  std::unique_ptr<LedgerSink> ledger_;
+  unsigned ticks_ = 0;
   std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)
   EventPtr tick_;
   UniqueFd mailbox_fd_;

@@ -20,6 +20,7 @@ static-auth-secret=$secret
 allow-loopback-peers
 min-port=49152
 max-port=65535
+ledger=$(realpath "$dev")/ledger.db
 verbose
 CONF
   chmod 600 "$conf"
@@ -44,6 +45,10 @@ $cred
 
 Try it (in another terminal; the echo peer on 127.0.0.1:3480 is already running):
   turnutils_uclient -u '$user' -w '$pass' -e 127.0.0.1 -r 3480 -p 3478 -n 100 -m 2 -c -X 127.0.0.1
+
+What happened, from another terminal:
+  $bin/turnpike-admin sessions -c $conf
+  $bin/turnpike-admin refusals -c $conf
 
 Stop with Ctrl-C.
 

@@ -142,7 +142,9 @@ class Turnpike(Process):
         if defaults:
             lines += ["listening-ip=127.0.0.1", "listening-port=%d" % self.port,
                       "min-port=%d" % self.min_port, "max-port=%d" % self.max_port,
-                      "relay-threads=2", "realm=test.local"]
+                      "relay-threads=2", "realm=test.local",
+                      "ledger=" + os.path.join(workdir, name + "-ledger.db")]
+        self.ledger_path = os.path.join(workdir, name + "-ledger.db")
         lines += list(options)
         self.config_path = os.path.join(workdir, name + ".conf")
         with open(self.config_path, "w") as f:
@@ -152,6 +154,15 @@ class Turnpike(Process):
 
     def wait_ready(self, timeout=10.0):
         return self.wait_for_log(r"turnpike ready", timeout)
+
+
+def admin_json(*args):
+    """Runs turnpike-admin with --json and returns the parsed output."""
+    import json
+    p = subprocess.run([ADMIN] + list(args) + ["--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("turnpike-admin %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
+    return json.loads(p.stdout)
 
 
 class EchoPeer(Process):
@@ -191,8 +202,8 @@ class UclientResult:
         m = re.search(r"Total lost packets (\d+) \(([\d.]+)%\)", output)
         self.lost = int(m.group(1)) if m else None
         self.lost_percent = float(m.group(2)) if m else None
-        m = re.search(r"tot_send_bytes ~ (\d+), tot_recv_bytes ~ (\d+)", output)
-        self.sent_bytes, self.received_bytes = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        m = re.findall(r"tot_send_bytes ~ (\d+), tot_recv_bytes ~ (\d+)", output)  # the last line is the total
+        self.sent_bytes, self.received_bytes = (int(m[-1][0]), int(m[-1][1])) if m else (0, 0)
         self.allocation_failed = "Cannot complete Allocation" in output
         self.error_codes = [int(c) for c in re.findall(r"error (\d{3})", output)]
 

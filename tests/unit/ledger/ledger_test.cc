@@ -1,0 +1,363 @@
+// The ledger library: migrations, the writer's batching and failure handling, folding of
+// refusals, interrupted sessions, retention, the credential log and the queries.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "ledger/credential_log.h"
+#include "ledger/ledger_queries.h"
+#include "ledger/ledger_writer.h"
+#include "ledger/migrations.h"
+
+namespace turnpike::ledger {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::path(::testing::TempDir()) / ("ledger-" + std::to_string(::getpid()) + "-" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    path = (dir / "ledger.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  Database open_rw() {
+    std::string err;
+    auto db = Database::open(path, Database::Mode::ReadWrite, 2000, &err);
+    EXPECT_TRUE(db) << err;
+    EXPECT_TRUE(apply_migrations(*db, &err)) << err;
+    return std::move(*db);
+  }
+
+  int64_t count(const char* sql) {
+    auto db = open_rw();
+    Statement s = db.prepare(sql);
+    EXPECT_TRUE(s);
+    EXPECT_EQ(s.step(), SQLITE_ROW);
+    return s.int_at(0);
+  }
+
+  WriterOptions options() {
+    WriterOptions o;
+    o.path = path;
+    o.node = "test-node";
+    o.realm = "test.realm";
+    o.flush_interval_ms = 10;
+    return o;
+  }
+
+  static LedgerEvent session(EventKind kind, uint64_t sid, const char* user, int64_t at, uint64_t bytes = 0) {
+    LedgerEvent e;
+    e.kind = kind;
+    e.sid = sid;
+    e.at_ms = at;
+    e.started_ms = 1'000'000;
+    e.transport.set("udp");
+    e.username.set(user);
+    e.client = *core::SocketAddress::parse("198.51.100.1:4000");
+    e.relay = *core::SocketAddress::parse("192.0.2.1:50000");
+    e.has_relay = true;
+    e.bytes_from_client = bytes;
+    e.packets_from_client = bytes / 100;
+    e.bytes_to_client = 2 * bytes;
+    e.packets_to_client = bytes / 50;
+    if (kind == EventKind::SessionEnd) e.end_reason.set("refresh-0");
+    return e;
+  }
+
+  static LedgerEvent refusal(const char* ip, const char* reason, int64_t at) {
+    LedgerEvent e;
+    e.kind = EventKind::Refusal;
+    e.at_ms = at;
+    e.client = core::SocketAddress(*core::IpAddress::parse(ip), 5000);
+    e.transport.set("udp");
+    e.method.set("Allocate");
+    e.code = 401;
+    e.reason.set(reason);
+    e.username.set("1:eve");
+    return e;
+  }
+
+  std::vector<std::string> logs;
+  LogFunction log = [this](bool, const std::string& m) { logs.push_back(m); };
+  fs::path dir;
+  std::string path;
+};
+
+TEST_F(LedgerTest, MigrationsAreIdempotent) {
+  {
+    auto db = open_rw();
+    EXPECT_EQ(schema_version(db), migrations().back().version);
+  }
+  {
+    auto db = open_rw();  // second time: nothing to do, no error
+    EXPECT_EQ(schema_version(db), migrations().back().version);
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM schema_version"), int64_t(migrations().size()));
+  EXPECT_EQ(count("PRAGMA foreign_keys"), 1);
+}
+
+TEST_F(LedgerTest, ConcurrentOpenersApplyTheSchemaOnce) {
+  // The relay and the Prosody module may open a new file at the same moment.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      std::string err;
+      auto db = Database::open(path, Database::Mode::ReadWrite, 5000, &err);
+      if (!db || !apply_migrations(*db, &err)) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(count("SELECT count(*) FROM schema_version"), int64_t(migrations().size()));
+  auto db = open_rw();
+  Statement mode = db.prepare("PRAGMA journal_mode");
+  ASSERT_EQ(mode.step(), SQLITE_ROW);
+  EXPECT_EQ(mode.text_at(0), "wal");
+}
+
+TEST_F(LedgerTest, NewerSchemaIsRefusedWithAClearError) {
+  {
+    auto db = open_rw();
+    db.exec("INSERT INTO schema_version VALUES (999, 'future', 0)");
+  }
+  std::string err;
+  auto db = Database::open(path, Database::Mode::ReadWrite, 2000, &err);
+  ASSERT_TRUE(db);
+  EXPECT_FALSE(apply_migrations(*db, &err));
+  EXPECT_NE(err.find("upgrade turnpike"), std::string::npos);
+}
+
+TEST_F(LedgerTest, WriterRecordsSessionsAndPeers) {
+  {
+    LedgerWriter w(options(), log);
+    Producer& p = w.add_producer();
+    w.start();
+    p.push(session(EventKind::SessionStart, 7, "1:alice", 1'000'000));
+    LedgerEvent peers;
+    peers.kind = EventKind::SessionPeers;
+    peers.sid = 7;
+    peers.peer_count = 2;
+    peers.peers[0] = {*core::IpAddress::parse("203.0.113.9"), 100, 1, 200, 2};
+    peers.peers[1] = {*core::IpAddress::parse("2001:db8::9"), 300, 3, 400, 4};
+    p.push(peers);
+    p.push(session(EventKind::SessionEnd, 7, "1:alice", 1'060'000, 5000));
+    w.stop();
+    EXPECT_EQ(w.stats().written, 3u);
+    EXPECT_EQ(w.stats().dropped, 0u);
+  }
+  auto db = open_rw();
+  SessionFilter f;
+  auto rows = query_sessions(db, f);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].username, "1:alice");
+  EXPECT_EQ(rows[0].node, "test-node");
+  EXPECT_EQ(rows[0].realm, "test.realm");
+  EXPECT_EQ(rows[0].sid, "0000000000000007");
+  EXPECT_EQ(rows[0].client_ip, "198.51.100.1");
+  EXPECT_EQ(rows[0].relay_port, 50000);
+  ASSERT_TRUE(rows[0].ended_at);
+  EXPECT_EQ(*rows[0].ended_at, 1'060'000);
+  EXPECT_EQ(rows[0].end_reason, "refresh-0");
+  EXPECT_EQ(rows[0].bytes_from_client, 5000);
+  EXPECT_EQ(rows[0].bytes_to_client, 10000);
+  auto p = query_peers(db, rows[0].id);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].peer_ip, "2001:db8::9");  // most traffic first
+  EXPECT_EQ(p[1].bytes_from_peer, 200);
+}
+
+TEST_F(LedgerTest, EndWithoutStartStillRecordsTheSession) {
+  {
+    LedgerWriter w(options(), log);
+    Producer& p = w.add_producer();
+    w.start();
+    p.push(session(EventKind::SessionEnd, 9, "1:bob", 1'500'000, 77));
+    w.stop();
+  }
+  auto db = open_rw();
+  auto rows = query_sessions(db, SessionFilter{});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].bytes_from_client, 77);
+  EXPECT_EQ(rows[0].end_reason, "refresh-0");
+}
+
+TEST_F(LedgerTest, UpdatesKeepActiveSessionsCurrent) {
+  LedgerWriter w(options(), log);
+  Producer& p = w.add_producer();
+  w.start();
+  p.push(session(EventKind::SessionStart, 1, "1:a", 1'000'000));
+  p.push(session(EventKind::SessionUpdate, 1, "1:a", 1'030'000, 1234));
+  w.stop();
+  auto db = open_rw();
+  SessionFilter f;
+  f.active_only = true;
+  auto rows = query_sessions(db, f);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_FALSE(rows[0].ended_at);
+  EXPECT_EQ(rows[0].updated_at, 1'030'000);
+  EXPECT_EQ(rows[0].bytes_from_client, 1234);
+}
+
+TEST_F(LedgerTest, SessionsLeftOpenByACrashAreClosedAsInterrupted) {
+  {
+    LedgerWriter crashed(options(), log);
+    Producer& p = crashed.add_producer();
+    crashed.start();
+    p.push(session(EventKind::SessionStart, 1, "1:a", 1'000'000));
+    p.push(session(EventKind::SessionUpdate, 1, "1:a", 1'030'000, 99));
+    crashed.stop();  // never wrote an end: as after kill -9
+  }
+  {
+    LedgerWriter next(options(), log);
+    next.add_producer();
+    next.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    next.stop();
+  }
+  auto db = open_rw();
+  auto rows = query_sessions(db, SessionFilter{});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].end_reason, "interrupted");
+  EXPECT_EQ(*rows[0].ended_at, 1'030'000);  // its last known moment
+  EXPECT_EQ(rows[0].bytes_from_client, 99);
+  bool logged = false;
+  for (const auto& m : logs) logged |= m.find("closed as interrupted") != std::string::npos;
+  EXPECT_TRUE(logged);
+}
+
+TEST_F(LedgerTest, IdenticalRefusalsFoldAndNewRowsAreCapped) {
+  WriterOptions o = options();
+  o.refusal_rows_per_second = 3;
+  {
+    LedgerWriter w(o, log);
+    Producer& p = w.add_producer();
+    w.start();
+    // The same source and reason a thousand times in one second: one row with a count.
+    for (int i = 0; i < 1000; ++i) {
+      while (!p.push(refusal("198.51.100.7", "bad-integrity", 2'000'000 + i))) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    // Ten different sources in the same second: only three new rows, the rest counted.
+    for (int i = 0; i < 10; ++i) p.push(refusal(("198.51.100." + std::to_string(100 + i)).c_str(), "stale-nonce", 2'000'500));
+    w.stop();
+    EXPECT_EQ(w.stats().refusals_folded, 8u);
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM refusals"), 3);
+  EXPECT_EQ(count("SELECT count FROM refusals WHERE client_ip = '198.51.100.7'"), 1000);
+  EXPECT_EQ(count("SELECT refusals_folded FROM ledger_health"), 8);
+}
+
+TEST_F(LedgerTest, AFullRingDropsAndCountsWithoutBlocking) {
+  LedgerWriter w(options(), log);
+  Producer& p = w.add_producer();  // not started: nobody drains
+  size_t accepted = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3000; ++i) accepted += p.push(session(EventKind::SessionStart, uint64_t(i), "u", 1));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(accepted, EventRing::capacity());
+  EXPECT_EQ(p.dropped.load(), 3000 - EventRing::capacity());
+  EXPECT_LT(took, std::chrono::milliseconds(500));  // never waited
+  EXPECT_EQ(w.stats().dropped, 3000 - EventRing::capacity());
+}
+
+TEST_F(LedgerTest, LockedDatabaseDelaysWritesAndLosesNothing) {
+  auto holder = open_rw();
+  ASSERT_EQ(holder.exec("BEGIN EXCLUSIVE"), SQLITE_OK);
+  LedgerWriter w(options(), log);
+  Producer& p = w.add_producer();
+  w.start();
+  for (int i = 0; i < 50; ++i) p.push(session(EventKind::SessionEnd, uint64_t(i), "1:a", 1'000'000 + i, 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // longer than the busy timeout
+  EXPECT_FALSE(w.stats().database_ok);
+  EXPECT_EQ(w.stats().written, 0u);
+  holder.exec("COMMIT");
+  for (int i = 0; i < 100 && w.stats().written < 50; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(w.stats().written, 50u);
+  EXPECT_EQ(w.stats().dropped, 0u);
+  w.stop();
+  EXPECT_EQ(count("SELECT count(*) FROM sessions"), 50);
+  bool failed = false, resumed = false;
+  for (const auto& m : logs) {
+    failed |= m.find("relaying continues") != std::string::npos;
+    resumed |= m.find("writing resumed") != std::string::npos;
+  }
+  EXPECT_TRUE(failed);
+  EXPECT_TRUE(resumed);
+}
+
+TEST_F(LedgerTest, UnopenableLedgerIsReportedAndEventsAreBoundedInMemory) {
+  WriterOptions o = options();
+  o.path = (dir / "missing-directory" / "ledger.db").string();
+  o.max_pending = 10;
+  LedgerWriter w(o, log);
+  Producer& p = w.add_producer();
+  w.start();
+  for (int i = 0; i < 30; ++i) p.push(session(EventKind::SessionStart, uint64_t(i), "u", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(w.stats().database_ok);
+  EXPECT_EQ(w.stats().pending, 10u);
+  EXPECT_GE(w.stats().dropped, 20u);
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs[0].find("cannot open ledger"), std::string::npos);
+  w.stop();
+}
+
+TEST_F(LedgerTest, RetentionDeletesOldRows) {
+  {
+    auto db = open_rw();
+    db.exec("INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip, client_port, started_at,"
+            " updated_at, ended_at, end_reason) VALUES ('n', 'b', 'old', 'r', 'u', 'udp', '1.1.1.1', 1, 1000, 1000,"
+            " 1000, 'expired')");
+    db.exec("INSERT INTO refusals (at, last_at, node, client_ip, client_port, transport, method, code, reason)"
+            " VALUES (1000, 1000, 'n', '1.1.1.1', 1, 'udp', 'Allocate', 401, 'bad-integrity')");
+  }
+  WriterOptions o = options();
+  o.retention_days = 30;
+  {
+    LedgerWriter w(o, log);
+    Producer& p = w.add_producer();
+    w.start();
+    p.push(session(EventKind::SessionStart, 1, "new", int64_t(std::time(nullptr)) * 1000));
+    w.stop();
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM sessions"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM refusals"), 0);
+}
+
+TEST_F(LedgerTest, CredentialLogAndWhoQueries) {
+  {
+    CredentialLog c(path);
+    c.record({1'000'000, "localhost", "alice@localhost/phone", "100:alice", 100});
+    c.record({1'000'001, "localhost", "alice@localhost/laptop", "101:alice", 101});
+    c.record({1'000'002, "localhost", "bob@localhost/x", "102:bob", 102});
+    EXPECT_TRUE(c.flush());
+    EXPECT_EQ(c.stats().written, 3u);
+  }
+  auto db = open_rw();
+  EXPECT_EQ(query_credentials(db, "alice@localhost").size(), 2u);  // a bare JID matches its resources
+  EXPECT_EQ(query_credentials(db, "alice@localhost/phone").size(), 1u);
+  EXPECT_EQ(query_credentials(db, "102:bob").size(), 1u);
+  EXPECT_EQ(query_credentials(db, "alice@local%").size(), 0u);  // LIKE wildcards are literal
+  auto t = query_totals(db, std::nullopt, 5);
+  EXPECT_EQ(t.credentials, 3);
+}
+
+TEST_F(LedgerTest, CredentialLogSurvivesAnUnwritableLedger) {
+  CredentialLog c((dir / "nope" / "ledger.db").string(), nullptr, 5);
+  for (int i = 0; i < 8; ++i) c.record({1, "h", "j", "u", 1});
+  EXPECT_FALSE(c.flush(300));
+  EXPECT_EQ(c.stats().dropped, 3u);
+}
+
+}  // namespace
+}  // namespace turnpike::ledger
