@@ -38,20 +38,31 @@ RUN_VAR = "TURNPIKE_BROWSER_RUN"  # set in the driver's environment; every brows
 
 
 def _pids_with(marker):
-    """Processes whose environment has RUN_VAR=marker: the driver and every browser process it
-    started (renderers, zygotes and GPU helpers inherit the environment), and nothing else."""
+    """The processes started for this run: those whose environment has RUN_VAR=marker (the driver
+    and each browser's main process), and all their descendants (Chromium's zygotes, renderers
+    and helpers overwrite their environment block with their process title, so they are found
+    through their parents)."""
     needle = ("%s=%s" % (RUN_VAR, marker)).encode()
-    pids = []
+    roots, children = [], {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
             with open("/proc/%s/environ" % entry, "rb") as f:
                 if needle in f.read().split(b"\0"):
-                    pids.append(int(entry))
-        except OSError:
+                    roots.append(int(entry))
+        except (OSError, ValueError, IndexError):
             pass
-    return pids
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, []))
+    return sorted(found)
 
 
 def kill_leftovers(marker):
