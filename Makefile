@@ -7,7 +7,11 @@ CMAKE_FLAGS ?=
 
 BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev
 RUN_DEPS := coturn
-TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables
+# chromium and libnss3-tools (certutil) for the browser test; iproute2 and nftables for its
+# UDP-blocked network namespace.
+TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools
+# The browser test's npm packages (playwright-core), pinned by package-lock.json.
+BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 
 .PHONY: all deps test-deps build run test bench clean format
 
@@ -18,6 +22,11 @@ deps:
 
 test-deps:
 	@tests/tools/install-deps.sh $(BUILD_DEPS) $(TEST_DEPS)
+	@$(MAKE) -s --no-print-directory $(BROWSER_NPM)
+
+# npm ci writes node_modules/.package-lock.json, so this runs again only when the lock changes.
+$(BROWSER_NPM): tests/browser/package.json tests/browser/package-lock.json
+	@tests/tools/install-npm-deps.sh tests/browser
 
 build:
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -39,4 +48,4 @@ format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) tests/browser/node_modules

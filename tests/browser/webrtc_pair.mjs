@@ -1,0 +1,282 @@
+// Two real browsers talk through a TURN server only: each headless Debian Chromium (driven by
+// playwright-core over its DevTools pipe) opens an RTCPeerConnection with iceTransportPolicy
+// "relay" and only the TURN server(s) it is given, the two exchange data-channel messages both ways,
+// and getStats() shows which candidate pair carried them.
+//
+//   node webrtc_pair.mjs CONFIG.json      (written by tests/integration/test_browser_webrtc.py)
+//
+// CONFIG: { launcher, timeout_ms, messages, webrtc, browsers: [A, B] } where each browser is
+//   { name, home, profile, netns (or null), ice_servers: [RTCIceServer], https_probe (optional),
+//     gather_timeout_ms (optional: go on with what was gathered by then) }.
+// With webrtc: false it only launches the browsers and loads each one's https_probe URL (the
+// TLS trust check), for any number of browsers.
+// Signalling is this script: it carries A's offer to B and B's answer back, each after ICE
+// gathering completed ("vanilla ICE"), so there is no signalling server.
+//
+// Prints one JSON object on stdout: { ok, error, ms, browsers: { NAME: {...} } }; exits 0 only
+// when the channel opened, every message arrived intact and in order in both directions, and
+// both selected candidate pairs are relay <-> relay. Progress goes to stderr.
+import { readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const started = Date.now();
+const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(2)}s]`, ...a);
+
+// Keep Chromium off the network (see /work/shared/TESTING.md): no background services, no DNS
+// (every name fails except localhost; the TURN URLs use IP literals), no mDNS announcements of
+// host candidates (224.0.0.251), no DNS-over-HTTPS. playwright-core adds --headless and
+// --no-sandbox itself; the launcher merges our --disable-features with playwright's own list.
+const DISABLED_FEATURES = ['WebRtcHideLocalIpsWithMdns', 'DnsOverHttps'];
+const CHROMIUM_ARGS = [
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-breakpad',
+  '--disable-domain-reliability',
+  '--no-pings',
+  '--disable-quic',
+  `--disable-features=${DISABLED_FEATURES.join(',')}`,
+];
+
+// Every host name fails to resolve except localhost and the IP literals this browser is given:
+// the rules apply to navigations to IP literals too (net::ERR_NAME_NOT_RESOLVED otherwise).
+function hostResolverRules(b) {
+  const urls = [b.https_probe, ...b.ice_servers.flatMap((s) => [].concat(s.urls))].filter(Boolean);
+  const hosts = urls.map((u) => u.replace(/^[a-z]+:(\/\/)?/, '').replace(/[:/?].*$/, ''))
+                    .filter((h) => /^\d+\.\d+\.\d+\.\d+$/.test(h));
+  const excluded = ['localhost', ...new Set(hosts)].map((h) => `EXCLUDE ${h}`).join(' , ');
+  return `--host-resolver-rules=MAP * ~NOTFOUND , ${excluded}`;
+}
+
+// Runs in each page. One RTCPeerConnection and one data channel per page.
+const PAGE_HELPER = `
+window.tp = {
+  errors: [], states: [], received: [],
+  setup(iceServers) {
+    this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
+    this.pc.addEventListener('icecandidateerror', (e) => this.errors.push(
+        { url: e.url, code: e.errorCode, text: e.errorText, at_ms: Math.round(performance.now()) }));
+    this.pc.addEventListener('connectionstatechange', () => this.states.push(this.pc.connectionState));
+    this.opened = new Promise((resolve) => { this.resolveOpen = resolve; });
+  },
+  attach(dc) {
+    this.dc = dc;
+    dc.onopen = () => this.resolveOpen();
+    if (dc.readyState === 'open') this.resolveOpen();
+    dc.onmessage = (e) => this.received.push(e.data);
+  },
+  // The local description once gathering completed, or with what was gathered after timeoutMs
+  // (a TURN server that never answers is given up only after ~40 s).
+  async gathered(timeoutMs) {
+    if (this.pc.iceGatheringState !== 'complete') {
+      await Promise.race([
+        new Promise((resolve) => this.pc.addEventListener('icegatheringstatechange',
+            () => this.pc.iceGatheringState === 'complete' && resolve())),
+        new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    }
+    return { sdp: this.pc.localDescription.sdp, complete: this.pc.iceGatheringState === 'complete' };
+  },
+  async offer(timeoutMs) {
+    this.attach(this.pc.createDataChannel('turnpike', { ordered: true }));
+    await this.pc.setLocalDescription();
+    return this.gathered(timeoutMs);
+  },
+  async answer(sdp, timeoutMs) {
+    this.pc.ondatachannel = (e) => this.attach(e.channel);
+    await this.pc.setRemoteDescription({ type: 'offer', sdp });
+    await this.pc.setLocalDescription();
+    return this.gathered(timeoutMs);
+  },
+  async accept(sdp) { await this.pc.setRemoteDescription({ type: 'answer', sdp }); },
+  send(messages) { for (const m of messages) this.dc.send(m); },
+  async receive(count) {
+    while (this.received.length < count) await new Promise((r) => setTimeout(r, 20));
+    return this.received;
+  },
+  // The pair the ICE agent selected, from the transport's selectedCandidatePairId.
+  async selectedPair() {
+    const stats = await this.pc.getStats();
+    let transport = null;
+    stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) transport = s; });
+    if (!transport) return null;
+    const pair = stats.get(transport.selectedCandidatePairId);
+    const pick = (c) => c && { candidateType: c.candidateType, relayProtocol: c.relayProtocol,
+                               protocol: c.protocol, address: c.address, port: c.port, url: c.url };
+    return { state: pair.state, nominated: pair.nominated, bytesSent: pair.bytesSent,
+             bytesReceived: pair.bytesReceived, local: pick(stats.get(pair.localCandidateId)),
+             remote: pick(stats.get(pair.remoteCandidateId)) };
+  },
+};
+`;
+
+// Rejects when `promise` takes longer than the time left before the overall deadline.
+const deadline = started + config.timeout_ms;
+async function within(what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function candidates(sdp) {
+  return sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:')).map((l) => {
+    const f = l.split(' ');  // foundation component transport priority address port typ TYPE ...
+    return { transport: f[2].toLowerCase(), address: f[4], port: Number(f[5]), type: f[7] };
+  });
+}
+
+async function launch(b) {
+  const context = await chromium.launchPersistentContext(b.profile, {
+    executablePath: config.launcher,
+    headless: true,
+    args: [...CHROMIUM_ARGS, hostResolverRules(b)],
+    env: { ...process.env, HOME: b.home, XDG_CONFIG_HOME: `${b.home}/.config`,
+           XDG_CACHE_HOME: `${b.home}/.cache`, TURNPIKE_NETNS: b.netns || '' },
+    timeout: Math.max(1000, deadline - Date.now()),
+  });
+  const page = context.pages()[0] || await context.newPage();
+  return { ...b, context, page, report: { netns: b.netns || null } };
+}
+
+// The switches the browser really runs with (chrome://version). Chromium honours only the last
+// --disable-features, so it must name ours and every feature playwright-core disables (several
+// of those keep Chromium from calling Google at start).
+async function checkSwitches(b) {
+  await b.page.goto('chrome://version');
+  const line = await b.page.locator('#command_line').innerText();
+  const lists = [...line.matchAll(/--disable-features=(\S+)/g)].map((m) => m[1].split(','));
+  const effective = lists.length ? lists[lists.length - 1] : [];
+  const wanted = new Set([...DISABLED_FEATURES, ...lists.flat()]);
+  const missing = [...wanted].filter((f) => !effective.includes(f));
+  if (missing.length) throw new Error(`${b.name}: Chromium runs without --disable-features ${missing}: ${line}`);
+  b.report.version = await b.page.evaluate(() => navigator.userAgent);
+  await b.page.goto('about:blank');
+}
+
+// Loads b.https_probe in a page of its own (a failed load leaves an error page behind).
+async function probe(b) {
+  const page = await b.context.newPage();
+  try {
+    const response = await page.goto(b.https_probe, { timeout: 5000 });
+    b.report.https_probe = { url: b.https_probe, status: response.status() };
+  } catch (e) {
+    b.report.https_probe = { url: b.https_probe, error: e.message.split('\n')[0] };
+  } finally {
+    await page.close();
+  }
+}
+
+function messagesFrom(name, count) {
+  const list = [];
+  for (let i = 0; i < count; i++) list.push(`${name} #${i} ${Math.random().toString(36).slice(2)}`);
+  // One message larger than a datagram: SCTP splits it into many relayed packets.
+  list.push(`${name} large `.padEnd(48 * 1024, name[0]));
+  return list;
+}
+
+async function run(browsers) {
+  const [a, b] = browsers;
+  for (const x of browsers) await x.page.evaluate(PAGE_HELPER);
+  await Promise.all(browsers.map((x) => x.page.evaluate((s) => window.tp.setup(s), x.ice_servers)));
+
+  const gatherLimit = (x) => Math.min(x.gather_timeout_ms ?? Infinity, deadline - Date.now());
+  let t = Date.now();
+  const offer = await within('A gathering relay candidates',
+                             a.page.evaluate((ms) => window.tp.offer(ms), gatherLimit(a)));
+  a.report.gather_ms = Date.now() - t;
+  t = Date.now();
+  const answer = await within('B gathering relay candidates',
+                              b.page.evaluate(([sdp, ms]) => window.tp.answer(sdp, ms), [offer.sdp, gatherLimit(b)]));
+  b.report.gather_ms = Date.now() - t;
+  for (const [x, d] of [[a, offer], [b, answer]]) {
+    x.report.candidates = candidates(d.sdp);
+    x.report.gather_complete = d.complete;
+    x.report.ice_errors = await x.page.evaluate(() => window.tp.errors);
+    if (!x.report.candidates.length) {
+      throw new Error(`${x.name} gathered no relay candidate` +
+                      (d.complete ? '' : ` in ${x.report.gather_ms} ms`));
+    }
+    const other = x.report.candidates.filter((c) => c.type !== 'relay');
+    if (other.length) throw new Error(`${x.name} offered non-relay candidates ${JSON.stringify(other)}`);
+  }
+
+  t = Date.now();
+  await a.page.evaluate((sdp) => window.tp.accept(sdp), answer.sdp);
+  await within('data channel open on both sides',
+                Promise.all(browsers.map((x) => x.page.evaluate(() => window.tp.opened))));
+  const open_ms = Date.now() - t;
+
+  t = Date.now();
+  const sent = { [a.name]: messagesFrom(a.name, config.messages), [b.name]: messagesFrom(b.name, config.messages) };
+  await Promise.all(browsers.map((x) => x.page.evaluate((m) => window.tp.send(m), sent[x.name])));
+  for (const [x, y] of [[a, b], [b, a]]) {
+    const got = await within(`${y.name} receiving ${x.name}'s messages`,
+                             y.page.evaluate((n) => window.tp.receive(n), sent[x.name].length));
+    if (JSON.stringify(got) !== JSON.stringify(sent[x.name])) {
+      throw new Error(`${y.name} received ${JSON.stringify(got).slice(0, 400)} instead of ${x.name}'s messages`);
+    }
+    y.report.received = got.length;
+  }
+  const exchange_ms = Date.now() - t;
+
+  for (const x of browsers) {
+    x.report.selected = await x.page.evaluate(() => window.tp.selectedPair());
+    x.report.states = await x.page.evaluate(() => window.tp.states);
+    const s = x.report.selected;
+    if (!s || s.local?.candidateType !== 'relay' || s.remote?.candidateType !== 'relay') {
+      throw new Error(`${x.name}: selected pair is not relay <-> relay: ${JSON.stringify(s)}`);
+    }
+  }
+  return { open_ms, exchange_ms };
+}
+
+async function main() {
+  const result = { ok: false, browsers: {} };
+  let browsers = [];
+  const watchdog = setTimeout(() => {
+    result.error = `overall timeout of ${config.timeout_ms} ms`;
+    console.log(JSON.stringify(result));
+    process.exit(1);  // playwright-core kills the browsers it launched on exit
+  }, config.timeout_ms + 5000);
+  try {
+    log('launching', config.browsers.map((b) => `${b.name}${b.netns ? ` (netns ${b.netns})` : ''}`).join(', '));
+    const launches = await Promise.allSettled(config.browsers.map(launch));
+    browsers = launches.filter((l) => l.status === 'fulfilled').map((l) => l.value);
+    const failed = launches.find((l) => l.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const b of browsers) result.browsers[b.name] = b.report;
+    result.ms = { launch: Date.now() - started };
+    await Promise.all(browsers.map(checkSwitches));
+    await Promise.all(browsers.filter((x) => x.https_probe).map(probe));
+    if (config.webrtc !== false) {
+      log('browsers up; ICE with', JSON.stringify(config.browsers.map((b) => b.ice_servers.map((s) => s.urls))));
+      Object.assign(result.ms, await run(browsers));
+    }
+    result.ok = true;
+  } catch (e) {
+    result.error = e.message;
+    for (const b of browsers) {
+      try {
+        b.report.ice_errors = await b.page.evaluate(() => window.tp?.errors);
+        b.report.states = await b.page.evaluate(() => window.tp?.states);
+      } catch { /* the page may be gone */ }
+    }
+  } finally {
+    await Promise.allSettled(browsers.map((b) => b.context.close()));
+    clearTimeout(watchdog);
+  }
+  result.ms = { ...result.ms, total: Date.now() - started };
+  log(result.ok ? 'ok' : `FAILED: ${result.error}`);
+  console.log(JSON.stringify(result));
+  process.exitCode = result.ok ? 0 : 1;
+}
+
+await main();
