@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "net/interfaces.h"
+#include "net/log.h"
+#include "net/stun_probe.h"
 
 namespace turnpike::cmd {
 
@@ -95,6 +97,37 @@ ledger::WriterOptions make_ledger_options(const config::Config& c) {
   o.retention_days = c.ledger_retention_days;
   o.max_pending = c.ledger_max_pending;
   return o;
+}
+
+}  // namespace turnpike::cmd
+
+namespace turnpike::cmd {
+
+void discover_external_ip(const config::Config& c, net::ServiceOptions& o) {
+  if (!c.external_ip_auto || !c.external_ip_stun_server) return;
+  const core::SocketAddress server = *c.external_ip_stun_server;
+  const auto& relays = o.settings.relay_addresses;
+  auto from = std::find_if(relays.begin(), relays.end(),
+                           [&](const core::IpAddress& ip) { return ip.family() == server.family(); });
+  if (from == relays.end()) {
+    net::log(net::LogLevel::Error, "external-ip=auto: no relay address of the family of ", server.to_string());
+    return;
+  }
+  std::string err;
+  auto seen = net::probe_public_address(*from, server, 3000, &err);
+  if (!seen) {
+    net::log(net::LogLevel::Error, "external-ip=auto: ", err,
+             "; relayed addresses are announced as the local ones");
+    return;
+  }
+  for (const auto& ip : relays) {
+    if (ip.family() != seen->family()) continue;
+    const bool mapped = std::any_of(o.settings.external.begin(), o.settings.external.end(),
+                                    [&](const relay::AddressMapping& m) { return m.private_ip == ip; });
+    if (!mapped && ip != seen->ip()) o.settings.external.push_back({seen->ip(), ip});
+  }
+  net::log(net::LogLevel::Notice, "external-ip=auto: ", server.to_string(), " sees ", from->to_string(), " as ",
+           seen->ip().to_string(), "; relayed addresses of that family are announced as ", seen->ip().to_string());
 }
 
 }  // namespace turnpike::cmd

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     });
   }
   net::ServiceOptions options = cmd::make_service_options(cfg);
+  cmd::discover_external_ip(cfg, options);
   options.ledger = ledger.get();
   net::RelayService service(options);
   if (std::string err = service.open(); !err.empty()) {

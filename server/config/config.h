@@ -50,6 +50,8 @@ struct Config {
   // --- relay
   std::vector<core::IpAddress> relay_ips;  // empty: the address the client reached
   std::vector<ExternalIp> external_ips;
+  bool external_ip_auto = false;                     // external-ip=auto
+  std::optional<core::SocketAddress> external_ip_stun_server;  // asked at start when auto
   uint16_t min_port = 49152;
   uint16_t max_port = 65535;
   unsigned relay_threads = 0;  // 0: one per CPU

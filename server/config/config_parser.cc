@@ -167,6 +167,9 @@ std::optional<ConfigError> validate(Config& cfg) {
   if (cfg.default_allocate_lifetime > cfg.max_allocate_lifetime) {
     return error("max-allocate-lifetime", "must be at least the default lifetime (600 s)");
   }
+  if (cfg.external_ip_auto && !cfg.external_ip_stun_server) {
+    return error("external-ip", "auto needs external-ip-stun-server=ADDRESS[:PORT], the STUN server to ask");
+  }
   if (cfg.no_udp && cfg.no_tcp && cfg.no_tls && !cfg.dtls) {
     return error("no-udp", "with no-tcp and no-tls leaves nothing to listen on");
   }

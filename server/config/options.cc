@@ -115,12 +115,16 @@ Result set_separator(Config& c, std::string_view v) {
 }
 
 Result set_external_ip(Config& c, std::string_view v) {
+  if (v == "auto") {
+    c.external_ip_auto = true;
+    return std::nullopt;
+  }
   ExternalIp e;
   const size_t slash = v.find('/');
   auto pub = IpAddress::parse(v.substr(0, slash));
   if (!pub) {
     return "'" + std::string(v) +
-           "' is not PUBLIC or PUBLIC/PRIVATE with IP addresses (host names are not resolved)";
+           "' is not PUBLIC, PUBLIC/PRIVATE (IP addresses; host names are not resolved) or auto";
   }
   e.public_ip = *pub;
   if (slash != std::string_view::npos) {
@@ -130,6 +134,16 @@ Result set_external_ip(Config& c, std::string_view v) {
     e.private_ip = *priv;
   }
   c.external_ips.push_back(e);
+  return std::nullopt;
+}
+
+Result set_stun_server(Config& c, std::string_view v) {
+  auto a = core::SocketAddress::parse(v);
+  if (!a) {
+    if (auto ip = IpAddress::parse(v)) a = core::SocketAddress(*ip, 3478);
+  }
+  if (!a) return "'" + std::string(v) + "' is not ADDRESS or ADDRESS:PORT ([IPv6]:PORT) of a STUN server";
+  c.external_ip_stun_server = *a;
   return std::nullopt;
 }
 
@@ -187,8 +201,12 @@ const OptionSpec kOptions[] = {
     // relay
     {"relay-ip", OptionKind::Value, "address relay sockets bind (repeatable)", add_ip<&Config::relay_ips>,
      clear_vector<std::vector<IpAddress>, &Config::relay_ips>},
-    {"external-ip", OptionKind::Value, "PUBLIC or PUBLIC/PRIVATE address mapping (repeatable)",
+    {"external-ip", OptionKind::Value,
+     "PUBLIC or PUBLIC/PRIVATE address mapping (repeatable), or auto (see external-ip-stun-server)",
      set_external_ip, clear_vector<std::vector<ExternalIp>, &Config::external_ips>},
+    {"external-ip-stun-server", OptionKind::Value,
+     "with external-ip=auto: the STUN server (ADDRESS[:PORT]) asked at start for the public address",
+     set_stun_server},
     {"min-port", OptionKind::Value, "lowest relay port (default 49152)", set_port<&Config::min_port>},
     {"max-port", OptionKind::Value, "highest relay port (default 65535)", set_port<&Config::max_port>},
     {"relay-threads", OptionKind::Value, "worker threads (default: one per CPU)",

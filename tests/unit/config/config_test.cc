@@ -137,6 +137,21 @@ TEST(Config, ValuesOfEveryKind) {
   EXPECT_FALSE(validate(c));
 }
 
+TEST(Config, ExternalIpAutoNeedsAStunServer) {
+  Config c = parse_ok("no-auth\nexternal-ip=auto\n");
+  EXPECT_TRUE(c.external_ip_auto);
+  auto e = validate(c);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("external-ip-stun-server"), std::string::npos);
+  c = parse_ok("no-auth\nexternal-ip=auto\nexternal-ip-stun-server=198.51.100.20\n");
+  EXPECT_FALSE(validate(c));
+  EXPECT_EQ(c.external_ip_stun_server->to_string(), "198.51.100.20:3478");
+  c = parse_ok("no-auth\nexternal-ip-stun-server=[2001:db8::1]:19302\n");
+  EXPECT_EQ(c.external_ip_stun_server->port(), 19302);
+  EXPECT_NE(parse_err("external-ip-stun-server=stun.example.org\n").message.find("ADDRESS:PORT"), std::string::npos);
+  EXPECT_NE(parse_err("external-ip=autoo\n").message.find("or auto"), std::string::npos);
+}
+
 TEST(Config, ValidationNamesTheProblem) {
   Config c = parse_ok("min-port=50000\nmax-port=40000\nuse-auth-secret\nstatic-auth-secret=s\n");
   auto e = validate(c);
