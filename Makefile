@@ -13,7 +13,17 @@ TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromi
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
 BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 
-.PHONY: all deps test-deps build run test bench clean format
+.PHONY: all deps test-deps build run test sanitize fuzz bench clean format
+
+# The sanitizer pass of `make test`: unit tests and fuzz-corpus replays built with
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_BUILD ?= build-asan
+SAN_TARGETS := core_tests relay_tests config_tests ledger_tests \
+	fuzz_stun_message fuzz_stream_framing fuzz_relay_server fuzz_config_text
+# `make fuzz`: libFuzzer (clang) on every parser, FUZZ_SECONDS each, corpora grown in place.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS := stun_message stream_framing relay_server config_text
 
 all: build
 
@@ -37,9 +47,26 @@ build:
 run: deps build
 	@tests/tools/dev-run.sh $(BUILD)
 
-# Installs build and test dependencies, builds, and runs every test through ctest.
+# Installs build and test dependencies, builds, and runs every test through ctest, then the
+# unit tests and fuzz replays again under ASan+UBSan.
 test: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
+	@$(MAKE) -s --no-print-directory sanitize
+
+sanitize:
+	@cmake -S . -B $(SAN_BUILD) -DTURNPIKE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS) --target $(SAN_TARGETS)
+	@cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -R '^(core_tests|relay_tests|config_tests|ledger_tests|fuzz)\.'
+
+fuzz:
+	@tests/tools/install-deps.sh clang libclang-rt-14-dev
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DTURNPIKE_FUZZ=ON -DTURNPIKE_SANITIZE=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) $(addprefix --target fuzz_,$(FUZZERS))
+	@set -e; for f in $(FUZZERS); do \
+	  echo "fuzzing $$f for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/bin/fuzz_$$f tests/fuzz/corpus/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    2>&1 | grep -E '^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' ; \
+	done
 
 bench: deps build
 	@tests/bench/run.sh $(BUILD)
@@ -48,4 +75,4 @@ format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) tests/browser/node_modules
+	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) tests/browser/node_modules

@@ -165,7 +165,8 @@ TEST(Parse, FingerprintMustMatchAndBeLast) {
 }
 
 TEST(Parse, UnknownComprehensionRequiredAttributes) {
-  auto m = parse(build({{0x0042, {1}}, {0x7FFF, {}}, {0x8042, {2}}, {attr::Lifetime, {0, 0, 0, 1}}, {0x0042, {3}}}));
+  const auto bytes = build({{0x0042, {1}}, {0x7FFF, {}}, {0x8042, {2}}, {attr::Lifetime, {0, 0, 0, 1}}, {0x0042, {3}}});
+  auto m = parse(bytes);  // the message views `bytes`, which must outlive it
   ASSERT_TRUE(m);
   uint16_t out[16];
   const size_t n = m->unknown_comprehension_required(out, 16);
