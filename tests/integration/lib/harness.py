@@ -100,8 +100,11 @@ class Process:
         if self.alive():
             os.kill(self.proc.pid, sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=15.0):
-        """Stops the process by pid; returns its exit status."""
+    def stop(self, sig=None, timeout=15.0):
+        """Stops the process by pid (SIGTERM unless told); returns its exit status."""
+        # (The default cannot be written signal.SIGTERM: in this class body `signal` is the
+        # method above, not the module.)
+        sig = signal.SIGTERM if sig is None else sig
         if self.alive():
             os.kill(self.proc.pid, sig)
             try:
