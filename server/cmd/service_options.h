@@ -12,5 +12,6 @@ namespace turnpike::cmd {
 
 relay::CredentialsPtr make_credentials(const config::Config& c);
 net::ServiceOptions make_service_options(const config::Config& c);
+net::TlsFiles make_tls_files(const config::Config& c);
 
 }  // namespace turnpike::cmd

@@ -212,6 +212,11 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
       return error_at("tls-listening-port",
                       "needs a certificate: add cert= and pkey=, or no-tls to run without TLS");
     }
+    if (!cfg.no_tls) {
+      cfg.notices.push_back("no cert= is configured, so there is no TLS listener on port " +
+                            std::to_string(cfg.tls_listening_port) +
+                            " (add cert= and pkey=, or no-tls to say so)");
+    }
   }
   if (!cfg.pkey.empty() && cfg.cert.empty()) {
     return error_at("pkey", "is set but cert is not: add cert=/path/to/fullchain.pem");

@@ -213,7 +213,7 @@ const OptionSpec kOptions[] = {
     {"cipher-list", OptionKind::Value, "OpenSSL cipher list for TLS 1.2", set_string<&Config::cipher_list>},
     // TCP, TLS and DTLS clients
     {"max-allocate-timeout", OptionKind::Value,
-     "close a TCP/TLS/DTLS connection that has no allocation for this many seconds (default 60)",
+     "close a TCP/TLS/DTLS connection that has no allocation for this many seconds (default 60; 0: never)",
      set_uint<uint32_t, &Config::max_allocate_timeout, 86400>},
     {"max-connections-per-ip", OptionKind::Value,
      "TCP/TLS/DTLS connections one client address may hold (default 512; 0: no limit)",

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "core/random.h"
+#include "net/log.h"
 
 namespace turnpike::net {
 
@@ -15,12 +16,34 @@ std::string RelayService::open() {
   core::random_bytes(nonce_key.data(), nonce_key.size());
   relay::PeerPolicy::Options policy = o_.policy;
   for (const auto& a : o_.udp_listeners) policy.own_listeners.push_back(a);
+  for (const auto& a : o_.dtls_listeners) policy.own_listeners.push_back(a);
   shared_ = std::make_unique<SharedState>(o_.settings, relay::PeerPolicy(std::move(policy)), nonce_key,
                                           o_.user_quota, o_.total_quota, o_.min_port, o_.max_port);
+  shared_->streams = o_.streams;
+  shared_->connections.set_per_address(o_.max_connections_per_ip);
+  // The certificate and key are read now, before privileges are dropped.
+  if (uses_tls()) {
+    std::string err;
+    tls_ = load_tls_contexts(o_.tls, !o_.dtls_listeners.empty(), &err);
+    if (!tls_) return err;
+    log(tls_->expired ? LogLevel::Warning : LogLevel::Notice, "TLS certificate ", o_.tls.cert, ": ",
+        tls_->description);
+  }
   for (unsigned i = 0; i < o_.threads; ++i) {
     auto w = std::make_unique<Worker>(i, *shared_, o_.credentials, o_.credentials->realm);
+    w->set_tls(tls_);
     for (const auto& addr : o_.udp_listeners) {
       if (std::string err = w->listen_udp(addr); !err.empty()) {
+        return err + " (is another TURN server, such as coturn, already using it?)";
+      }
+    }
+    for (const auto& spec : o_.stream_listeners) {
+      if (std::string err = w->listen_stream(spec); !err.empty()) {
+        return err + " (is another server, such as coturn or a web server, already using it?)";
+      }
+    }
+    for (const auto& addr : o_.dtls_listeners) {
+      if (std::string err = w->listen_dtls(addr); !err.empty()) {
         return err + " (is another TURN server, such as coturn, already using it?)";
       }
     }
@@ -28,6 +51,32 @@ std::string RelayService::open() {
   }
   return {};
 }
+
+bool RelayService::uses_tls() const {
+  if (!o_.dtls_listeners.empty()) return true;
+  for (const auto& s : o_.stream_listeners) {
+    if (s.kind != StreamKind::Tcp) return true;
+  }
+  return false;
+}
+
+std::string RelayService::reload_tls(const TlsFiles& files, std::string* description) {
+  if (!uses_tls()) return {};
+  std::string err;
+  TlsContextsPtr fresh = load_tls_contexts(files, !o_.dtls_listeners.empty(), &err);
+  if (!fresh) return err;
+  tls_ = fresh;
+  o_.tls = files;
+  // Each worker swaps its pointer on its own thread; handshakes already under way and
+  // established connections hold their own reference to the old SSL_CTX.
+  for (auto& w : workers_) {
+    w->post([fresh](Worker& self) { self.set_tls(fresh); });
+  }
+  *description = fresh->description;
+  return {};
+}
+
+std::string RelayService::tls_description() const { return tls_ ? tls_->description : std::string(); }
 
 void RelayService::start() {
   // Workers never handle signals: the main thread does.
