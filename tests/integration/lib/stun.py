@@ -182,8 +182,9 @@ class Client:
     """A TURN client over UDP (or TCP with tcp=True) speaking to one server."""
 
     def __init__(self, server, port, username=None, password=None, tcp=False, family=None, timeout=2.0,
-                 tls=None):
-        """tls: an ssl.SSLContext for TURN over TLS (implies tcp)."""
+                 tls=None, preamble=b""):
+        """tls: an ssl.SSLContext for TURN over TLS (implies tcp). preamble: bytes sent on the TCP
+        connection before anything else (a PROXY protocol header)."""
         self.server = (server, port)
         fam = family or (socket.AF_INET6 if ":" in server else socket.AF_INET)
         self.tcp = tcp or tls is not None
@@ -192,6 +193,8 @@ class Client:
         if self.tcp:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sock.connect(self.server)
+            if preamble:
+                self.sock.sendall(preamble)
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname=None)
         self.username, self.password = username, password
