@@ -83,8 +83,13 @@ void StreamConnection::readable() {
     if (tls_) {
       core::MutableBytes space = tls_->inbound_space();
       if (space.empty()) {
-        // TLS stopped consuming until its outbound records drain; wait for that.
-        pause_reading(true);
+        if (tls_wants_write_) {
+          // TLS stopped consuming until its outbound records drain; writable() resumes.
+          pause_reading(true);
+          return;
+        }
+        // The buffer holds a whole record at most, which OpenSSL always takes: not TLS.
+        close("TLS input that OpenSSL does not consume", true);
         return;
       }
       dst = space.data();

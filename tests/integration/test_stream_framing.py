@@ -2,6 +2,7 @@
 RFC 8656 §12.5), and what a TCP/TLS client may not do: send garbage, sit idle, or open more
 than max-connections-per-ip connections. Driven by the project's independent Python client."""
 import os
+import re
 import socket
 import ssl
 import struct
@@ -153,6 +154,42 @@ class StreamFraming(harness.TestCase):
                     c.close()
         finally:
             peer.close()
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.server.pid) as f:
+            return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+    def test_slow_reader_does_not_grow_memory(self):
+        # A client that does not read while its peer sends 30 MB: the server keeps no more than
+        # its fixed per-connection buffer (beyond what the kernel's socket buffers hold) and
+        # drops whole messages; afterwards the connection is still in step and usable.
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        c = self.client()
+        c.allocate()
+        c.channel_bind(0x4002, "127.0.0.1", peer.getsockname()[1])
+        relayed = tuple(c.relayed[0])
+        before = self.rss_kib()
+        payload = b"x" * 1000
+        sent = 30000
+        for _ in range(sent):
+            peer.sendto(payload, relayed)
+        time.sleep(0.5)
+        grown = self.rss_kib() - before
+        self.assertLess(grown, 4096, "RSS grew by %d KiB for one slow client" % grown)
+        received = 0
+        while True:  # whole frames only, so the stream stays in step
+            try:
+                frame = c.recv_raw(0.5)
+            except socket.timeout:
+                break
+            self.assertEqual(frame, struct.pack("!HH", 0x4002, 1000) + payload)
+            received += 1
+        self.assertGreater(received, 0)
+        self.assertLess(received, sent)  # the rest was dropped, not queued without bound
+        self.assertEqual(c.refresh(600).cls, stun.SUCCESS)
+        c.close()
+        peer.close()
 
     # --- what closes a connection
 
