@@ -111,12 +111,12 @@ void TcpListener::accept_ready() {
     }
     const int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // media: no Nagle delay
+    log(LogLevel::Info, stream_kind_name(spec_.kind), " connection from ", peer->to_string(), " on ",
+        spec_.address.to_string());
     auto c = std::make_unique<StreamConnection>(worker_, spec_, std::move(fd), *peer, std::move(slot),
                                                 t.mono_ms);
     StreamConnection& ref = worker_.connections().add(std::move(c));
     if (!ref.start()) worker_.connections().close(ref);
-    log(LogLevel::Info, stream_kind_name(spec_.kind), " connection from ", peer->to_string(), " on ",
-        spec_.address.to_string());
   }
 }
 
