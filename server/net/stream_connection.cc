@@ -333,6 +333,7 @@ void StreamConnection::send(const core::SocketAddress&, core::Bytes data) {
     if (!tls_->handshake_done()) return;  // nothing to answer before the handshake
     if (!tls_->has_room_for(data.size())) {
       worker_.count_send_drop();  // a slow client: drop (see the header comment)
+      ++dropped_;
       return;
     }
     if (!tls_->write(data)) {
@@ -342,7 +343,10 @@ void StreamConnection::send(const core::SocketAddress&, core::Bytes data) {
     flush();
     return;
   }
-  if (!queue_plain(data)) worker_.count_send_drop();
+  if (!queue_plain(data)) {
+    worker_.count_send_drop();  // a slow client: drop (see the header comment)
+    ++dropped_;
+  }
 }
 
 bool StreamConnection::queue_plain(core::Bytes data) {
@@ -472,8 +476,15 @@ void StreamConnection::tick(const relay::Now& now) {
 void StreamConnection::finish(const relay::Now& now) {
   // RFC 8656 §3.1: an allocation over TCP or TLS lives as long as its connection.
   if (registered_) worker_.server().on_client_closed(tuple_, now);
-  log(LogLevel::Info, stream_kind_name(spec_.kind), " connection from ", peer_.to_string(),
-      " closed: ", close_reason_);
+  if (dropped_) {
+    // Once per connection: the client could not keep up (a slow or congested TCP path).
+    log(LogLevel::Notice, stream_kind_name(spec_.kind), " connection from ", peer_.to_string(),
+        " closed (", close_reason_, "); ", dropped_,
+        " messages to it were dropped because it read too slowly");
+  } else {
+    log(LogLevel::Info, stream_kind_name(spec_.kind), " connection from ", peer_.to_string(),
+        " closed: ", close_reason_);
+  }
 }
 
 }  // namespace turnpike::net

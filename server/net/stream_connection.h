@@ -102,6 +102,7 @@ class StreamConnection final : public Connection, public ClientTransport {
   relay::FiveTuple tuple_;
   relay::ClientRef ref_;
   int64_t idle_since_ms_;
+  uint64_t dropped_ = 0;  // messages to the client dropped for lack of room
   std::string close_reason_;
 
   std::unique_ptr<uint8_t[]> in_;  // kMaxFrame: plaintext not yet framed

@@ -190,6 +190,8 @@ class StreamFraming(harness.TestCase):
         self.assertEqual(c.refresh(600).cls, stun.SUCCESS)
         c.close()
         peer.close()
+        self.server.wait_for_log(r"tcp connection from .* closed \(closed by the client\); \d+ messages to it "
+                                 r"were dropped because it read too slowly")
 
     # --- what closes a connection
 
