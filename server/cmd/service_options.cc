@@ -28,6 +28,10 @@ relay::CredentialsPtr make_credentials(const config::Config& c) {
   return creds;
 }
 
+net::TlsFiles make_tls_files(const config::Config& c) {
+  return net::TlsFiles{c.cert, c.pkey, c.cipher_list};
+}
+
 net::ServiceOptions make_service_options(const config::Config& c) {
   net::ServiceOptions o;
   relay::Settings& s = o.settings;
@@ -76,6 +80,26 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   if (!c.no_udp) {
     for (const auto& ip : listen) o.udp_listeners.emplace_back(ip, c.listening_port);
   }
+  // TCP and TLS (RFC 8656 §3.1), the port shared with a web server, listeners behind a
+  // proxy, and DTLS (RFC 7350) on udp at the TLS port.
+  const bool tls = !c.cert.empty();
+  for (const auto& ip : listen) {
+    auto add = [&](uint16_t port, net::StreamKind kind, bool proxy) {
+      o.stream_listeners.push_back({core::SocketAddress(ip, port), kind, proxy});
+    };
+    if (!c.no_tcp) add(c.listening_port, net::StreamKind::Tcp, false);
+    if (tls && !c.no_tls) add(c.tls_listening_port, net::StreamKind::Tls, false);
+    if (c.mux_listening_port) add(c.mux_listening_port, net::StreamKind::Mux, false);
+    if (c.tcp_proxy_port) add(c.tcp_proxy_port, net::StreamKind::Tcp, true);
+    if (c.tls_proxy_port) add(c.tls_proxy_port, net::StreamKind::Tls, true);
+    if (c.dtls) o.dtls_listeners.emplace_back(ip, c.tls_listening_port);
+  }
+  o.tls = make_tls_files(c);
+  o.streams.idle_timeout_s = c.max_allocate_timeout;
+  if (c.mux_web_backend) o.streams.mux.web_backend = *c.mux_web_backend;
+  o.streams.mux.web_sni = c.mux_web_sni;
+  o.streams.mux.proxy_protocol = c.mux_proxy_protocol;
+  o.max_connections_per_ip = c.max_connections_per_ip;
   o.min_port = c.min_port;
   o.max_port = c.max_port;
   o.user_quota = c.user_quota;

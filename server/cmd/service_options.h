@@ -19,5 +19,6 @@ ledger::WriterOptions make_ledger_options(const config::Config& c);
 // addresses of its family and maps them to it. Logs what it learned, or why it learned nothing
 // (then the private addresses are announced, as without external-ip).
 void discover_external_ip(const config::Config& c, net::ServiceOptions& o);
+net::TlsFiles make_tls_files(const config::Config& c);
 
 }  // namespace turnpike::cmd

@@ -25,13 +25,21 @@ constexpr const char* kUsage =
     "A STUN/TURN relay (RFC 8489, 8656). The config file uses coturn's turnserver.conf syntax;\n"
     "every option can also be given on the command line, where it wins over the file.\n"
     "\n"
-    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP or SIGUSR2 reload secrets, users and logs.\n"
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP or SIGUSR2 reload secrets, users, logs and\n"
+    "the TLS certificate (new handshakes use the new one; sessions and connections go on).\n"
+    "\n"
+    "Listeners: UDP and TCP on listening-port; TLS on tls-listening-port when cert= is set (and\n"
+    "DTLS there with dtls); mux-listening-port shares a TLS port such as 443 with a web server\n"
+    "(mux-web-backend); tcp-proxy-port and tls-proxy-port expect a PROXY protocol header. Ports\n"
+    "below 1024 and the key are taken as root, then proc-user/proc-group drop root.\n"
     "\n"
     "Options:\n";
 
 std::string listeners_text(const net::ServiceOptions& o) {
   std::string s;
   for (const auto& a : o.udp_listeners) s += (s.empty() ? "" : ", ") + a.to_string() + "/udp";
+  for (const auto& l : o.stream_listeners) s += (s.empty() ? "" : ", ") + l.describe();
+  for (const auto& a : o.dtls_listeners) s += (s.empty() ? "" : ", ") + a.to_string() + "/dtls";
   return s.empty() ? "nothing" : s;
 }
 
@@ -93,18 +101,32 @@ int main(int argc, char** argv) {
   const std::string config_file = cfg.source;
   net::run_signal_loop({.reload = [&] {
     net::reopen_log();
-    if (config_file.empty() || config_file == "command line") return;
-    // Re-read the file, then re-apply the command line on top, as at start.
+    // Re-read the file (if any), then re-apply the command line on top, as at start.
     config::CommandLine again = config::parse_command_line(argc, argv);
     if (again.error) {
       net::log(net::LogLevel::Error, "reload failed, keeping the running configuration: ",
                again.error->to_string());
       return;
     }
-    service.update_credentials(cmd::make_credentials(*again.config));
-    net::log(net::LogLevel::Notice, "reloaded ", config_file, ": ",
-             again.config->static_auth_secrets.size(), " secret(s), ", again.config->users.size(),
-             " user(s), realm ", again.config->realm);
+    if (!config_file.empty() && config_file != "command line") {
+      service.update_credentials(cmd::make_credentials(*again.config));
+      net::log(net::LogLevel::Notice, "reloaded ", config_file, ": ",
+               again.config->static_auth_secrets.size(), " secret(s), ", again.config->users.size(),
+               " user(s), realm ", again.config->realm);
+    }
+    // Certificates are re-read too (a renewed Let's Encrypt certificate); a broken one is
+    // refused and the running one stays.
+    if (service.uses_tls()) {
+      std::string description;
+      if (std::string err = service.reload_tls(cmd::make_tls_files(*again.config), &description);
+          !err.empty()) {
+        net::log(net::LogLevel::Error, "certificate reload failed, new TLS handshakes keep using ",
+                 service.tls_description(), ": ", err);
+      } else {
+        net::log(net::LogLevel::Notice, "reloaded TLS certificate ", again.config->cert, ": ",
+                 description);
+      }
+    }
   }});
 
   net::log(net::LogLevel::Notice, "stopping: closing every session");

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,12 @@ struct ExternalIp {
 
 enum class DefaultFamily : uint8_t { Ipv4, Ipv6, Keep };
 
+// Where an option was set, so that checks across options can point at the line to change.
+struct OptionSite {
+  std::string file;
+  int line = 0;  // 0: the command line
+};
+
 struct Config {
   // --- where it came from (for messages)
   std::string source;  // the config file, or "command line"
@@ -44,8 +51,22 @@ struct Config {
 
   // --- TLS
   std::string cert;
-  std::string pkey;
+  std::string pkey;  // empty: the key is in the cert file
   std::string cipher_list;
+
+  // --- TCP, TLS and DTLS clients
+  uint32_t max_allocate_timeout = 60;     // seconds a connection may go without an allocation
+  unsigned max_connections_per_ip = 512;  // TCP/TLS/DTLS connections per client address; 0: no limit
+
+  // --- port 443 shared with a web server (the TLS multiplexer)
+  uint16_t mux_listening_port = 0;  // 0: off
+  std::optional<core::SocketAddress> mux_web_backend;
+  std::vector<std::string> mux_web_sni;  // lower case
+  bool mux_proxy_protocol = false;       // PROXY v2 header to the web backend
+
+  // --- listeners behind a proxy that sends the PROXY protocol (v1 or v2); 0: off
+  uint16_t tcp_proxy_port = 0;
+  uint16_t tls_proxy_port = 0;
 
   // --- relay
   std::vector<core::IpAddress> relay_ips;  // empty: the address the client reached
@@ -102,6 +123,9 @@ struct Config {
   std::string pidfile;
   std::string proc_user;
   std::string proc_group;
+
+  // Where each option was last set.
+  std::map<std::string, OptionSite> sites;
 
   // Notices gathered while parsing (obsolete or ignored coturn options), one per option.
   std::vector<std::string> notices;

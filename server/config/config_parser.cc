@@ -92,6 +92,7 @@ std::optional<ConfigError> apply_option(Config& cfg, std::string_view name,
     v = *value;
   }
   if (auto msg = spec->set(cfg, v)) return error(*msg);
+  cfg.sites[std::string(name)] = OptionSite{where.file, where.line};
   if (spec->obsolete) {
     std::string notice = where.file + (where.line ? ":" + std::to_string(where.line) : "") + ": '" +
                          std::string(name) + "': " + std::string(spec->help);
@@ -170,8 +171,91 @@ std::optional<ConfigError> validate(Config& cfg) {
   if (cfg.external_ip_auto && !cfg.external_ip_stun_server) {
     return error("external-ip", "auto needs external-ip-stun-server=ADDRESS[:PORT], the STUN server to ask");
   }
-  if (cfg.no_udp && cfg.no_tcp && cfg.no_tls && !cfg.dtls) {
+  if (cfg.no_udp && cfg.no_tcp && cfg.no_tls && !cfg.dtls && !cfg.mux_listening_port &&
+      !cfg.tcp_proxy_port && !cfg.tls_proxy_port) {
     return error("no-udp", "with no-tcp and no-tls leaves nothing to listen on");
+  }
+  return validate_transports(cfg);
+}
+
+std::optional<ConfigError> validate_transports(Config& cfg) {
+  // Errors point at the line that set the option (or at the file when it was not set).
+  auto error_at = [&](const std::string& option, std::string message) {
+    auto it = cfg.sites.find(option);
+    if (it == cfg.sites.end()) {
+      return ConfigError{cfg.source.empty() ? "configuration" : cfg.source, 0, option, std::move(message)};
+    }
+    return ConfigError{it->second.file, it->second.line, option, std::move(message)};
+  };
+  if (cfg.mux_listening_port && !cfg.mux_web_backend) {
+    return error_at("mux-listening-port",
+                    "needs mux-web-backend=IP:PORT, the address the web server listens on now "
+                    "(e.g. 127.0.0.1:4444)");
+  }
+  if (!cfg.mux_listening_port) {
+    for (const char* o : {"mux-web-backend", "mux-web-sni", "mux-proxy-protocol"}) {
+      if (cfg.sites.count(o)) {
+        cfg.notices.push_back(cfg.sites[o].file + ": '" + o +
+                              "' has no effect without mux-listening-port");
+      }
+    }
+  }
+  // Everything TLS needs a certificate.
+  if (cfg.cert.empty()) {
+    for (const char* o : {"mux-listening-port", "tls-proxy-port", "dtls"}) {
+      const bool on = std::string_view(o) == "dtls" ? cfg.dtls
+                      : std::string_view(o) == "tls-proxy-port" ? cfg.tls_proxy_port != 0
+                                                                : cfg.mux_listening_port != 0;
+      if (on) {
+        return error_at(o, "needs a certificate: add cert=/path/to/fullchain.pem and "
+                           "pkey=/path/to/privkey.pem");
+      }
+    }
+    if (!cfg.no_tls && cfg.sites.count("tls-listening-port")) {
+      return error_at("tls-listening-port",
+                      "needs a certificate: add cert= and pkey=, or no-tls to run without TLS");
+    }
+    if (!cfg.no_tls) {
+      cfg.notices.push_back("no cert= is configured, so there is no TLS listener on port " +
+                            std::to_string(cfg.tls_listening_port) +
+                            " (add cert= and pkey=, or no-tls to say so)");
+    }
+  }
+  if (!cfg.pkey.empty() && cfg.cert.empty()) {
+    return error_at("pkey", "is set but cert is not: add cert=/path/to/fullchain.pem");
+  }
+  // Two listeners on one TCP port cannot both exist.
+  struct Use {
+    const char* option;
+    uint16_t port;
+  };
+  std::vector<Use> tcp;
+  if (!cfg.no_tcp) tcp.push_back({"listening-port", cfg.listening_port});
+  if (!cfg.no_tls && !cfg.cert.empty()) tcp.push_back({"tls-listening-port", cfg.tls_listening_port});
+  if (cfg.mux_listening_port) tcp.push_back({"mux-listening-port", cfg.mux_listening_port});
+  if (cfg.tcp_proxy_port) tcp.push_back({"tcp-proxy-port", cfg.tcp_proxy_port});
+  if (cfg.tls_proxy_port) tcp.push_back({"tls-proxy-port", cfg.tls_proxy_port});
+  for (size_t i = 0; i < tcp.size(); ++i) {
+    for (size_t j = i + 1; j < tcp.size(); ++j) {
+      if (tcp[i].port == tcp[j].port) {
+        const bool j_set = cfg.sites.count(tcp[j].option) != 0;
+        const Use& later = j_set ? tcp[j] : tcp[i];
+        const Use& other = j_set ? tcp[i] : tcp[j];
+        return error_at(later.option, "port " + std::to_string(later.port) + " is already " +
+                                          other.option + "; choose another port");
+      }
+    }
+  }
+  if (cfg.dtls && !cfg.no_udp && cfg.tls_listening_port == cfg.listening_port) {
+    return error_at("dtls", "DTLS listens on udp port tls-listening-port, which equals "
+                            "listening-port; choose another tls-listening-port");
+  }
+  if (cfg.mux_listening_port && cfg.mux_web_backend &&
+      cfg.mux_web_backend->port() == cfg.mux_listening_port &&
+      (cfg.listening_ips.empty() || std::find(cfg.listening_ips.begin(), cfg.listening_ips.end(),
+                                              cfg.mux_web_backend->ip()) != cfg.listening_ips.end())) {
+    return error_at("mux-web-backend", "points at mux-listening-port itself; move the web server "
+                                       "to another port (e.g. 127.0.0.1:4444)");
   }
   return std::nullopt;
 }

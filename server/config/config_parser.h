@@ -40,6 +40,8 @@ std::optional<ConfigError> parse_config_file(const std::string& path, Config& cf
 // Checks what no single option can: port ranges, that some authentication is configured, ...
 // May add notices to cfg.notices for things that are legal but probably not meant.
 std::optional<ConfigError> validate(Config& cfg);
+// The part of validate() about TCP/TLS/DTLS listeners, certificates and the multiplexer.
+std::optional<ConfigError> validate_transports(Config& cfg);
 
 // The daemon's command line: [-c FILE] [--option[=value] ...] [-n]. Command-line options are
 // applied after the file and win over it (a repeatable option given on the command line

@@ -171,6 +171,30 @@ Result set_log_file(Config& c, std::string_view v) {
   return std::nullopt;
 }
 
+Result set_web_backend(Config& c, std::string_view v) {
+  auto a = core::SocketAddress::parse(v);
+  if (!a || a->port() == 0) {
+    return "'" + std::string(v) +
+           "' is not IP:PORT (e.g. 127.0.0.1:4444, or [::1]:4444; host names are not resolved)";
+  }
+  c.mux_web_backend = *a;
+  return std::nullopt;
+}
+
+Result add_web_sni(Config& c, std::string_view v) {
+  if (v.empty() || v.size() > 253) return std::string("needs a host name, such as meet.example.org");
+  std::string name;
+  for (char ch : v) {
+    if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.')) {
+      return "'" + std::string(v) + "' is not a host name (letters, digits, '-' and '.')";
+    }
+    name.push_back(ch);
+  }
+  c.mux_web_sni.push_back(std::move(name));
+  return std::nullopt;
+}
+
 Result ignore(Config&, std::string_view) { return std::nullopt; }
 
 Result refuse_server_relay(Config&, std::string_view v) {
@@ -188,16 +212,46 @@ const OptionSpec kOptions[] = {
      add_ip<&Config::listening_ips>, clear_vector<std::vector<IpAddress>, &Config::listening_ips>},
     {"listening-port", OptionKind::Value, "UDP and TCP port for STUN/TURN (default 3478)",
      set_port<&Config::listening_port>},
-    {"tls-listening-port", OptionKind::Value, "TLS (and DTLS) port (default 5349)",
+    {"tls-listening-port", OptionKind::Value, "TLS port (and DTLS, with dtls) (default 5349; needs cert)",
      set_port<&Config::tls_listening_port>},
     {"no-udp", OptionKind::Flag, "no UDP listener", set_flag<&Config::no_udp>},
     {"no-tcp", OptionKind::Flag, "no plain TCP listener", set_flag<&Config::no_tcp>},
     {"no-tls", OptionKind::Flag, "no TLS listener", set_flag<&Config::no_tls>},
     {"dtls", OptionKind::Flag, "DTLS listener on the TLS port (off by default)", set_flag<&Config::dtls>},
     // TLS
-    {"cert", OptionKind::Value, "certificate chain file (PEM)", set_string<&Config::cert>},
-    {"pkey", OptionKind::Value, "private key file (PEM)", set_string<&Config::pkey>},
+    {"cert", OptionKind::Value,
+     "certificate chain file (PEM, server certificate first); reloaded on SIGHUP/SIGUSR2",
+     set_string<&Config::cert>},
+    {"pkey", OptionKind::Value, "private key file (PEM; default: the cert file); read before proc-user",
+     set_string<&Config::pkey>},
     {"cipher-list", OptionKind::Value, "OpenSSL cipher list for TLS 1.2", set_string<&Config::cipher_list>},
+    // TCP, TLS and DTLS clients
+    {"max-allocate-timeout", OptionKind::Value,
+     "close a TCP/TLS/DTLS connection that has no allocation for this many seconds (default 60; 0: never)",
+     set_uint<uint32_t, &Config::max_allocate_timeout, 86400>},
+    {"max-connections-per-ip", OptionKind::Value,
+     "TCP/TLS/DTLS connections one client address may hold (default 512; 0: no limit)",
+     set_uint<unsigned, &Config::max_connections_per_ip, 1000000>},
+    // port 443 shared with a web server
+    {"mux-listening-port", OptionKind::Value,
+     "TLS port shared with a web server, e.g. 443: HTTP clients (ALPN h2/http/1.1, or mux-web-sni) "
+     "go to mux-web-backend, everything else is TURN over TLS",
+     set_port<&Config::mux_listening_port>},
+    {"mux-web-backend", OptionKind::Value,
+     "IP:PORT of the web server behind mux-listening-port (e.g. 127.0.0.1:4444)", set_web_backend},
+    {"mux-web-sni", OptionKind::Value,
+     "TLS server name whose connections go to the web backend even without ALPN (repeatable)",
+     add_web_sni, clear_vector<std::vector<std::string>, &Config::mux_web_sni>},
+    {"mux-proxy-protocol", OptionKind::Flag,
+     "send a PROXY protocol v2 header to mux-web-backend, so it sees client addresses",
+     set_flag<&Config::mux_proxy_protocol>},
+    // behind another proxy
+    {"tcp-proxy-port", OptionKind::Value,
+     "TURN over TCP behind a proxy that sends a PROXY v1/v2 header (e.g. HAProxy send-proxy)",
+     set_port<&Config::tcp_proxy_port>},
+    {"tls-proxy-port", OptionKind::Value,
+     "TURN over TLS behind a proxy that sends a PROXY v1/v2 header before the TLS handshake",
+     set_port<&Config::tls_proxy_port>},
     // relay
     {"relay-ip", OptionKind::Value, "address relay sockets bind (repeatable)", add_ip<&Config::relay_ips>,
      clear_vector<std::vector<IpAddress>, &Config::relay_ips>},

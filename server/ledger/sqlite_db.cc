@@ -1,5 +1,8 @@
 #include "ledger/sqlite_db.h"
 
+#include <chrono>
+#include <thread>
+
 namespace turnpike::ledger {
 
 std::optional<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms,
@@ -19,7 +22,15 @@ std::optional<Database> Database::open(const std::string& path, Mode mode, int b
   if (mode == Mode::ReadWrite) {
     // WAL: readers (turnpike-admin) never block the writer, and two writers (the relay and the
     // Prosody module) take turns. NORMAL is durable across a process crash in WAL mode.
-    if (db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", &err) != SQLITE_OK) {
+    // Switching a new file to WAL can report "locked" at once, without the busy handler, when
+    // another process is doing the same at that moment: retry within the busy timeout.
+    int rc = SQLITE_BUSY;
+    for (int waited = 0; waited <= busy_timeout_ms; waited += 10) {
+      rc = db.exec("PRAGMA journal_mode=WAL", &err);
+      if ((rc & 0xFF) != SQLITE_BUSY && (rc & 0xFF) != SQLITE_LOCKED) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (rc != SQLITE_OK || db.exec("PRAGMA synchronous=NORMAL", &err) != SQLITE_OK) {
       if (error) *error = "cannot set up ledger " + path + ": " + err;
       return std::nullopt;
     }

@@ -1,11 +1,45 @@
 #include "net/relay_service.h"
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "core/random.h"
+#include "net/log.h"
 #include "net/udp.h"
 
 namespace turnpike::net {
+namespace {
+
+std::string probe_exclusive_udp(const core::SocketAddress& addr) {
+  std::string err;
+  if (!open_udp(addr, false, &err)) {
+    return err + " (is another TURN server, such as coturn or a second turnpike, already using it?)";
+  }
+  return {};
+}
+
+std::string probe_exclusive_tcp(const core::SocketAddress& addr) {
+  const int family = addr.ip().is_v4() ? AF_INET : AF_INET6;
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int one = 1;
+  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // SO_REUSEADDR only: it lets the port be rebound right after a restart (TIME_WAIT) but not
+  // while another socket listens on it.
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_storage ss;
+  const socklen_t len = addr.to_sockaddr(ss);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return "cannot bind " + addr.to_string() + "/tcp: " + std::strerror(errno) +
+           " (is another server, such as coturn or a web server, already using it?)";
+  }
+  return {};
+}
+
+}  // namespace
 
 RelayService::RelayService(ServiceOptions o) : o_(std::move(o)) {}
 
@@ -16,29 +50,80 @@ std::string RelayService::open() {
   core::random_bytes(nonce_key.data(), nonce_key.size());
   relay::PeerPolicy::Options policy = o_.policy;
   for (const auto& a : o_.udp_listeners) policy.own_listeners.push_back(a);
+  for (const auto& a : o_.dtls_listeners) policy.own_listeners.push_back(a);
   shared_ = std::make_unique<SharedState>(o_.settings, relay::PeerPolicy(std::move(policy)), nonce_key,
                                           o_.user_quota, o_.total_quota, o_.min_port, o_.max_port);
   // Every worker binds each listener with SO_REUSEPORT, which the kernel also grants to any
   // other process of the same user: a second turnpike (or coturn) would silently share the
   // port and split the clients between the two. A plain bind first proves the port is free.
   for (const auto& addr : o_.udp_listeners) {
+    if (std::string err = probe_exclusive_udp(addr); !err.empty()) return err;
+  }
+  for (const auto& addr : o_.dtls_listeners) {
+    if (std::string err = probe_exclusive_udp(addr); !err.empty()) return err;
+  }
+  for (const auto& spec : o_.stream_listeners) {
+    if (std::string err = probe_exclusive_tcp(spec.address); !err.empty()) return err;
+  }
+  shared_->streams = o_.streams;
+  shared_->connections.set_per_address(o_.max_connections_per_ip);
+  // The certificate and key are read now, before privileges are dropped.
+  if (uses_tls()) {
     std::string err;
-    if (!open_udp(addr, false, &err)) {
-      return err + " (is another TURN server, such as coturn or a second turnpike, already using it?)";
-    }
+    tls_ = load_tls_contexts(o_.tls, !o_.dtls_listeners.empty(), &err);
+    if (!tls_) return err;
+    log(tls_->expired ? LogLevel::Warning : LogLevel::Notice, "TLS certificate ", o_.tls.cert, ": ",
+        tls_->description);
   }
   for (unsigned i = 0; i < o_.threads; ++i) {
     auto w = std::make_unique<Worker>(i, *shared_, o_.credentials, o_.credentials->realm);
+    w->set_tls(tls_);
     for (const auto& addr : o_.udp_listeners) {
       if (std::string err = w->listen_udp(addr); !err.empty()) {
         return err;
       }
     }
     if (o_.ledger) w->attach_ledger(o_.ledger->add_producer());
+    for (const auto& spec : o_.stream_listeners) {
+      if (std::string err = w->listen_stream(spec); !err.empty()) {
+        return err + " (is another server, such as coturn or a web server, already using it?)";
+      }
+    }
+    for (const auto& addr : o_.dtls_listeners) {
+      if (std::string err = w->listen_dtls(addr); !err.empty()) {
+        return err + " (is another TURN server, such as coturn, already using it?)";
+      }
+    }
     workers_.push_back(std::move(w));
   }
   return {};
 }
+
+bool RelayService::uses_tls() const {
+  if (!o_.dtls_listeners.empty()) return true;
+  for (const auto& s : o_.stream_listeners) {
+    if (s.kind != StreamKind::Tcp) return true;
+  }
+  return false;
+}
+
+std::string RelayService::reload_tls(const TlsFiles& files, std::string* description) {
+  if (!uses_tls()) return {};
+  std::string err;
+  TlsContextsPtr fresh = load_tls_contexts(files, !o_.dtls_listeners.empty(), &err);
+  if (!fresh) return err;
+  tls_ = fresh;
+  o_.tls = files;
+  // Each worker swaps its pointer on its own thread; handshakes already under way and
+  // established connections hold their own reference to the old SSL_CTX.
+  for (auto& w : workers_) {
+    w->post([fresh](Worker& self) { self.set_tls(fresh); });
+  }
+  *description = fresh->description;
+  return {};
+}
+
+std::string RelayService::tls_description() const { return tls_ ? tls_->description : std::string(); }
 
 void RelayService::start() {
   // Workers never handle signals: the main thread does.

@@ -8,6 +8,9 @@
 
 #include "net/shared_state.h"
 #include "ledger/ledger_writer.h"
+#include "net/stream_settings.h"
+#include "net/tcp_listener.h"
+#include "net/tls_context.h"
 #include "net/worker.h"
 #include "relay/credentials.h"
 
@@ -19,6 +22,12 @@ struct ServiceOptions {
   relay::CredentialsPtr credentials;
   unsigned threads = 1;
   std::vector<core::SocketAddress> udp_listeners;
+  // TCP, TLS, shared-port and PROXY-protocol listeners; DTLS on udp.
+  std::vector<StreamListenerSpec> stream_listeners;
+  std::vector<core::SocketAddress> dtls_listeners;
+  TlsFiles tls;  // needed when a TLS, shared-port or DTLS listener is configured
+  StreamSettings streams;
+  unsigned max_connections_per_ip = 512;
   uint16_t min_port = 49152;
   uint16_t max_port = 65535;
   unsigned user_quota = 0;
@@ -31,11 +40,20 @@ class RelayService {
   explicit RelayService(ServiceOptions o);
   ~RelayService();
 
-  // Creates the workers and binds every listener. Returns an error text naming the address.
+  // Creates the workers, reads the certificate and key, and binds every listener. Returns an
+  // error text naming the address or the file. Call it before dropping privileges.
   std::string open();
   void start();
   // A new realm/secret/user set (SIGHUP). Sessions keep their keys; new requests use the new set.
   void update_credentials(relay::CredentialsPtr c);
+  // Whether any listener speaks TLS or DTLS.
+  bool uses_tls() const;
+  // Re-reads the certificate and key (SIGHUP/SIGUSR2). On success every worker uses the new
+  // ones for new handshakes (existing connections keep theirs) and `description` tells which;
+  // on failure the old ones stay and the error says why (file, user, OpenSSL's reason).
+  std::string reload_tls(const TlsFiles& files, std::string* description);
+  // What the current certificate is ("subject ..., serial ..., valid until ...").
+  std::string tls_description() const;
   // Ends every session (reason: shutdown) and joins the workers.
   void stop();
 
@@ -45,6 +63,7 @@ class RelayService {
  private:
   ServiceOptions o_;
   std::unique_ptr<SharedState> shared_;
+  TlsContextsPtr tls_;  // the current certificate (main thread's copy)
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -2,8 +2,12 @@
 // reservations).
 #pragma once
 
+#include "core/dtls_cookie.h"
+#include "core/random.h"
 #include "core/stateless_nonce.h"
+#include "net/connection_limits.h"
 #include "net/relay_ports.h"
+#include "net/stream_settings.h"
 #include "relay/peer_policy.h"
 #include "relay/quota.h"
 #include "relay/settings.h"
@@ -24,6 +28,19 @@ struct SharedState {
   const core::NonceCodec nonces;
   relay::QuotaBook quotas;
   RelayPorts ports;
+
+  // TCP, TLS and DTLS clients (set before the workers start, read-only after).
+  StreamSettings streams;
+  ConnectionLimits connections;
+  // RFC 6347 §4.2.1: the DTLS cookie key, random per process.
+  const core::DtlsCookie dtls_cookie{random_key()};
+
+ private:
+  static std::array<uint8_t, core::DtlsCookie::kKeySize> random_key() {
+    std::array<uint8_t, core::DtlsCookie::kKeySize> k;
+    core::random_bytes(k.data(), k.size());
+    return k;
+  }
 };
 
 }  // namespace turnpike::net

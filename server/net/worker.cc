@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "net/clock.h"
+#include "net/dtls_listener.h"
 #include "net/log.h"
 #include "relay/allocation.h"
 
@@ -25,6 +26,7 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
                                             shared_.nonces, *this, events_, shared_.quotas,
                                             uint8_t(index + 1));
   // One coarse tick per worker for every expiry (DESIGN.md), not one timer per object.
+  connections_ = std::make_unique<ConnectionSet>(base_.get());
   tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));
   const timeval one_second{1, 0};
   event_add(tick_.get(), &one_second);
@@ -36,6 +38,9 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
 Worker::~Worker() {
   join();
   server_.reset();  // closes the remaining relay sockets while the base is alive
+  connections_.reset();  // TCP/TLS connections and DTLS sessions, before their listeners
+  dtls_.clear();
+  tcp_.clear();
   udp_.clear();
   tick_.reset();
   mailbox_ev_.reset();
@@ -61,6 +66,25 @@ void Worker::attach_ledger(ledger::Producer& p) {
   events_.chain(ledger_.get());
 }
 
+std::string Worker::listen_stream(const StreamListenerSpec& spec) {
+  std::string error;
+  UniqueFd fd = open_tcp_listener(spec.address, &error);
+  if (!fd) return error;
+  tcp_.push_back(std::make_unique<TcpListener>(*this, spec, std::move(fd)));
+  return {};
+}
+
+std::string Worker::listen_dtls(const core::SocketAddress& addr) {
+  std::string error;
+  UniqueFd fd = open_udp(addr, true, &error);
+  if (!fd) return error;
+  const int size = 4 << 20;
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  dtls_.push_back(std::make_unique<DtlsListener>(*this, std::move(fd), addr));
+  return {};
+}
+
 void Worker::start() {
   thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
 }
@@ -81,6 +105,14 @@ void Worker::post(std::function<void(Worker&)> f) {
 
 void Worker::request_stop() {
   post([](Worker& w) {
+    for (const auto& d : w.dtls_) {
+      const DtlsStats& st = d->stats();
+      if (st.hello_verify_requests || st.sessions || st.ignored || st.refused) {
+        log(LogLevel::Notice, "dtls ", d->local().to_string(), " worker ", w.index_, ": ",
+            st.hello_verify_requests, " HelloVerifyRequests sent, ", st.sessions,
+            " sessions created, ", st.ignored, " datagrams ignored, ", st.refused, " refused");
+      }
+    }
     // Every session's last record must reach the ledger: wait for room rather than drop.
     if (w.ledger_) w.ledger_->set_shutting_down();
     w.server_->shutdown(now());
@@ -105,6 +137,8 @@ void Worker::on_tick(evutil_socket_t, short, void* arg) {
   auto* w = static_cast<Worker*>(arg);
   const relay::Now t = now();
   w->server_->tick(t);
+  w->connections_->tick(t);
+  for (auto& l : w->tcp_) l->resume_if_paused(t.mono_ms);
   if (w->index_ == 0) w->shared_.ports.expire(t.mono_ms);
   // Counters of long sessions reach the ledger every half minute, so `turnpike-admin sessions
   // --active` is current and a crash loses at most that much.

@@ -11,9 +11,13 @@
 #include <vector>
 
 #include "net/client_transport.h"
+#include "net/connection_set.h"
 #include "net/ledger_sink.h"
 #include "net/libevent_ptr.h"
+#include "net/log_budget.h"
 #include "net/shared_state.h"
+#include "net/tcp_listener.h"
+#include "net/tls_context.h"
 #include "net/udp.h"
 #include "net/unique_fd.h"
 #include "net/worker_events.h"
@@ -38,6 +42,7 @@ struct RelaySocket {
 namespace turnpike::net {
 
 class Worker;
+class DtlsListener;
 
 class UdpListener final : public ClientTransport {
  public:
@@ -67,6 +72,15 @@ class Worker final : public relay::RelayIo {
   // Binds this worker's listener on `addr` (called before the thread starts, so that errors
   // surface at start-up and ports below 1024 are bound before privileges drop).
   std::string listen_udp(const core::SocketAddress& addr);
+  // The same for a TCP listener (plain, TLS, the shared port, PROXY-protocol ports) and for
+  // DTLS on udp.
+  std::string listen_stream(const StreamListenerSpec& spec);
+  std::string listen_dtls(const core::SocketAddress& addr);
+
+  // The certificate new TLS/DTLS handshakes use. Called before start(), then on this worker's
+  // thread (post) when certificates are reloaded; connections keep the one they started with.
+  void set_tls(TlsContextsPtr t) { tls_ = std::move(t); }
+  const TlsContextsPtr& tls() const { return tls_; }
 
   void start();
   void join();
@@ -88,6 +102,15 @@ class Worker final : public relay::RelayIo {
   void send_to_client(const relay::ClientRef& c, core::Bytes message) override;
 
   uint64_t send_drops() const { return send_drops_; }
+  void count_send_drop() { ++send_drops_; }
+
+  // For the TCP/TLS/DTLS side (stream_connection, dtls_listener, web_proxy).
+  ConnectionSet& connections() { return *connections_; }
+  ConnectionLimits& limits() { return shared_.connections; }
+  const StreamSettings& stream_settings() const { return shared_.streams; }
+  const core::DtlsCookie& dtls_cookie() const { return shared_.dtls_cookie; }
+  LogBudget& log_budget() { return log_budget_; }
+  RecvBatch& batch() { return *batch_; }
 
  private:
   static void on_listener_readable(evutil_socket_t fd, short what, void* arg);
@@ -109,6 +132,12 @@ class Worker final : public relay::RelayIo {
   unsigned ticks_ = 0;
   std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)
   EventPtr tick_;
+  // TCP/TLS/DTLS: listeners, then the connections (destroyed before the listeners they use).
+  std::vector<std::unique_ptr<TcpListener>> tcp_;
+  std::vector<std::unique_ptr<DtlsListener>> dtls_;
+  std::unique_ptr<ConnectionSet> connections_;
+  TlsContextsPtr tls_;
+  LogBudget log_budget_;
   UniqueFd mailbox_fd_;
   EventPtr mailbox_ev_;
   std::mutex mailbox_mu_;

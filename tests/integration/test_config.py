@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import harness, stun  # noqa: E402
+from lib import harness, stun, tls_certs  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -17,18 +17,24 @@ def run_turnpike(args, timeout=10):
 
 class JitsiTemplate(harness.TestCase):
     def test_jitsi_template_with_its_secret_filled_in_starts_and_serves(self):
+        # As on a Jitsi host: the secret filled in, and the certificate that jitsi-meet-web-config
+        # generated at the paths the template names (here a throwaway one, elsewhere).
+        pki = tls_certs.ThrowawayPki(self.workdir, ["127.0.0.1"])
         with open(os.path.join(FIXTURES, "jitsi-turnserver.conf")) as f:
-            text = f.read().replace("__turnSecret__", "jitsiSecret16chr")
+            text = (f.read().replace("__turnSecret__", "jitsiSecret16chr")
+                    .replace("/etc/jitsi/meet/jitsi-meet.example.com.crt", pki.server_cert)
+                    .replace("/etc/jitsi/meet/jitsi-meet.example.com.key", pki.server_key))
         path = os.path.join(self.workdir, "turnserver.conf")
         with open(path, "w") as f:
             f.write(text)
         port = harness.free_port()
         lo, hi = harness.relay_port_range()
-        # The template listens on 3478 everywhere and logs to syslog; the test moves it to a
-        # free port on loopback and logs to stderr, and changes nothing else.
+        # The template listens on 3478 and 5349 everywhere and logs to syslog; the test moves it
+        # to free ports on loopback and logs to stderr, and changes nothing else.
         server = self.track(harness.Process(
             [harness.TURNPIKE, "-c", path, "--listening-ip=127.0.0.1", "--listening-port=%d" % port,
-             "--min-port=%d" % lo, "--max-port=%d" % hi, "--log-file=stderr", "--syslog=no"],
+             "--tls-listening-port=%d" % harness.free_port(), "--min-port=%d" % lo, "--max-port=%d" % hi,
+             "--log-file=stderr", "--syslog=no", "--no-ledger"],
             os.path.join(self.workdir, "jitsi.log")))
         log = server.wait_for_log("turnpike ready")
         for name in ["keep-address-family", "no-cli", "no-loopback-peers", "'no-tlsv1'", "no-tlsv1_1", "dh2066",

@@ -181,14 +181,22 @@ class TurnError(Exception):
 class Client:
     """A TURN client over UDP (or TCP with tcp=True) speaking to one server."""
 
-    def __init__(self, server, port, username=None, password=None, tcp=False, family=None, timeout=2.0):
+    def __init__(self, server, port, username=None, password=None, tcp=False, family=None, timeout=2.0,
+                 tls=None, preamble=b""):
+        """tls: an ssl.SSLContext for TURN over TLS (implies tcp). preamble: bytes sent on the TCP
+        connection before anything else (a PROXY protocol header)."""
         self.server = (server, port)
         fam = family or (socket.AF_INET6 if ":" in server else socket.AF_INET)
-        self.tcp = tcp
-        self.sock = socket.socket(fam, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+        self.tcp = tcp or tls is not None
+        self.sock = socket.socket(fam, socket.SOCK_STREAM if self.tcp else socket.SOCK_DGRAM)
         self.sock.settimeout(timeout)
-        if tcp:
+        if self.tcp:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sock.connect(self.server)
+            if preamble:
+                self.sock.sendall(preamble)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=None)
         self.username, self.password = username, password
         self.realm = None
         self.nonce = None

@@ -107,16 +107,20 @@ TEST_F(LedgerTest, MigrationsAreIdempotent) {
 TEST_F(LedgerTest, ConcurrentOpenersApplyTheSchemaOnce) {
   // The relay and the Prosody module may open a new file at the same moment.
   std::vector<std::thread> threads;
-  std::atomic<int> failures{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
       std::string err;
       auto db = Database::open(path, Database::Mode::ReadWrite, 5000, &err);
-      if (!db || !apply_migrations(*db, &err)) ++failures;
+      if (!db || !apply_migrations(*db, &err)) {
+        std::lock_guard lock(mu);
+        errors.push_back(err);
+      }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(failures, 0);
+  EXPECT_TRUE(errors.empty()) << errors.front();
   EXPECT_EQ(count("SELECT count(*) FROM schema_version"), int64_t(migrations().size()));
   auto db = open_rw();
   Statement mode = db.prepare("PRAGMA journal_mode");

@@ -1,0 +1,60 @@
+// The TLS side of one TCP connection, over a BIO pair (fixed-size buffers in both directions):
+// the connection receives ciphertext straight into the inbound buffer and sends straight from
+// the outbound one, so nothing is copied or allocated per record, and the outbound buffer is
+// the connection's bound on what a slow client can make the server hold.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/bytes.h"
+#include "net/openssl_ptr.h"
+
+namespace turnpike::net {
+
+class TlsStream {
+ public:
+  // Inbound must hold one whole TLS record (RFC 5246 §6.2.3: 2^14 + 2048 bytes at most).
+  static constexpr size_t kInboundSize = 16384 + 2048 + 5;
+  static constexpr size_t kOutboundSize = 32768;
+  // What one SSL_write may add around its plaintext (record header, tag or MAC and padding,
+  // a pending KeyUpdate); a write is refused unless this much more room is free.
+  static constexpr size_t kRecordSlack = 1024;
+
+  // A server-side TLS stream from `ctx`, or null (error in `error`).
+  static std::unique_ptr<TlsStream> accept(SSL_CTX* ctx, std::string* error);
+
+  // --- the network side
+  // Where to receive ciphertext; empty when the inbound buffer is full.
+  core::MutableBytes inbound_space();
+  void inbound_commit(size_t n);
+  // Copies `data` into the inbound buffer (bytes read before TLS was known); false if too big.
+  bool inbound_copy(core::Bytes data);
+  // Ciphertext waiting to be sent (a contiguous part of it), and marking it sent.
+  core::Bytes outbound();
+  void outbound_consume(size_t n);
+  size_t outbound_pending() const;
+
+  // --- the application side
+  enum class Io : uint8_t { Ok, WantRead, WantWrite, Closed, Error };
+  // Reads plaintext (driving the handshake first). Ok with *n > 0, or why not.
+  Io read(uint8_t* out, size_t cap, size_t* n);
+  // Encrypts `data` into the outbound buffer whole, or refuses (false) when there is not
+  // enough room: the caller then drops the message, so the stream of records stays intact.
+  bool write(core::Bytes data);
+  bool has_room_for(size_t plaintext) const;
+  bool handshake_done() const;
+
+  // For log lines.
+  std::string describe() const;  // "TLSv1.3 TLS_AES_256_GCM_SHA384 alpn=stun.turn"
+  const std::string& error() const { return error_; }
+
+ private:
+  TlsStream() = default;
+  SslPtr ssl_;
+  BIO* internal_ = nullptr;  // owned by ssl_
+  BioPtr network_;
+  std::string error_;
+};
+
+}  // namespace turnpike::net

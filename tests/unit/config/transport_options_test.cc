@@ -1,0 +1,98 @@
+// Options of the TCP/TLS/DTLS listeners, the port-443 multiplexer and PROXY-protocol ports, and
+// the checks across them (each error names the file, the line and what to write).
+#include <gtest/gtest.h>
+
+#include "config/config_parser.h"
+
+namespace turnpike::config {
+namespace {
+
+std::optional<ConfigError> load(const std::string& text, Config* out = nullptr) {
+  Config c;
+  if (auto e = parse_config_text("use-auth-secret\nstatic-auth-secret=s\n" + text, "/etc/t.conf", c)) {
+    return e;
+  }
+  c.source = "/etc/t.conf";
+  auto e = validate(c);
+  if (out) *out = c;
+  return e;
+}
+
+TEST(TransportOptions, Defaults) {
+  Config c;
+  ASSERT_FALSE(load("", &c));
+  EXPECT_EQ(c.max_allocate_timeout, 60u);
+  EXPECT_EQ(c.max_connections_per_ip, 512u);
+  EXPECT_EQ(c.mux_listening_port, 0);
+  EXPECT_FALSE(c.mux_proxy_protocol);
+}
+
+TEST(TransportOptions, MuxNeedsBackendAndCertificate) {
+  auto e = load("cert=/c.pem\nmux-listening-port=443\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->line, 4);
+  EXPECT_EQ(e->option, "mux-listening-port");
+  EXPECT_NE(e->message.find("mux-web-backend"), std::string::npos) << e->to_string();
+
+  e = load("mux-listening-port=443\nmux-web-backend=127.0.0.1:4444\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->line, 3);
+  EXPECT_NE(e->message.find("cert="), std::string::npos) << e->to_string();
+
+  Config c;
+  ASSERT_FALSE(load("cert=/c.pem\nmux-listening-port=443\nmux-web-backend=[::1]:4444\n"
+                    "mux-web-sni=Meet.Example.org\nmux-web-sni=www.example.org\nmux-proxy-protocol\n",
+                    &c));
+  EXPECT_EQ(c.mux_web_backend->to_string(), "[::1]:4444");
+  ASSERT_EQ(c.mux_web_sni.size(), 2u);
+  EXPECT_EQ(c.mux_web_sni[0], "meet.example.org");
+  EXPECT_TRUE(c.mux_proxy_protocol);
+}
+
+TEST(TransportOptions, BadValues) {
+  auto e = load("mux-web-backend=localhost:4444\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->line, 3);
+  EXPECT_NE(e->message.find("IP:PORT"), std::string::npos);
+  e = load("mux-web-sni=bad/name\n");
+  ASSERT_TRUE(e);
+  e = load("max-allocate-timeout=-1\n");
+  ASSERT_TRUE(e);
+}
+
+TEST(TransportOptions, DtlsAndTlsProxyNeedCertificate) {
+  auto e = load("dtls\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "dtls");
+  EXPECT_EQ(e->line, 3);
+  e = load("tls-proxy-port=6000\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "tls-proxy-port");
+  e = load("pkey=/k.pem\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "pkey");
+  // A TLS port without a certificate is an error only when the port was asked for.
+  EXPECT_FALSE(load(""));
+  EXPECT_TRUE(load("tls-listening-port=5349\n"));
+  EXPECT_FALSE(load("tls-listening-port=5349\nno-tls\n"));
+}
+
+TEST(TransportOptions, PortClashes) {
+  auto e = load("cert=/c.pem\ntcp-proxy-port=5349\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "tcp-proxy-port");
+  EXPECT_EQ(e->line, 4);
+  EXPECT_NE(e->message.find("tls-listening-port"), std::string::npos) << e->to_string();
+  EXPECT_FALSE(load("cert=/c.pem\nno-tls\ntcp-proxy-port=5349\n"));
+  e = load("cert=/c.pem\nmux-listening-port=3478\nmux-web-backend=127.0.0.1:4444\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "mux-listening-port");
+  e = load("cert=/c.pem\ndtls\ntls-listening-port=3478\n");
+  ASSERT_TRUE(e);
+  e = load("cert=/c.pem\nmux-listening-port=443\nmux-web-backend=127.0.0.1:443\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "mux-web-backend");
+}
+
+}  // namespace
+}  // namespace turnpike::config
