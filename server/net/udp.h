@@ -40,6 +40,12 @@ struct RecvBatch {
   size_t length(unsigned i) const { return msgs[i].msg_len; }
   bool truncated(unsigned i) const { return (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0; }
   const sockaddr* source(unsigned i) const { return reinterpret_cast<const sockaddr*>(&addrs[i]); }
+  // Whether `p` points into one of the slots (bytes that stay put until the next receive()).
+  bool holds(const uint8_t* p) const {
+    const auto begin = reinterpret_cast<uintptr_t>(slots.data());
+    const auto at = reinterpret_cast<uintptr_t>(p);
+    return at >= begin && at < begin + sizeof(slots);
+  }
   socklen_t source_len(unsigned i) const { return msgs[i].msg_hdr.msg_namelen; }
 
   std::array<std::array<uint8_t, kSlot>, kCount> slots{};

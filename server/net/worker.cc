@@ -11,7 +11,7 @@
 namespace turnpike::net {
 
 void UdpListener::send(const core::SocketAddress& to, core::Bytes data) {
-  if (!send_datagram(fd_.get(), to, data)) ++worker_.send_drops_;
+  worker_.send_udp(fd_.get(), to, data);
 }
 
 Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr credentials,
@@ -109,6 +109,7 @@ void Worker::on_listener_readable(evutil_socket_t, short, void* arg) {
 void Worker::drain_listener(UdpListener& l) {
   const relay::Now t = now();
   RecvBatch& b = *batch_;
+  deferring_ = true;
   // A bounded number of rounds, so one busy socket cannot starve the others.
   for (int round = 0; round < 4; ++round) {
     const int n = b.receive(l.fd());
@@ -120,8 +121,10 @@ void Worker::drain_listener(UdpListener& l) {
       const relay::FiveTuple tuple{*src, l.local(), relay::Transport::Udp};
       server_->on_client_packet(ref, tuple, core::Bytes(b.payload(unsigned(i)), b.length(unsigned(i))), t);
     }
+    sender_.flush();  // before the next receive() reuses the slots the queue points into
     if (n < int(RecvBatch::kCount)) break;
   }
+  deferring_ = false;
 }
 
 void Worker::on_relay_readable(evutil_socket_t, short, void* arg) {
@@ -132,6 +135,7 @@ void Worker::on_relay_readable(evutil_socket_t, short, void* arg) {
 void Worker::drain_relay(relay::RelaySocket& s) {
   const relay::Now t = now();
   RecvBatch& b = *batch_;
+  deferring_ = true;
   for (int round = 0; round < 4; ++round) {
     const int n = b.receive(s.fd.get());
     for (int i = 0; i < n; ++i) {
@@ -140,8 +144,10 @@ void Worker::drain_relay(relay::RelaySocket& s) {
       if (!src) continue;
       server_->on_peer_packet(*s.owner, s.index, *src, b.payload(unsigned(i)), b.length(unsigned(i)), t);
     }
+    sender_.flush();
     if (n < int(RecvBatch::kCount)) break;
   }
+  deferring_ = false;
 }
 
 relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t index,
@@ -179,11 +185,25 @@ relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t inde
 }
 
 void Worker::close_relay(relay::RelaySocket* s) {
+  // Queued sends name the socket by fd: send them before the fd is closed (and maybe reused by a
+  // socket opened later in the same batch).
+  sender_.flush();
   delete s;  // frees the event (removing it from the base), then closes the fd
 }
 
 void Worker::send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) {
-  if (!send_datagram(s->fd.get(), peer, payload)) ++send_drops_;
+  send_udp(s->fd.get(), peer, payload);
+}
+
+void Worker::send_udp(int fd, const core::SocketAddress& to, core::Bytes data) {
+  // Relayed data is framed in place in the receive slot (relay::Server::kHeadroom), which stays
+  // valid until the batch is done: queue it so that the batch leaves in a few GSO sends. Responses
+  // are built in scratch buffers that the next request overwrites: they go now.
+  if (deferring_ && batch_->holds(data.data())) {
+    sender_.queue(fd, to, data);
+    return;
+  }
+  if (!send_datagram(fd, to, data)) ++send_drops_;
 }
 
 void Worker::send_to_client(const relay::ClientRef& c, core::Bytes message) {

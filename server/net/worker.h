@@ -14,6 +14,7 @@
 #include "net/libevent_ptr.h"
 #include "net/shared_state.h"
 #include "net/udp.h"
+#include "net/udp_sender.h"
 #include "net/unique_fd.h"
 #include "net/worker_events.h"
 #include "relay/relay_io.h"
@@ -83,7 +84,8 @@ class Worker final : public relay::RelayIo {
   void send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) override;
   void send_to_client(const relay::ClientRef& c, core::Bytes message) override;
 
-  uint64_t send_drops() const { return send_drops_; }
+  uint64_t send_drops() const { return send_drops_ + sender_.stats().dropped; }
+  const UdpSender::Stats& send_stats() const { return sender_.stats(); }
 
  private:
   static void on_listener_readable(evutil_socket_t fd, short what, void* arg);
@@ -92,6 +94,9 @@ class Worker final : public relay::RelayIo {
   static void on_mailbox(evutil_socket_t fd, short what, void* arg);
   void drain_listener(UdpListener& l);
   void drain_relay(relay::RelaySocket& s);
+  // Sends a datagram from a UDP socket of this worker: deferred to the end of the receive batch
+  // when the bytes are still in a receive slot (relayed data), at once otherwise.
+  void send_udp(int fd, const core::SocketAddress& to, core::Bytes data);
 
   friend class UdpListener;
 
@@ -100,6 +105,8 @@ class Worker final : public relay::RelayIo {
   EventBasePtr base_;
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::unique_ptr<RecvBatch> batch_;
+  UdpSender sender_;       // relayed datagrams of the batch being handled (udp_sender.h)
+  bool deferring_ = false;  // inside a drain_*(): sends of slot bytes wait for sender_.flush()
   WorkerEvents events_;
   std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)
   EventPtr tick_;
