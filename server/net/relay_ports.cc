@@ -12,12 +12,16 @@ std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even
   // a full range is reported after a bounded number of tries.
   uint32_t offset = uint32_t(core::random_u64() % span);
   const uint32_t tries = std::min<uint32_t>(span, 4096);
+  // One socket for all the attempts: a port in use costs one failed bind(), not a socket() and
+  // a close() as well (with most of the range taken, most first attempts fail).
+  UniqueFd fd;
   for (uint32_t i = 0; i < tries; ++i) {
     uint32_t port = min_ + (offset + i) % span;
     if (even && (port % 2) != 0) continue;
     if (reserve_next && port + 1 > max_) continue;
-    auto fd = open_udp(core::SocketAddress(ip, uint16_t(port)), false, nullptr);
-    if (!fd) continue;
+    if (!fd) fd = new_udp_socket(ip.family());
+    if (!fd) return std::nullopt;  // out of file descriptors
+    if (!bind_udp(fd.get(), core::SocketAddress(ip, uint16_t(port)))) continue;
     BoundSocket s{std::move(fd), core::SocketAddress(ip, uint16_t(port))};
     if (reserve_next) {
       auto next = open_udp(core::SocketAddress(ip, uint16_t(port + 1)), false, nullptr);

@@ -27,6 +27,20 @@ UniqueFd open_udp(const core::SocketAddress& addr, bool reuseport, std::string* 
   return fd;
 }
 
+UniqueFd new_udp_socket(core::Family f) {
+  const int family = f == core::Family::V4 ? AF_INET : AF_INET6;
+  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const int one = 1;
+  if (fd && family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  return fd;
+}
+
+bool bind_udp(int fd, const core::SocketAddress& addr) {
+  sockaddr_storage ss;
+  const socklen_t len = addr.to_sockaddr(ss);
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+}
+
 bool set_dont_fragment(int fd, core::Family f) {
   if (f == core::Family::V4) {
     const int v = IP_PMTUDISC_DO;

@@ -19,6 +19,11 @@ namespace turnpike::net {
 // hashes each client's 5-tuple to one of them. On failure returns an invalid fd and sets `error`.
 UniqueFd open_udp(const core::SocketAddress& addr, bool reuseport, std::string* error);
 
+// The two halves of open_udp(), for callers that try several ports with one socket (a failed
+// bind() leaves the socket unbound and usable).
+UniqueFd new_udp_socket(core::Family f);
+bool bind_udp(int fd, const core::SocketAddress& addr);
+
 // RFC 8656 §7.2 DONT-FRAGMENT: set DF on datagrams sent from this socket.
 bool set_dont_fragment(int fd, core::Family f);
 
