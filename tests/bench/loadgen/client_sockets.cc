@@ -11,7 +11,7 @@
 
 namespace bench {
 
-bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ips,
+bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ips, unsigned net,
                          const turnpike::core::SocketAddress& server, int rcvbuf,
                          std::string* error) {
   rlimit rl;
@@ -35,7 +35,7 @@ bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ip
     const unsigned j = i % ips;
     sockaddr_in local{};
     local.sin_family = AF_INET;
-    local.sin_addr.s_addr = htonl((127u << 24) | (1u << 16) | ((j / 250) << 8) | (1 + j % 250));
+    local.sin_addr.s_addr = htonl((127u << 24) | (net << 16) | ((j / 250) << 8) | (1 + j % 250));
     if (::bind(s.fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
         ::connect(s.fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
       *error = std::string("bind/connect client socket: ") + std::strerror(errno);

@@ -59,7 +59,8 @@ int run_relay(const Options& o) {
   }
   std::vector<Session> sessions;
   const int buf = o.allocations <= 16 ? 4 << 20 : 256 << 10;
-  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.server, buf, &error)) {
+  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, buf,
+                           &error)) {
     std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
     return 2;
   }
@@ -210,7 +211,8 @@ int run_alloc(const Options& o) {
     return 2;
   }
   std::vector<Session> sessions;
-  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.server, 64 << 10, &error)) {
+  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, 64 << 10,
+                           &error)) {
     std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
     return 2;
   }
@@ -262,7 +264,8 @@ int run_alloc(const Options& o) {
 int run_unauth_mode(const Options& o) {
   std::string error;
   std::vector<Session> sessions;
-  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.server, 64 << 10, &error)) {
+  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, 64 << 10,
+                           &error)) {
     std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
     return 2;
   }

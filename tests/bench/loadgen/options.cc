@@ -24,6 +24,8 @@ them, or measures allocation set-up. Everything runs on loopback.
   --peers M                  echo peers; allocation i binds peer i mod M      [1]
   --peer-ip IP               address of the echo peers                        [127.0.0.1]
   --client-ips N             spread client sockets over N addresses 127.1.x.y [200]
+  --client-net K             use 127.K.x.y instead (runs against one server     [1]
+                             must not reuse each other's client addresses)
   --size B                   ChannelData payload bytes                        [160]
   --rate PPS                 packets/s per allocation; 0 = flat out            [0]
   --window W                 packets in flight per allocation when flat out   [128]
@@ -100,6 +102,9 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.peers = unsigned(d);
     } else if (a == "--client-ips") {
       o.client_ips = unsigned(d);
+    } else if (a == "--client-net") {
+      o.client_net = unsigned(d);
+      ok = d >= 1 && d <= 254;
     } else if (a == "--size") {
       o.size = unsigned(d);
     } else if (a == "--rate") {

@@ -21,11 +21,12 @@ struct Options {
   unsigned allocations = 1;  // N sessions (relay), K (alloc, unauth)
   unsigned peers = 1;        // M echo peers
   std::string peer_ip = "127.0.0.1";
-  unsigned client_ips = 200;  // client sockets spread over 127.1.x.y (see client_sockets.h)
-  unsigned size = 160;        // ChannelData payload bytes
-  double rate = 0;            // packets/s per allocation; 0: as fast as the window allows
-  unsigned window = 128;      // packets in flight per allocation when rate == 0
-  uint64_t packets = 0;       // stop after this many per allocation (0: run for the duration)
+  unsigned client_ips = 200;  // client sockets spread over 127.<client_net>.x.y (session.h)
+  unsigned client_net = 1;
+  unsigned size = 160;    // ChannelData payload bytes
+  double rate = 0;        // packets/s per allocation; 0: as fast as the window allows
+  unsigned window = 128;  // packets in flight per allocation when rate == 0
+  uint64_t packets = 0;   // stop after this many per allocation (0: run for the duration)
   double warmup_s = 1;
   double duration_s = 3;
   double hold_s = 1;          // alloc/unauth: wait before reading the server's memory

@@ -34,9 +34,9 @@ struct Session {
 };
 
 // Raises the open-file limit to its hard maximum, then opens `n` UDP sockets, socket i bound to
-// 127.1.x.y (address i mod `ips`, so that per-source limits of the server see many clients, as
+// 127.<net>.x.y (address i mod `ips`, so that per-source limits of the server see many clients, as
 // in production) and connected to `server`. Returns false with a message on failure.
-bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ips,
+bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ips, unsigned net,
                          const turnpike::core::SocketAddress& server, int rcvbuf,
                          std::string* error);
 

@@ -44,6 +44,8 @@ struct Shard::Flow {
 Shard::Shard(std::vector<Session*> sessions, const Options& o, const std::atomic<int>& phase)
     : sessions_(std::move(sessions)), o_(o), phase_(phase), gso_(o.gso) {
   packet_size_ = core::kChannelDataHeaderSize + o_.size;  // over UDP no padding (RFC 8656 §12.5)
+  // One GSO send carries at most 64 KiB (one IP datagram) and UDP_MAX_SEGMENTS segments.
+  max_batch_ = std::min<size_t>(kBatch, 65000 / packet_size_);
   send_buf_.resize(kBatch * packet_size_);
   recv_buf_.resize(kRecv * kRecvSlot);
   flows_.resize(sessions_.size());
@@ -147,7 +149,7 @@ void Shard::send_windowed(int64_t now) {
       unsigned room = o_.window > f.outstanding ? o_.window - f.outstanding : 0;
       // The ring must not wrap onto a probe still outstanding.
       const uint64_t ring_room = f.ring_seq.size() - (f.next_seq - f.floor);
-      room = unsigned(std::min<uint64_t>({room, ring_room, kBatch}));
+      room = unsigned(std::min<uint64_t>({room, ring_room, max_batch_}));
       if (o_.packets)
         room = unsigned(std::min<uint64_t>(room, o_.packets - std::min(o_.packets, f.next_seq)));
       if (room == 0) break;
@@ -159,7 +161,7 @@ void Shard::send_windowed(int64_t now) {
         ++f.outstanding;
       }
       send_batch(f, room, now);
-      if (room < kBatch) break;
+      if (room < max_batch_) break;
     }
   }
 }

@@ -59,6 +59,7 @@ class Shard {
   bool gso_;
   int ep_ = -1;
   size_t packet_size_;
+  size_t max_batch_;
   std::vector<uint8_t> send_buf_;
   std::vector<uint8_t> recv_buf_;
   Histogram rtt_;
