@@ -52,7 +52,6 @@ bool set_dont_fragment(int fd, core::Family f) {
 
 RecvBatch::RecvBatch() {
   for (unsigned i = 0; i < kCount; ++i) {
-    iov[i].iov_base = payload(i);
     iov[i].iov_len = kMaxPayload;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
@@ -62,6 +61,7 @@ RecvBatch::RecvBatch() {
 
 int RecvBatch::receive(int fd) {
   for (unsigned i = 0; i < kCount; ++i) {
+    iov[i].iov_base = payload(i);
     msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     msgs[i].msg_hdr.msg_flags = 0;
   }

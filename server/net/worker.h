@@ -97,6 +97,8 @@ class Worker final : public relay::RelayIo {
   // Sends a datagram from a UDP socket of this worker: deferred to the end of the receive batch
   // when the bytes are still in a receive slot (relayed data), at once otherwise.
   void send_udp(int fd, const core::SocketAddress& to, core::Bytes data);
+  // Sends what send_udp() queued and frees the receive slots it pointed into.
+  void flush_sends();
 
   friend class UdpListener;
 
@@ -105,8 +107,8 @@ class Worker final : public relay::RelayIo {
   EventBasePtr base_;
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::unique_ptr<RecvBatch> batch_;
-  UdpSender sender_;       // relayed datagrams of the batch being handled (udp_sender.h)
-  bool deferring_ = false;  // inside a drain_*(): sends of slot bytes wait for sender_.flush()
+  UdpSender sender_;        // relayed datagrams of this event-loop round (udp_sender.h)
+  bool deferring_ = false;  // inside a drain_*(): sends of slot bytes wait for flush_sends()
   WorkerEvents events_;
   std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)
   EventPtr tick_;
