@@ -19,8 +19,13 @@ std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even
     uint32_t port = min_ + (offset + i) % span;
     if (even && (port % 2) != 0) continue;
     if (reserve_next && port + 1 > max_) continue;
-    if (!fd) fd = new_udp_socket(ip.family());
-    if (!fd) return std::nullopt;  // out of file descriptors
+    if (!fd) {
+      fd = new_udp_socket(ip.family());
+      if (!fd) return std::nullopt;  // out of file descriptors
+      // The default buffer (~208 KiB, i.e. ~90 datagrams of 1200 B) overflows on one video key
+      // frame arriving while the worker is busy. Memory is only used while datagrams wait.
+      set_receive_buffer(fd.get(), kRelayReceiveBuffer);
+    }
     if (!bind_udp(fd.get(), core::SocketAddress(ip, uint16_t(port)))) continue;
     BoundSocket s{std::move(fd), core::SocketAddress(ip, uint16_t(port))};
     if (reserve_next) {
@@ -29,8 +34,9 @@ std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even
       uint64_t t = 0;
       while (t == 0) t = core::random_u64();
       std::lock_guard lock(mu_);
-      reservations_.emplace(t, Reservation{BoundSocket{std::move(next), core::SocketAddress(ip, uint16_t(port + 1))},
-                                           now_ms + 30'000});
+      reservations_.emplace(
+          t, Reservation{BoundSocket{std::move(next), core::SocketAddress(ip, uint16_t(port + 1))},
+                         now_ms + 30'000});
       *token = t;
     }
     return s;

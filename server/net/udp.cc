@@ -41,6 +41,10 @@ bool bind_udp(int fd, const core::SocketAddress& addr) {
   return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
 }
 
+void set_receive_buffer(int fd, int bytes) {
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
 bool set_dont_fragment(int fd, core::Family f) {
   if (f == core::Family::V4) {
     const int v = IP_PMTUDISC_DO;

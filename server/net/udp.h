@@ -24,6 +24,9 @@ UniqueFd open_udp(const core::SocketAddress& addr, bool reuseport, std::string* 
 UniqueFd new_udp_socket(core::Family f);
 bool bind_udp(int fd, const core::SocketAddress& addr);
 
+// Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max). Best effort.
+void set_receive_buffer(int fd, int bytes);
+
 // RFC 8656 §7.2 DONT-FRAGMENT: set DF on datagrams sent from this socket.
 bool set_dont_fragment(int fd, core::Family f);
 
