@@ -8,8 +8,10 @@ CMAKE_FLAGS ?=
 BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev
 RUN_DEPS := coturn
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables
+# coturn is the reference server, gnuplot-nox draws the chart; linux-perf only for run.py --profile.
+BENCH_DEPS := coturn python3 gnuplot-nox
 
-.PHONY: all deps test-deps build run test bench clean format
+.PHONY: all deps test-deps bench-deps build run test bench clean format
 
 all: build
 
@@ -32,7 +34,12 @@ run: deps build
 test: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
 
-bench: deps build
+bench-deps:
+	@tests/tools/install-deps.sh $(BUILD_DEPS) $(BENCH_DEPS)
+
+# turnpike against coturn 4.6.1 and the floor relay on 127.0.0.1 (about 10 minutes); writes
+# BENCHMARKS.md and tests/bench/results/. BENCH_ROUNDS=8 for more rounds (tests/bench/run.py).
+bench: bench-deps build
 	@tests/bench/run.sh $(BUILD)
 
 format:

@@ -239,6 +239,8 @@ class Worker {
       core::SocketAddress addr(o_.listen.ip(), port);
       sockaddr_storage ss;
       const socklen_t len = addr.to_sockaddr(ss);
+      const int buf = 512 * 1024;  // as turnpike's relay sockets (net/relay_ports.h)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
       if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
         a->relay_fd = fd;
         a->relayed = addr;

@@ -167,15 +167,18 @@ void Shard::send_windowed(int64_t now) {
 }
 
 void Shard::send_paced(int64_t now) {
-  // Catch up with the schedule, but never by more than 100 ms: a generator that falls that far
-  // behind is the limit, and is reported as such (behind_).
-  if (now - next_due_ > 100'000'000) {
+  // A generator that falls more than 20 ms behind its schedule skips (and counts, behind_) what
+  // it could not send instead of catching up in a burst; and it sends at most kMaxBurst probes
+  // before it looks at what came back. Otherwise a busy generator would time its own queues.
+  if (now - next_due_ > 20'000'000) {
     behind_.fetch_add(uint64_t((now - next_due_) / interval_ns_), std::memory_order_relaxed);
     next_due_ = now;
   }
-  while (next_due_ <= now) {
+  constexpr unsigned kMaxBurst = 64;
+  for (unsigned n = 0; next_due_ <= now && n < kMaxBurst; ++n) {
     Flow& f = flows_[cursor_];
     if (!o_.packets || f.next_seq < o_.packets) {
+      if (n % 16 == 15) now = now_ns();  // the probe carries its real send time
       write_probe(send_buf_.data(), unsigned(cursor_), f.next_seq++, now);
       if (::send(f.s->fd, send_buf_.data(), packet_size_, MSG_DONTWAIT) == ssize_t(packet_size_)) {
         ++f.sent;
@@ -281,7 +284,10 @@ void Shard::run() {
     // Sleep until the next paced send (at least one tick), or until something comes back.
     timespec wait{0, 5'000'000};
     if (sending && o_.rate > 0) {
-      const int64_t until = std::max<int64_t>(next_due_ - now, int64_t(o_.tick_us) * 1000);
+      now = now_ns();
+      // Still behind after a burst: only collect what came back, then go on sending.
+      const int64_t until =
+          next_due_ <= now ? 0 : std::max<int64_t>(next_due_ - now, int64_t(o_.tick_us) * 1000);
       wait = {time_t(until / 1'000'000'000), long(until % 1'000'000'000)};
     } else if (sending) {
       wait = {0, 1'000'000};
