@@ -372,6 +372,7 @@ def build_report(data):
         if scn["id"] not in res:
             continue
         r = res[scn["id"]]
+        scn = dict(scn, servers=list(r.keys()))  # the servers of this run (--servers may differ)
         out.append("### %s" % scn["title"])
         out.append("")
         out.append("`turnpike-loadgen %s`" % " ".join(scn["args"]))
@@ -463,44 +464,54 @@ def write_chart(data, path, workdir):
     relay = [s for s in SCENARIOS if s["kind"] == "relay" and s["id"] in res and s["id"] != "noise"]
     dat = os.path.join(workdir, "relay.dat")
     with open(dat, "w") as f:
-        f.write("scenario turnpike coturn floor turnpike_p99 coturn_p99 floor_p99\n")
+        f.write("# scenario turnpike coturn floor turnpike_p99 coturn_p99 floor_p99\n")
         for s in relay:
             r = res[s["id"]]
             vals = [median(r.get(n, []), "server_cpu_us_per_packet") for n in RELAY3]
             p99 = [median(r.get(n, []), "rtt_p99_us") for n in RELAY3]
             f.write("%s %s\n" % (s["id"], " ".join("%g" % (v or 0) for v in vals + p99)))
-    alloc = res.get("alloc-10k", {})
+    alloc, pre = res.get("alloc-10k", {}), res.get("preauth", {})
     adat = os.path.join(workdir, "alloc.dat")
     with open(adat, "w") as f:
-        f.write("metric turnpike coturn\n")
-        f.write("\"CPU µs per allocation\" %g %g\n" % (median(alloc.get("turnpike", []), "server_cpu_us_per_allocation") or 0,
-                                                     median(alloc.get("coturn", []), "server_cpu_us_per_allocation") or 0))
-        f.write("\"KB per allocation\" %g %g\n" % (median(alloc.get("turnpike", []), "server_kb_per_allocation") or 0,
-                                                 median(alloc.get("coturn", []), "server_kb_per_allocation") or 0))
+        f.write("# metric turnpike coturn\n")
+        f.write("set-up %g %g\n" % (median(alloc.get("turnpike", []), "server_cpu_us_per_allocation") or 0,
+                                    median(alloc.get("coturn", []), "server_cpu_us_per_allocation") or 0))
+    mdat = os.path.join(workdir, "memory.dat")
+    with open(mdat, "w") as f:
+        f.write("# metric turnpike coturn\n")
+        f.write("allocation %g %g\n" % (median(alloc.get("turnpike", []), "server_kb_per_allocation") or 0,
+                                               median(alloc.get("coturn", []), "server_kb_per_allocation") or 0))
+        f.write("\"unauth. source\" %g %g\n" % (
+            (median(pre.get("turnpike", []), "server_bytes_per_source") or 0) / 1024,
+            (median(pre.get("coturn", []), "server_bytes_per_source") or 0) / 1024))
     script = os.path.join(workdir, "chart.gp")
     with open(script, "w") as f:
-        f.write("""set terminal pngcairo size 1500,480 font "DejaVu Sans,11"
+        f.write("""set terminal pngcairo size 1800,500 font "DejaVu Sans,11"
 set output "%(out)s"
-set multiplot layout 1,3 title "turnpike vs coturn 4.6.1 vs floor (loopback, medians; lower is better)"
+set multiplot layout 1,4 title "turnpike vs coturn 4.6.1 vs floor relay (127.0.0.1, medians of alternating rounds; lower is better)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set key top left
 set grid ytics
+set xtics rotate by -20
 set yrange [0:*]
 set title "server CPU per delivered relayed packet (µs)"
 plot "%(dat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn" lc rgb "#d62728", '' using 4 title "floor" lc rgb "#7f7f7f"
-set title "round-trip latency p99 (µs)"
+set title "round-trip time p99 (µs, log scale)"
 set logscale y
 set yrange [10:*]
 plot "%(dat)s" using 5:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 6 title "coturn" lc rgb "#d62728", '' using 7 title "floor" lc rgb "#7f7f7f"
 unset logscale y
 set yrange [0:*]
-set title "allocation set-up and memory"
+set xtics norotate
+set title "server CPU per allocation set-up (µs)"
 plot "%(adat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn" lc rgb "#d62728"
+set title "memory kept per allocation / per source (KB)"
+plot "%(mdat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn" lc rgb "#d62728"
 unset multiplot
-""" % {"out": path, "dat": dat, "adat": adat})
+""" % {"out": path, "dat": dat, "adat": adat, "mdat": mdat})
     p = subprocess.run([gnuplot, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if p.returncode != 0:
         log("gnuplot failed:\n" + p.stdout.decode(errors="replace"))
