@@ -13,7 +13,10 @@ TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromi
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
 BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 
-.PHONY: all deps test-deps build run test sanitize fuzz bench clean format
+# coturn is the reference server, gnuplot-nox draws the chart; linux-perf only for run.py --profile.
+BENCH_DEPS := coturn python3 gnuplot-nox
+
+.PHONY: all deps test-deps bench-deps build run test sanitize fuzz bench clean format
 
 # The sanitizer pass of `make test`: unit tests and fuzz-corpus replays built with
 # AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -68,7 +71,12 @@ fuzz:
 	    2>&1 | grep -E '^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' ; \
 	done
 
-bench: deps build
+bench-deps:
+	@tests/tools/install-deps.sh $(BUILD_DEPS) $(BENCH_DEPS)
+
+# turnpike against coturn 4.6.1 and the floor relay on 127.0.0.1 (about 10 minutes); writes
+# BENCHMARKS.md and tests/bench/results/. BENCH_ROUNDS=8 for more rounds (tests/bench/run.py).
+bench: bench-deps build
 	@tests/bench/run.sh $(BUILD)
 
 format:

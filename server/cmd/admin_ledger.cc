@@ -62,8 +62,13 @@ std::optional<ledger::Database> open_ledger(const AdminArgs& a) {
     return std::nullopt;
   }
   if (ledger::schema_version(*db) <= 0) {
-    std::cerr << "turnpike-admin: " << *path << " is not a turnpike ledger (no schema)\n";
-    return std::nullopt;
+    // A file the relay has only just created has no tables yet: that is an empty ledger. A
+    // file with other tables is something else.
+    ledger::Statement tables = db->prepare("SELECT count(*) FROM sqlite_master");
+    if (!tables || tables.step() != SQLITE_ROW || tables.int_at(0) != 0) {
+      std::cerr << "turnpike-admin: " << *path << " is not a turnpike ledger (no schema_version table)\n";
+      return std::nullopt;
+    }
   }
   return db;
 }

@@ -12,12 +12,21 @@ std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even
   // a full range is reported after a bounded number of tries.
   uint32_t offset = uint32_t(core::random_u64() % span);
   const uint32_t tries = std::min<uint32_t>(span, 4096);
+  // One socket for all the attempts: a port in use costs one failed bind(), not a socket() and
+  // a close() as well (with most of the range taken, most first attempts fail).
+  UniqueFd fd;
   for (uint32_t i = 0; i < tries; ++i) {
     uint32_t port = min_ + (offset + i) % span;
     if (even && (port % 2) != 0) continue;
     if (reserve_next && port + 1 > max_) continue;
-    auto fd = open_udp(core::SocketAddress(ip, uint16_t(port)), false, nullptr);
-    if (!fd) continue;
+    if (!fd) {
+      fd = new_udp_socket(ip.family());
+      if (!fd) return std::nullopt;  // out of file descriptors
+      // The default buffer (~208 KiB, i.e. ~90 datagrams of 1200 B) overflows on one video key
+      // frame arriving while the worker is busy. Memory is only used while datagrams wait.
+      set_receive_buffer(fd.get(), kRelayReceiveBuffer);
+    }
+    if (!bind_udp(fd.get(), core::SocketAddress(ip, uint16_t(port)))) continue;
     BoundSocket s{std::move(fd), core::SocketAddress(ip, uint16_t(port))};
     if (reserve_next) {
       auto next = open_udp(core::SocketAddress(ip, uint16_t(port + 1)), false, nullptr);
@@ -25,8 +34,9 @@ std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even
       uint64_t t = 0;
       while (t == 0) t = core::random_u64();
       std::lock_guard lock(mu_);
-      reservations_.emplace(t, Reservation{BoundSocket{std::move(next), core::SocketAddress(ip, uint16_t(port + 1))},
-                                           now_ms + 30'000});
+      reservations_.emplace(
+          t, Reservation{BoundSocket{std::move(next), core::SocketAddress(ip, uint16_t(port + 1))},
+                         now_ms + 30'000});
       *token = t;
     }
     return s;

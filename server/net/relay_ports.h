@@ -21,6 +21,8 @@ struct BoundSocket {
 
 class RelayPorts {
  public:
+  static constexpr int kRelayReceiveBuffer = 512 * 1024;  // SO_RCVBUF of relay sockets
+
   RelayPorts(uint16_t min_port, uint16_t max_port) : min_(min_port), max_(max_port) {}
 
   // A UDP socket on `ip` at a random free port of the range (an even one if asked). With

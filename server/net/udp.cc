@@ -1,5 +1,7 @@
 #include "net/udp.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 
@@ -27,6 +29,24 @@ UniqueFd open_udp(const core::SocketAddress& addr, bool reuseport, std::string* 
   return fd;
 }
 
+UniqueFd new_udp_socket(core::Family f) {
+  const int family = f == core::Family::V4 ? AF_INET : AF_INET6;
+  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const int one = 1;
+  if (fd && family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  return fd;
+}
+
+bool bind_udp(int fd, const core::SocketAddress& addr) {
+  sockaddr_storage ss;
+  const socklen_t len = addr.to_sockaddr(ss);
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+}
+
+void set_receive_buffer(int fd, int bytes) {
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
 bool set_dont_fragment(int fd, core::Family f) {
   if (f == core::Family::V4) {
     const int v = IP_PMTUDISC_DO;
@@ -38,7 +58,6 @@ bool set_dont_fragment(int fd, core::Family f) {
 
 RecvBatch::RecvBatch() {
   for (unsigned i = 0; i < kCount; ++i) {
-    iov[i].iov_base = payload(i);
     iov[i].iov_len = kMaxPayload;
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
@@ -47,11 +66,15 @@ RecvBatch::RecvBatch() {
 }
 
 int RecvBatch::receive(int fd) {
-  for (unsigned i = 0; i < kCount; ++i) {
+  // Never past the last slot, even if a caller forgot to flush kept slots first (full()).
+  const unsigned count = std::min(kCount, kSlots - first_);
+  for (unsigned i = 0; i < count; ++i) {
+    iov[i].iov_base = payload(i);
     msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     msgs[i].msg_hdr.msg_flags = 0;
   }
-  const int n = ::recvmmsg(fd, msgs.data(), kCount, MSG_DONTWAIT, nullptr);
+  if (count == 0) return 0;
+  const int n = ::recvmmsg(fd, msgs.data(), count, MSG_DONTWAIT, nullptr);
   return n < 0 ? 0 : n;
 }
 

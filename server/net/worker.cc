@@ -12,7 +12,7 @@
 namespace turnpike::net {
 
 void UdpListener::send(const core::SocketAddress& to, core::Bytes data) {
-  if (!send_datagram(fd_.get(), to, data)) ++worker_.send_drops_;
+  worker_.send_udp(fd_.get(), to, data);
 }
 
 Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr credentials,
@@ -86,7 +86,22 @@ std::string Worker::listen_dtls(const core::SocketAddress& addr) {
 }
 
 void Worker::start() {
-  thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+  thread_ = std::thread([this] {
+    // One round = one epoll_wait() and the callbacks of everything it found ready. Relayed
+    // datagrams wait in their receive slots until the round ends, so that those of many sockets
+    // leave together (udp_sender.h): e.g. peer data of many allocations for many clients is one
+    // sendmmsg() on the listener. The round is short: it only runs what was already ready.
+    while (event_base_loop(base_.get(), EVLOOP_ONCE) == 0 && !event_base_got_exit(base_.get()) &&
+           !event_base_got_break(base_.get())) {
+      flush_sends();
+    }
+    flush_sends();
+  });
+}
+
+void Worker::flush_sends() {
+  sender_.flush();
+  batch_->release_all();
 }
 
 void Worker::join() {
@@ -155,8 +170,10 @@ void Worker::on_listener_readable(evutil_socket_t, short, void* arg) {
 void Worker::drain_listener(UdpListener& l) {
   const relay::Now t = now();
   RecvBatch& b = *batch_;
+  deferring_ = true;
   // A bounded number of rounds, so one busy socket cannot starve the others.
   for (int round = 0; round < 4; ++round) {
+    if (b.full()) flush_sends();  // every slot holds a queued datagram: send them first
     const int n = b.receive(l.fd());
     for (int i = 0; i < n; ++i) {
       if (b.truncated(unsigned(i))) continue;
@@ -166,8 +183,10 @@ void Worker::drain_listener(UdpListener& l) {
       const relay::FiveTuple tuple{*src, l.local(), relay::Transport::Udp};
       server_->on_client_packet(ref, tuple, core::Bytes(b.payload(unsigned(i)), b.length(unsigned(i))), t);
     }
+    b.keep(unsigned(n));  // the queue may point into them until flush_sends()
     if (n < int(RecvBatch::kCount)) break;
   }
+  deferring_ = false;
 }
 
 void Worker::on_relay_readable(evutil_socket_t, short, void* arg) {
@@ -178,7 +197,9 @@ void Worker::on_relay_readable(evutil_socket_t, short, void* arg) {
 void Worker::drain_relay(relay::RelaySocket& s) {
   const relay::Now t = now();
   RecvBatch& b = *batch_;
+  deferring_ = true;
   for (int round = 0; round < 4; ++round) {
+    if (b.full()) flush_sends();  // every slot holds a queued datagram: send them first
     const int n = b.receive(s.fd.get());
     for (int i = 0; i < n; ++i) {
       if (b.truncated(unsigned(i))) continue;
@@ -186,8 +207,10 @@ void Worker::drain_relay(relay::RelaySocket& s) {
       if (!src) continue;
       server_->on_peer_packet(*s.owner, s.index, *src, b.payload(unsigned(i)), b.length(unsigned(i)), t);
     }
+    b.keep(unsigned(n));
     if (n < int(RecvBatch::kCount)) break;
   }
+  deferring_ = false;
 }
 
 relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t index,
@@ -225,11 +248,25 @@ relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t inde
 }
 
 void Worker::close_relay(relay::RelaySocket* s) {
+  // Queued sends name the socket by fd: send them before the fd is closed (and maybe reused by a
+  // socket opened later in the same round).
+  sender_.flush();
   delete s;  // frees the event (removing it from the base), then closes the fd
 }
 
 void Worker::send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) {
-  if (!send_datagram(s->fd.get(), peer, payload)) ++send_drops_;
+  send_udp(s->fd.get(), peer, payload);
+}
+
+void Worker::send_udp(int fd, const core::SocketAddress& to, core::Bytes data) {
+  // Relayed data is framed in place in its receive slot (relay::Server::kHeadroom), which stays
+  // valid until flush_sends(): queue it so that the round leaves in a few (GSO) sends. Responses
+  // are built in scratch buffers that the next request overwrites: they go now.
+  if (deferring_ && batch_->holds(data.data())) {
+    sender_.queue(fd, to, data);
+    return;
+  }
+  if (!send_datagram(fd, to, data)) ++send_drops_;
 }
 
 void Worker::send_to_client(const relay::ClientRef& c, core::Bytes message) {

@@ -19,6 +19,7 @@
 #include "net/tcp_listener.h"
 #include "net/tls_context.h"
 #include "net/udp.h"
+#include "net/udp_sender.h"
 #include "net/unique_fd.h"
 #include "net/worker_events.h"
 #include "relay/relay_io.h"
@@ -101,7 +102,8 @@ class Worker final : public relay::RelayIo {
   void send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) override;
   void send_to_client(const relay::ClientRef& c, core::Bytes message) override;
 
-  uint64_t send_drops() const { return send_drops_; }
+  uint64_t send_drops() const { return send_drops_ + sender_.stats().dropped; }
+  const UdpSender::Stats& send_stats() const { return sender_.stats(); }
   void count_send_drop() { ++send_drops_; }
 
   // For the TCP/TLS/DTLS side (stream_connection, dtls_listener, web_proxy).
@@ -110,7 +112,11 @@ class Worker final : public relay::RelayIo {
   const StreamSettings& stream_settings() const { return shared_.streams; }
   const core::DtlsCookie& dtls_cookie() const { return shared_.dtls_cookie; }
   LogBudget& log_budget() { return log_budget_; }
-  RecvBatch& batch() { return *batch_; }
+  // The receive batch, with room for one receive(): kept slots are flushed first if needed.
+  RecvBatch& batch() {
+    if (batch_->full()) flush_sends();
+    return *batch_;
+  }
 
  private:
   static void on_listener_readable(evutil_socket_t fd, short what, void* arg);
@@ -119,6 +125,11 @@ class Worker final : public relay::RelayIo {
   static void on_mailbox(evutil_socket_t fd, short what, void* arg);
   void drain_listener(UdpListener& l);
   void drain_relay(relay::RelaySocket& s);
+  // Sends a datagram from a UDP socket of this worker: deferred to the end of the receive batch
+  // when the bytes are still in a receive slot (relayed data), at once otherwise.
+  void send_udp(int fd, const core::SocketAddress& to, core::Bytes data);
+  // Sends what send_udp() queued and frees the receive slots it pointed into.
+  void flush_sends();
 
   friend class UdpListener;
 
@@ -127,6 +138,8 @@ class Worker final : public relay::RelayIo {
   EventBasePtr base_;
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::unique_ptr<RecvBatch> batch_;
+  UdpSender sender_;        // relayed datagrams of this event-loop round (udp_sender.h)
+  bool deferring_ = false;  // inside a drain_*(): sends of slot bytes wait for flush_sends()
   WorkerEvents events_;
   std::unique_ptr<LedgerSink> ledger_;
   unsigned ticks_ = 0;
