@@ -23,8 +23,23 @@ class Xep0215FromTurnpikeConfig(ProsodyTestCase):
     def start(cls):
         cls.turnpike = cls.start_turnpike(["use-auth-secret", "static-auth-secret=" + SECRET, "allow-loopback-peers"])
         cls.peer = cls.start_peer()
+        # The config of a relay behind NAT with TLS (only read by Prosody here, not run).
+        cls.nat_config = os.path.join(cls.workdir, "relay-behind-nat.conf")
+        with open(cls.nat_config, "w") as f:
+            f.write("use-auth-secret\nstatic-auth-secret=%s\nexternal-ip=198.51.100.20/10.0.0.20\n"
+                    "no-tcp\ncert=/etc/turnpike/relay.pem\npkey=/etc/turnpike/relay.key\n" % SECRET)
         cls.prosody = cls.start_prosody(
             hosts={
+                "nat.localhost": {
+                    "turnpike_config": cls.nat_config,
+                    "turnpike_tls_port": 443,  # a TLS multiplexer on 443 in front of 5349
+                    "turnpike_service_name": "Example relay",
+                    "turnpike_username": False,
+                },
+                "multi.localhost": {
+                    "turnpike_config": cls.nat_config,
+                    "turnpike_host": ["relay1.example", "relay2.example"],
+                },
                 "localhost": {
                     "turnpike_config": cls.turnpike.config_path,
                     "turnpike_access": ["alice@localhost", "bob@localhost"],
@@ -37,7 +52,8 @@ class Xep0215FromTurnpikeConfig(ProsodyTestCase):
                 },
             },
             users=[("alice", "localhost", "alice-pw"), ("bob", "localhost", "bob-pw"),
-                   ("mallory", "localhost", "mallory-pw"), ("carol", "other.localhost", "carol-pw")])
+                   ("mallory", "localhost", "mallory-pw"), ("carol", "other.localhost", "carol-pw"),
+                   ("erin", "nat.localhost", "erin-pw"), ("frank", "multi.localhost", "frank-pw")])
 
     def query(self, *requests, user=ALICE):
         return self.ask(self.prosody, user[0], user[1], list(requests))
@@ -179,6 +195,27 @@ class Xep0215FromTurnpikeConfig(ProsodyTestCase):
         self.assertEqual(turn["password"], rest_password(OTHER_SECRET, turn["username"]))
         self.assertRefused(self.turnpike, self.peer, turn["username"], turn["password"])
         self.turnpike.wait_for_log(r"user=<%s>: 401" % turn["username"])
+
+    def test_services_follow_the_relays_config_and_the_host_options(self):
+        reply, = self.query(get("<services xmlns='%s'/>" % EXTDISCO_2, to="nat.localhost"),
+                            user=("erin@nat.localhost", "erin-pw"))
+        services = {(s["type"], s["transport"]): s for s in reply.services()}
+        # no-tcp: no turn/tcp; a cert: turns, on the advertised TLS port; host: the external-ip.
+        self.assertEqual(set(services), {("stun", "udp"), ("turn", "udp"), ("turns", "tcp")}, reply)
+        self.assertEqual({s["host"] for s in services.values()}, {"198.51.100.20"})
+        self.assertEqual(services[("turn", "udp")]["port"], "3478")
+        self.assertEqual(services[("turns", "tcp")]["port"], "443")
+        self.assertEqual({s["name"] for s in services.values()}, {"Example relay"})
+        for key in (("turn", "udp"), ("turns", "tcp")):
+            s = services[key]
+            self.assertEqual(s["username"], str(xep0082(s["expires"])))  # turnpike_username = false
+            self.assertEqual(s["password"], rest_password(SECRET, s["username"]))
+
+        reply, = self.query(get("<services xmlns='%s'/>" % EXTDISCO_2, to="multi.localhost"),
+                            user=("frank@multi.localhost", "frank-pw"))
+        entries = [(s["host"], s["type"], s["transport"]) for s in reply.services()]
+        self.assertEqual(entries, [(h, t, tr) for h in ("relay1.example", "relay2.example")
+                                   for t, tr in (("stun", "udp"), ("turn", "udp"), ("turns", "tcp"))])
 
     def test_no_errors_logged(self):
         log = self.prosody.module_log()
