@@ -46,6 +46,7 @@ class Xep0215FromTurnpikeConfig(ProsodyTestCase):
                 },
                 # A host whose relay entry is signed with a secret turnpike does not have.
                 "other.localhost": {
+                    "external_service_access": ["carol@other.localhost"],  # mod_external_services' option
                     "external_service_secret": OTHER_SECRET,
                     "external_services": [{"type": "turn", "host": "127.0.0.1", "port": cls.turnpike.port,
                                            "transport": "udp", "secret": True}],
@@ -53,6 +54,7 @@ class Xep0215FromTurnpikeConfig(ProsodyTestCase):
             },
             users=[("alice", "localhost", "alice-pw"), ("bob", "localhost", "bob-pw"),
                    ("mallory", "localhost", "mallory-pw"), ("carol", "other.localhost", "carol-pw"),
+                   ("dan", "other.localhost", "dan-pw"),
                    ("erin", "nat.localhost", "erin-pw"), ("frank", "multi.localhost", "frank-pw")])
 
     def query(self, *requests, user=ALICE):
@@ -182,6 +184,14 @@ class Xep0215FromTurnpikeConfig(ProsodyTestCase):
         # bob is on the list too.
         reply, = self.query(get("<services xmlns='%s'/>" % EXTDISCO_2), user=("bob@localhost", "bob-pw"))
         self.assertEqual(reply.type, "result", reply)
+        # mod_external_services' option works the same way.
+        services, credentials = self.query(
+            get("<services xmlns='%s'/>" % EXTDISCO_2, to="other.localhost"),
+            get("<credentials xmlns='%s'><service type='turn' host='127.0.0.1'/></credentials>" % EXTDISCO_2,
+                to="other.localhost"),
+            user=("dan@other.localhost", "dan-pw"))
+        self.assertError(services, "auth", "forbidden")
+        self.assertError(credentials, "auth", "forbidden")
 
     def test_the_relay_accepts_what_the_client_was_given(self):
         reply, = self.query(get("<services xmlns='%s' type='turn'/>" % EXTDISCO_2))
