@@ -180,10 +180,16 @@ local function user_suffix(requester)
 	return tostring(mode);
 end
 
--- `secret` is a string, or true for "the relay's newest secret" (turnpike_config).
+-- Stands for "turnpike's newest secret" (from turnpike_config) where a secret is expected; the
+-- secret itself never leaves the native module.
+local relay_secret = setmetatable({}, { __tostring = function () return "turnpike's newest secret"; end });
+
+-- `secret` is a string, or relay_secret.
 local function mint(secret, user, ttl, now)
-	if secret == true then
+	if secret == relay_secret then
 		if relay_config then
+			local cap = relay_info.max_credential_ttl;
+			if cap > 0 and ttl > cap then ttl = cap; end -- the relay refuses longer ones (see apply_ttl_cap)
 			return pcall(relay_config.mint, relay_config, user, ttl, now);
 		end
 		return false, "no secret: set external_service_secret or turnpike_config";
@@ -260,8 +266,8 @@ local function prepare(item)
 
 	local secret = item.secret;
 	if secret == true then
-		secret = options.default_secret or (relay_config and true) or nil;
-	elseif type(secret) ~= "string" then
+		secret = options.default_secret or (relay_config and relay_secret) or nil;
+	elseif secret ~= relay_secret and type(secret) ~= "string" then
 		secret = nil;
 	end
 	if secret then
@@ -300,7 +306,7 @@ end
 -- Legacy turncredentials options, turned into external_services-style items.
 local function legacy_items()
 	local items = {};
-	local secret = options.legacy_secret or (relay_config and true) or nil;
+	local secret = options.legacy_secret or (relay_config and relay_secret) or nil;
 	local function add(item)
 		if item.type == "turn" or item.type == "turns" then
 			item.secret, item.ttl, item.algorithm = secret, options.legacy_ttl, "turn";

@@ -42,6 +42,16 @@ class JitsiConfig(ProsodyTestCase):
                     ],
                     "modules_enabled": ["turnpike_test_probe"],
                 },
+                # The Jitsi items kept, the secret taken from turnpike's config instead.
+                "secretless.localhost": {
+                    "turnpike_config": cls.turnpike.config_path,
+                    "turnpike_host": "relay.example",
+                    "external_services": [
+                        {"type": "turn", "host": "127.0.0.1", "port": port, "transport": "udp",
+                         "secret": True, "ttl": 3600, "algorithm": "turn"},
+                    ],
+                    "turncredentials": [{"type": "turns", "host": "127.0.0.1", "port": "5349", "transport": "tcp"}],
+                },
                 "legacy.localhost": {
                     "turncredentials_secret": SECRET,
                     "turncredentials_ttl": 600,
@@ -51,7 +61,8 @@ class JitsiConfig(ProsodyTestCase):
                     ],
                 },
             },
-            users=[("alice", "meet.localhost", "alice-pw"), ("dave", "legacy.localhost", "dave-pw")],
+            users=[("alice", "meet.localhost", "alice-pw"), ("dave", "legacy.localhost", "dave-pw"),
+                   ("erin", "secretless.localhost", "erin-pw")],
             # compat/ first, so module:depends("external_services") finds turnpike's stand-in.
             plugin_paths=[COMPAT, XMPP_EXT, TEST_PLUGINS])
 
@@ -115,6 +126,20 @@ class JitsiConfig(ProsodyTestCase):
         self.assertEqual(token.type, "result", token)
         self.assertEqual([(s["type"], s["username"], s["password"]) for s in token.services()],
                          [("short-lived-token", "token", "probe-token")])
+
+    def test_items_without_a_secret_use_turnpikes(self):
+        reply, = self.query(get("<services xmlns='%s'/>" % EXTDISCO_2, to="secretless.localhost"),
+                            user=("erin@secretless.localhost", "erin-pw"))
+        services = {(s["host"], s["type"], s["transport"]): s for s in reply.services()}
+        self.assertEqual(set(services), {("relay.example", "stun", "udp"), ("relay.example", "turn", "udp"),
+                                         ("relay.example", "turn", "tcp"), ("127.0.0.1", "turn", "udp"),
+                                         ("127.0.0.1", "turns", "tcp")}, reply)
+        for s in services.values():
+            if s["type"] != "stun":
+                self.assertEqual(s["password"], rest_password(SECRET, s["username"]), s)
+        item = services[("127.0.0.1", "turn", "udp")]
+        self.assertEqual(item["username"], str(xep0082(item["expires"])))  # items name no user
+        self.assertAllocates(self.turnpike, item["username"], item["password"])
 
     def test_legacy_turncredentials_options(self):
         asked_at = int(time.time())
