@@ -21,6 +21,9 @@ std::optional<std::string> first_address(const std::vector<T>& items, Address ad
 }  // namespace
 
 std::optional<std::string> config_host(const config::Config& cfg) {
+  // external-ip=auto: the public address is learnt by the running daemon (a STUN probe), not
+  // from the file, and the listening address is then a private one clients cannot reach.
+  if (cfg.external_ips.empty() && cfg.external_ip_auto) return std::nullopt;
   if (auto h = first_address(
           cfg.external_ips,
           [](const config::ExternalIp& e) -> const core::IpAddress& { return e.public_ip; })) {
@@ -37,8 +40,12 @@ std::variant<std::vector<AdvertisedService>, std::string> advertised_services(
     auto h = config_host(cfg);
     if (!h) {
       return cfg.source +
-             ": has neither external-ip nor listening-ip, so the address clients should use is "
-             "unknown; give the relay's public host name (turnpike_host in Prosody's config)";
+             (cfg.external_ip_auto
+                  ? ": has external-ip=auto, so the public address is only known to the running "
+                    "relay"
+                  : ": has neither external-ip nor listening-ip, so the address clients should use "
+                    "is unknown") +
+             "; give the relay's public host name (turnpike_host in Prosody's config)";
     }
     hosts.push_back(*h);
   }

@@ -33,8 +33,9 @@ struct AdvertiseOptions {
 // For every host: stun+turn over UDP on listening-port unless no-udp, turn over TCP on
 // listening-port unless no-tcp, turns (TLS over TCP) on tls-listening-port when a cert is set and
 // not no-tls. Without `hosts`, the host is the first external-ip public address (IPv4 preferred),
-// else the first listening-ip that is not a wildcard. Returns an error message when neither the
-// caller nor the config names a host, or when nothing is left to advertise.
+// else the first listening-ip that is not a wildcard (unless external-ip=auto, whose address only
+// the running relay knows). Returns an error message when neither the caller nor the config names
+// a host, or when nothing is left to advertise.
 std::variant<std::vector<AdvertisedService>, std::string> advertised_services(
     const config::Config& cfg, const AdvertiseOptions& options);
 

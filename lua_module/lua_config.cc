@@ -199,6 +199,7 @@ int info(lua_State* L) {
     lua_rawseti(L, -2, lua_Integer(i + 1));
   }
   lua_setfield(L, -2, "external_ips");
+  set_boolean(L, "external_ip_auto", c.external_ip_auto);
   if (box->host) set_string(L, "host", *box->host);
   push_string_array(L, c.notices);
   lua_setfield(L, -2, "notices");

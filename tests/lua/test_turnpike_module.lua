@@ -259,6 +259,12 @@ test("without any host the error says where to give one", function ()
 	eq(cfg:info().host, nil, "no host in info");
 	raises("turnpike_host", cfg.services, cfg);
 	eq(cfg:services({ host = "relay.example" })[1].host, "relay.example", "a host given works");
+	-- external-ip=auto: the listening address is a private one; only the running relay knows better.
+	cfg = load({ "use-auth-secret", "static-auth-secret=s", "listening-ip=10.0.0.5", "external-ip=auto",
+		"external-ip-stun-server=192.0.2.53:3478" });
+	eq(cfg:info().external_ip_auto, true, "auto in info");
+	eq(cfg:info().host, nil, "no host from an auto external-ip");
+	raises("external%-ip=auto.*turnpike_host", cfg.services, cfg);
 end);
 
 test("services arguments are checked", function ()
