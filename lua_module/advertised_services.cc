@@ -62,6 +62,11 @@ std::variant<std::vector<AdvertisedService>, std::string> advertised_services(
     }
     if (!cfg.no_tcp) out.push_back({"turn", "tcp", host, port, true});
     if (tls) out.push_back({"turns", "tcp", host, tls_port, true});
+    // Port 443 shared with the web server: TURN over TLS for clients that may only reach 443.
+    if (cfg.mux_listening_port && !cfg.cert.empty() &&
+        !(tls && cfg.mux_listening_port == tls_port)) {
+      out.push_back({"turns", "tcp", host, cfg.mux_listening_port, true});
+    }
   }
   if (out.empty()) {
     return cfg.source +

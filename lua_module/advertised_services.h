@@ -32,10 +32,12 @@ struct AdvertiseOptions {
 
 // For every host: stun+turn over UDP on listening-port unless no-udp, turn over TCP on
 // listening-port unless no-tcp, turns (TLS over TCP) on tls-listening-port when a cert is set and
-// not no-tls. Without `hosts`, the host is the first external-ip public address (IPv4 preferred),
-// else the first listening-ip that is not a wildcard (unless external-ip=auto, whose address only
-// the running relay knows). Returns an error message when neither the caller nor the config names
-// a host, or when nothing is left to advertise.
+// not no-tls, and turns on mux-listening-port (443 shared with the web server) when it is set.
+// Listeners behind a PROXY-protocol proxy are not announced: the proxy's port is unknown here.
+// Without `hosts`, the host is the first external-ip public address (IPv4 preferred), else the
+// first listening-ip that is not a wildcard (unless external-ip=auto, whose address only the
+// running relay knows). Returns an error message when neither the caller nor the config names a
+// host, or when nothing is left to advertise.
 std::variant<std::vector<AdvertisedService>, std::string> advertised_services(
     const config::Config& cfg, const AdvertiseOptions& options);
 

@@ -188,6 +188,7 @@ int info(lua_State* L) {
   set_boolean(L, "udp", !c.no_udp);
   set_boolean(L, "tcp", !c.no_tcp);
   set_boolean(L, "tls", !c.cert.empty() && !c.no_tls);
+  if (c.mux_listening_port) set_integer(L, "mux_listening_port", c.mux_listening_port);
   if (!c.cert.empty()) set_string(L, "cert", c.cert);
   push_string_array(L, box->listening_ips);
   lua_setfield(L, -2, "listening_ips");

@@ -195,9 +195,13 @@ class Xep0215FromTurnpikeConfig(ProsodyTestCase):
 
     def test_the_relay_accepts_what_the_client_was_given(self):
         reply, = self.query(get("<services xmlns='%s' type='turn'/>" % EXTDISCO_2))
-        udp = next(s for s in reply.services() if s["transport"] == "udp")
+        turn = {s["transport"]: s for s in reply.services()}
+        udp, tcp = turn["udp"], turn["tcp"]
         self.assertRelays(self.turnpike, self.peer, udp["username"], udp["password"])
         self.assertIn("user=<%s>" % udp["username"], self.turnpike.log())
+        # The turn/tcp entry: the same credentials, over a TCP connection to listening-port.
+        self.assertEqual(tcp["port"], str(self.turnpike.port))
+        self.assertRelays(self.turnpike, self.peer, tcp["username"], tcp["password"], extra=["-t"])
 
     def test_credentials_signed_with_another_secret_are_refused(self):
         reply, = self.query(get("<services xmlns='%s'/>" % EXTDISCO_2, to="other.localhost"), user=CAROL)

@@ -212,6 +212,18 @@ test("TLS is advertised when a cert is set and not no-tls", function ()
 	eq(count(by_key(load(with({ "cert=/c.pem", "pkey=/k.pem", "no-tls" })):services())), 3, "no-tls");
 end);
 
+test("port 443 shared with the web server is announced for TURN over TLS", function ()
+	local cfg = load(with({ "cert=/c.pem", "pkey=/k.pem", "mux-listening-port=443", "mux-web-backend=127.0.0.1:4444" }));
+	local s = cfg:services();
+	eq(#s, 5, "stun, turn udp, turn tcp, turns on 5349 and on 443");
+	eq(s[4].type .. " " .. s[4].port, "turns 5349", "tls port");
+	eq(s[5].type .. " " .. s[5].port, "turns 443", "mux port");
+	eq(cfg:info().mux_listening_port, 443, "info");
+	eq(#cfg:services({ tls_port = 443 }), 4, "no duplicate when 443 is also the advertised TLS port");
+	eq(#load(with({ "cert=/c.pem", "pkey=/k.pem", "no-tls", "mux-listening-port=443",
+		"mux-web-backend=127.0.0.1:4444" })):services(), 4, "no-tls keeps the shared port");
+end);
+
 test("no-udp and no-tcp remove their entries", function ()
 	local k = by_key(load(with({ "no-udp", "cert=/c.pem", "pkey=/k.pem" })):services());
 	eq(count(k), 2, "turn/tcp and turns");

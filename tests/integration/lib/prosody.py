@@ -204,15 +204,16 @@ class ProsodyTestCase(unittest.TestCase):
     def ask(self, prosody, jid, password, requests):
         return xmpp_client.query(prosody.port, jid, password, requests)
 
-    def relay(self, turnpike, peer, username, password, messages=40):
+    def relay(self, turnpike, peer, username, password, messages=40, extra=()):
         """coturn's turnutils_uclient allocates on `turnpike` with these credentials and sends
-        `messages` datagrams through a channel to the echo peer and back."""
+        `messages` datagrams through a channel to the echo peer and back (`extra`: ["-t"] to
+        reach turnpike over TCP)."""
         return harness.uclient(turnpike.port, ["-u", username, "-w", password, "-e", "127.0.0.1",
                                                "-r", str(peer.port), "-c", "-X", "-m", "1",
-                                               "-n", str(messages), "-l", "120", "-z", "5"])
+                                               "-n", str(messages), "-l", "120", "-z", "5"] + list(extra))
 
-    def assertRelays(self, turnpike, peer, username, password, messages=40):
-        r = self.relay(turnpike, peer, username, password, messages)
+    def assertRelays(self, turnpike, peer, username, password, messages=40, extra=()):
+        r = self.relay(turnpike, peer, username, password, messages, extra)
         self.assertEqual((r.sent, r.received, r.lost), (messages, messages, 0),
                          "relay with %s failed: %r\nturnpike log:\n%s" % (username, r, turnpike.log()[-2000:]))
 
