@@ -165,7 +165,10 @@ async function checkSwitches(b) {
 async function probe(b) {
   const page = await b.context.newPage();
   try {
-    const response = await page.goto(b.https_probe, { timeout: 5000 });
+    // Generous: on a loaded two-core machine a refused certificate can take seconds to report,
+    // and a timeout here would hide which answer it was.
+    const timeout = Math.max(1000, Math.min(20000, deadline - Date.now()));
+    const response = await page.goto(b.https_probe, { timeout });
     b.report.https_probe = { url: b.https_probe, status: response.status() };
   } catch (e) {
     b.report.https_probe = { url: b.https_probe, error: e.message.split('\n')[0] };

@@ -1,0 +1,92 @@
+// turnpike.mint and turnpike.password: TURN REST API credentials (draft-uberti-behave-turn-rest-00
+// §2.2) from a secret the caller holds, e.g. mod_external_services' external_service_secret.
+#include <ctime>
+#include <stdexcept>
+#include <string>
+
+#include "lua_module/lua_bindings.h"
+#include "lua_module/lua_support.h"
+
+namespace turnpike::lua {
+namespace {
+
+// RFC 8489 §14.3: USERNAME is fewer than 509 bytes.
+constexpr size_t kMaxUsernameBytes = 508;
+
+struct CredentialBox {
+  core::RestCredential credential;
+};
+
+struct StringBox {
+  std::string value;
+};
+
+}  // namespace
+
+core::RestCredential mint_checked(std::string_view secret, std::string_view user, int64_t ttl,
+                                  int64_t now, char separator) {
+  if (secret.empty())
+    throw std::invalid_argument("turnpike: the secret is empty; nothing to sign with");
+  if (ttl < 1) throw std::invalid_argument("turnpike: the TTL must be at least 1 second");
+  if (ttl > int64_t(10) * 365 * 86400) {
+    throw std::invalid_argument("turnpike: the TTL " + std::to_string(ttl) +
+                                " s is longer than ten years");
+  }
+  if (user.find('\0') != std::string_view::npos) {
+    throw std::invalid_argument("turnpike: the user name contains a NUL byte");
+  }
+  core::RestCredential c = core::mint_rest_credential(secret, user, now, ttl, separator);
+  if (c.username.size() > kMaxUsernameBytes) {
+    throw std::invalid_argument("turnpike: the user name is " + std::to_string(user.size()) +
+                                " bytes; a TURN username must stay under 509 bytes (RFC 8489 "
+                                "§14.3): pass a shorter one, or none");
+  }
+  return c;
+}
+
+void push_credential(lua_State* L, const core::RestCredential& c) {
+  lua_createtable(L, 0, 3);
+  set_string(L, "username", c.username);
+  set_string(L, "password", c.password);
+  set_integer(L, "expires", c.expires);
+}
+
+int64_t optional_now(lua_State* L, int arg) {
+  if (lua_isnoneornil(L, arg)) return int64_t(std::time(nullptr));
+  return int64_t(luaL_checkinteger(L, arg));
+}
+
+int l_mint(lua_State* L) {
+  size_t secret_len = 0, user_len = 0;
+  const char* secret = luaL_checklstring(L, 1, &secret_len);
+  const char* user = luaL_optlstring(L, 2, "", &user_len);
+  const lua_Integer ttl = luaL_checkinteger(L, 3);
+  const int64_t now = optional_now(L, 4);
+  CredentialBox* box = push_box<CredentialBox>(L, "turnpike.credential_box");
+  ErrorText err;
+  if (!run_guarded(err, [&] {
+        box->credential = mint_checked({secret, secret_len}, {user, user_len}, ttl, now, ':');
+      })) {
+    return raise(L, err);
+  }
+  push_credential(L, box->credential);
+  return 1;
+}
+
+int l_password(lua_State* L) {
+  size_t secret_len = 0, username_len = 0;
+  const char* secret = luaL_checklstring(L, 1, &secret_len);
+  const char* username = luaL_checklstring(L, 2, &username_len);
+  if (secret_len == 0) return luaL_argerror(L, 1, "the secret is empty; nothing to sign with");
+  StringBox* box = push_box<StringBox>(L, "turnpike.string_box");
+  ErrorText err;
+  if (!run_guarded(err, [&] {
+        box->value = core::rest_password({secret, secret_len}, {username, username_len});
+      })) {
+    return raise(L, err);
+  }
+  lua_pushlstring(L, box->value.data(), box->value.size());
+  return 1;
+}
+
+}  // namespace turnpike::lua
