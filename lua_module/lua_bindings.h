@@ -30,4 +30,8 @@ int64_t optional_now(lua_State* L, int arg);
 void register_config_type(lua_State* L);
 int l_load_config(lua_State* L);  // turnpike.load_config(path) -> config | nil, err
 
+// lua_ledger.cc: recording issued credentials in turnpike's ledger (from a background thread).
+void register_ledger_type(lua_State* L);
+int l_open_ledger(lua_State* L);  // turnpike.open_ledger(path) -> ledger | nil, err
+
 }  // namespace turnpike::lua

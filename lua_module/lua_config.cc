@@ -190,6 +190,7 @@ int info(lua_State* L) {
   set_boolean(L, "tls", !c.cert.empty() && !c.no_tls);
   if (c.mux_listening_port) set_integer(L, "mux_listening_port", c.mux_listening_port);
   if (!c.cert.empty()) set_string(L, "cert", c.cert);
+  if (!c.no_ledger) set_string(L, "ledger", c.ledger);  // where issued credentials are recorded
   push_string_array(L, box->listening_ips);
   lua_setfield(L, -2, "listening_ips");
   lua_createtable(L, int(box->external_public.size()), 0);

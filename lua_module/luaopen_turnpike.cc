@@ -9,6 +9,7 @@ const luaL_Reg kFunctions[] = {
     {"load_config", turnpike::lua::l_load_config},
     {"mint", turnpike::lua::l_mint},
     {"password", turnpike::lua::l_password},
+    {"open_ledger", turnpike::lua::l_open_ledger},
     {nullptr, nullptr},
 };
 
@@ -17,6 +18,7 @@ const luaL_Reg kFunctions[] = {
 extern "C" __attribute__((visibility("default"))) int luaopen_turnpike(lua_State* L) {
   luaL_checkversion(L);
   turnpike::lua::register_config_type(L);
+  turnpike::lua::register_ledger_type(L);
   luaL_newlib(L, kFunctions);
   lua_pushliteral(L, TURNPIKE_VERSION);
   lua_setfield(L, -2, "version");

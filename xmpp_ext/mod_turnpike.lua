@@ -67,6 +67,9 @@ local function read_options()
 	-- its ledger know who a session belongs to; false: expiry only; any other string: that name.
 	o.username = module:get_option("turnpike_username", "jid");
 	o.check_interval = module:get_option_number("turnpike_config_check_interval", 30);
+	-- Where issued credentials are recorded: a path, false for nowhere; by default the ledger=
+	-- of turnpike_config (the relay's own ledger, so `turnpike-admin who` joins the two).
+	o.ledger = module:get_option("turnpike_ledger");
 
 	-- mod_external_services
 	o.default_host = module:get_option_string("external_service_host", module.host);
@@ -164,9 +167,64 @@ end
 ------------------------------------------------------------------------------------------------
 -- Credentials
 
--- The seam where every credential handed to a client is seen once, with who got it.
--- Recording them (the ledger) goes here.
-local function record_issued(origin, stanza, services) -- luacheck: ignore 212
+-- Every credential handed to a client is recorded once, with who got it: host, full JID, TURN
+-- username, expiry. ledger:record() only appends to a batch that a background thread of the
+-- native module writes, so the event loop never waits on the disk.
+local ledger;          -- {object = turnpike.open_ledger(), path_ = its path}, or nil
+local ledger_problem;  -- the last error it reported, logged once
+local check_ledger;    -- defined below
+
+local function ledger_path()
+	if options.ledger == false then return nil; end
+	if type(options.ledger) == "string" then return options.ledger; end
+	return relay_info and relay_info.ledger or nil;
+end
+
+local function update_ledger()
+	local path = ledger_path();
+	if ledger and ledger.path_ == path then return; end
+	if ledger then ledger.object:close(); ledger = nil; end
+	if not path then return; end
+	local object, err = turnpike.open_ledger(path);
+	if not object then
+		module:log("error", "Cannot record issued credentials in %s: %s", path, err);
+		return;
+	end
+	ledger = { object = object, path_ = path };
+	module:log("info", "Recording issued credentials in the ledger %s", path);
+	-- Its writer runs in the background; look now and then whether it is having trouble.
+	module:add_timer(30, function ()
+		if not ledger or ledger.object ~= object then return nil; end
+		check_ledger();
+		return 30;
+	end);
+end
+
+function check_ledger()
+	if not ledger then return; end
+	local stats = ledger.object:stats();
+	if stats.last_error ~= ledger_problem then
+		if stats.last_error then
+			module:log("warn", "Cannot write issued credentials to %s: %s (credentials are still issued; "
+				.."%d not recorded so far)", ledger.path_, stats.last_error, stats.dropped);
+		else
+			module:log("info", "Recording issued credentials in %s works again", ledger.path_);
+		end
+		ledger_problem = stats.last_error;
+	end
+end
+
+local function record_issued(origin, stanza, services)
+	if not ledger then return; end
+	local who = origin.full_jid or stanza.attr.from or "";
+	local seen = {};
+	for _, srv in ipairs(services) do
+		local username = srv.username;
+		if username and srv.password and srv.expires and not seen[username] then
+			seen[username] = true;
+			ledger.object:record(module.host, who, username, srv.expires);
+		end
+	end
 end
 
 -- The user part of "<expiry>:<user>" for derived services.
@@ -615,7 +673,9 @@ local function schedule_checks()
 		if not relay_config or relay_config:changed_on_disk() then
 			load_relay_config("file changed", true);
 			check_options();
+			update_ledger();
 		end
+		check_ledger();
 		local next_check = options.check_interval;
 		return (next_check and next_check > 0) and next_check or nil;
 	end);
@@ -624,6 +684,7 @@ end
 function module.load()
 	options = read_options();
 	load_relay_config("start");
+	update_ledger();
 	check_options();
 	schedule_checks();
 	check_conflict();
@@ -633,10 +694,16 @@ end
 module:hook_global("config-reloaded", function ()
 	options = read_options();
 	load_relay_config("Prosody config reloaded");
+	update_ledger();
 	check_options();
 	schedule_checks();
 	update_status();
 end);
+
+-- Unloading or stopping: what was recorded is written before the module goes.
+function module.unload()
+	if ledger then ledger.object:close(); ledger = nil; end
+end
 
 module:hook("module-loaded", function (event)
 	if event.module == "external_services" then check_conflict(); end

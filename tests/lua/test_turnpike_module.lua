@@ -415,6 +415,41 @@ test("many objects come and go", function ()
 	collectgarbage(); collectgarbage();
 end);
 
+-- The ledger of issued credentials -------------------------------------------------------------
+
+test("open_ledger records issued credentials from a background thread", function ()
+	local path = dir .. "/ledger.db";
+	local ledger = assert(turnpike.open_ledger(path));
+	matches(tostring(ledger), "turnpike%.ledger %(.*ledger%.db%)", "tostring");
+	for i = 1, 50 do ledger:record("localhost", "alice@localhost/r" .. i, i .. ":alice@localhost", 1000 + i); end
+	eq(ledger:flush(5000), true, "flushed");
+	local stats = ledger:stats();
+	eq(stats.recorded, 50, "recorded");
+	eq(stats.written, 50, "written");
+	eq(stats.dropped, 0, "dropped");
+	eq(stats.last_error, nil, "no error");
+	ledger:close();
+	matches(tostring(ledger), "closed", "closed");
+	raises("closed", ledger.record, ledger, "h", "j", "u", 1);
+	local rows = io.popen(("sqlite3 %q 'SELECT count(*), min(expires_at), max(jid) FROM credentials'"):format(path)):read("l");
+	eq(rows, "50|1001000|alice@localhost/r9", "rows in the ledger");
+end);
+
+test("an unwritable ledger reports, never raises", function ()
+	local ledger = assert(turnpike.open_ledger(dir .. "/missing-dir/ledger.db"));
+	ledger:record("localhost", "a@localhost/x", "1:a", 1);
+	eq(ledger:flush(500), false, "cannot flush");
+	matches(ledger:stats().last_error, "unable to open", "the reason");
+	raises("bad argument #5", ledger.record, ledger, "h", "j", "u", "not a number");
+	do local l <close> = ledger; end  -- to-be-closed: closed at the end of the block
+	matches(tostring(ledger), "closed", "closed by <close>");
+end);
+
+test("info names the ledger unless no-ledger", function ()
+	eq(load(with({ "ledger=/srv/turnpike/l.db" })):info().ledger, "/srv/turnpike/l.db", "ledger=");
+	eq(load(with({ "no-ledger" })):info().ledger, nil, "no-ledger");
+end);
+
 -- Run --------------------------------------------------------------------------------------------
 
 for _, t in ipairs(tests) do
