@@ -10,11 +10,15 @@ CASES below says what each case does. The daemon always listens on 127.0.0.1 and
 veth address of the namespace (UDP/TCP port P, TLS port T with a throwaway CA's certificate whose
 subjectAltName holds both addresses); every browser's HOME has an NSS db trusting that CA.
 
-Which cases run is decided in tests/integration/CMakeLists.txt (BROWSER_WEBRTC_CASES). Today the
-daemon relays over UDP only, so the "udp" case (both browsers in the root namespace) is the
-end-to-end proof, "udp-blocked" proves that the namespaced browser cannot get through over UDP, and
-"tls-trust" proves the certificate and NSS set-up that turns: needs. When TCP and TLS listeners are
-merged, add "tcp" and "tls" there (and drop "udp"); nothing else changes.
+Which cases run is decided in tests/integration/CMakeLists.txt (BROWSER_WEBRTC_CASES): "tls"
+(turns:) and "tcp" (turn:?transport=tcp) with bob behind the UDP-dropping firewall are the
+through-any-firewall proof; "udp" runs both browsers outside it; "udp-blocked" proves the
+namespaced browser cannot get through over UDP, and "tls-trust" proves the certificate and NSS
+set-up that turns: needs.
+
+The browsers' credentials come as a Jitsi Meet client gets them: alice and bob log in to a real
+Prosody (mod_turnpike, reading the relay's own config) with a real XMPP client and ask for
+<services xmlns='urn:xmpp:extdisco:2'/>.
 
 TURNPIKE_BROWSER_SERVER=coturn runs the relay cases against coturn's turnserver (Debian package
 coturn, which has TCP and TLS) instead, with the same ports, certificate and secret, and without
@@ -31,7 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import browsers, harness, netns, tls_certs  # noqa: E402
+from lib import prosody, xmpp_client, browsers, harness, netns, tls_certs  # noqa: E402
 
 # case: (bob in the namespace?, alice's URL, bob's URL, expected relayProtocol of alice and bob).
 # {lo} is 127.0.0.1, {veth} the root-side veth address; {port} the UDP/TCP port, {tls} the TLS port.
@@ -82,13 +86,34 @@ class CoturnReference(harness.Process):
         raise RuntimeError("turnserver did not start:\n" + self.log())
 
 
-def turn_credential(server, user):
-    """A TURN REST credential for `user`: {"username", "password"}. Minted by turnpike-admin from
-    the daemon's config today; swap this for the Prosody module (XEP-0215) when it lands."""
+def admin_credential(server, user):
+    """A TURN REST credential minted by turnpike-admin (for the coturn reference run only)."""
     out = subprocess.run([harness.ADMIN, "credentials", "-c", server.config_path, "--user", user,
                           "--ttl", "600", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, check=True).stdout
     return json.loads(out)
+
+
+def xmpp_credentials(test, server, users):
+    """TURN credentials as a Jitsi Meet client gets them: each user logs in to a real Prosody
+    (mod_turnpike reading the relay's own config) with a real XMPP client and asks
+    <services xmlns='urn:xmpp:extdisco:2'/>, as lib-jitsi-meet does; the credentials come inline.
+    Returns {user: {"username", "password"}}."""
+    prosody.require_tools()
+    p = test.track(prosody.Prosody(test.workdir, {"localhost": {"turnpike_config": server.config_path,
+                                                                 "turnpike_host": "127.0.0.1"}},
+                                   users=[(u, "localhost", u + "-pw") for u in users]))
+    p.wait_ready()
+    out = {}
+    for user in users:
+        reply = xmpp_client.query(p.port, "%s@localhost" % user, user + "-pw",
+                                  [prosody.get("<services xmlns='%s'/>" % prosody.EXTDISCO_2)])[0]
+        test.assertEqual(reply.type, "result", reply)
+        turn = [s for s in reply.services() if s.get("type") in ("turn", "turns") and s.get("password")]
+        test.assertTrue(turn, reply)
+        test.assertTrue(turn[0]["username"].endswith(":%s@localhost" % user), turn[0])
+        out[user] = {"username": turn[0]["username"], "password": turn[0]["password"]}
+    return out
 
 
 class BrowserWebRtc(harness.TestCase):
@@ -135,8 +160,11 @@ class BrowserWebRtc(harness.TestCase):
                 host, port = url.split(":", 1)[1].split("?")[0].rsplit(":", 1)
                 self.assert_listening(host, int(port), "TLS" if url.startswith("turns:") else "TCP")
 
+        creds = ({u: admin_credential(server, u) for u in ("alice", "bob")} if REFERENCE
+                 else xmpp_credentials(self, server, ["alice", "bob"]))
+
         def ice(url, user):
-            c = turn_credential(server, user)
+            c = creds[user]
             return [{"urls": [url], "username": c["username"], "credential": c["password"]}]
 
         bob = {"name": "bob", "home": self.pki.browser_home("bob"), "ice_servers": ice(bob_url, "bob"),
@@ -158,8 +186,8 @@ class BrowserWebRtc(harness.TestCase):
             self.assertRegex(r.error or "", r"^bob gathered no relay candidate in \d+ ms$", r)
             self.assertTrue(r.browsers["alice"]["candidates"], r)
             if not REFERENCE:
-                self.assertIn(":alice> realm=", log)
-                self.assertNotIn(":bob>", log)
+                self.assertIn(":alice@localhost> realm=", log)
+                self.assertNotIn(":bob@localhost>", log)
                 self.assertNotIn(self.ns.inner_ip, log)
             return
 
@@ -186,12 +214,12 @@ class BrowserWebRtc(harness.TestCase):
                  "bob": (self.ns.inner_ip if bob_in_ns else self.ns.host_ip, self.ns.host_ip)}
         allocations = [line for line in log.splitlines() if " allocated: " in line]
         for user, (client, relayed) in where.items():
-            mine = [a for a in allocations if ":%s>" % user in a]
+            mine = [a for a in allocations if ":%s@localhost>" % user in a]
             self.assertTrue(mine, log)
             for a in mine:
                 self.assertIn(" client=%s:" % client, a, log)
                 self.assertIn(" relayed=%s:" % relayed, a, log)
-        self.assertEqual(len(allocations), sum(1 for a in allocations if re.search(r":(alice|bob)> ", a)), log)
+        self.assertEqual(len(allocations), sum(1 for a in allocations if re.search(r":(alice|bob)@localhost> ", a)), log)
 
     def tls_trust_case(self):
         servers = {}
