@@ -6,7 +6,8 @@ CREATE TABLE sessions (
   id            INTEGER PRIMARY KEY,
   node          TEXT    NOT NULL,             -- host name of the relay
   boot          TEXT    NOT NULL,             -- random id of the relay process run
-  sid           TEXT    NOT NULL,             -- session id within that run (hex, as in the log)
+  sid           TEXT    NOT NULL,             -- session id within that run (hex, as in the log);
+                                              -- (node, boot, sid) names a session
   realm         TEXT    NOT NULL,
   username      TEXT    NOT NULL,
   transport     TEXT    NOT NULL,             -- udp, tcp, tls, dtls
@@ -23,11 +24,12 @@ CREATE TABLE sessions (
   bytes_from_client   INTEGER NOT NULL DEFAULT 0,  -- relayed client -> peers
   packets_from_client INTEGER NOT NULL DEFAULT 0,
   bytes_to_client     INTEGER NOT NULL DEFAULT 0,  -- relayed peers -> client
-  packets_to_client   INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (node, boot, sid)
+  packets_to_client   INTEGER NOT NULL DEFAULT 0
 );
+-- Few indexes on purpose: every one costs on each of thousands of writes per second. Rows are
+-- appended in start order, so the row id orders them by time; the writer knows the row of each
+-- session it started and updates it by id.
 CREATE INDEX sessions_username ON sessions (username);
-CREATE INDEX sessions_started ON sessions (started_at);
 CREATE INDEX sessions_active ON sessions (node) WHERE ended_at IS NULL;
 
 CREATE TABLE session_peers (

@@ -75,10 +75,26 @@ bool IpAddress::is_unspecified() const {
   return true;
 }
 
+size_t IpAddress::format(char* out) const {
+  if (is_v6()) {
+    inet_ntop(AF_INET6, bytes_.data(), out, kMaxText);
+    return std::strlen(out);
+  }
+  char* p = out;
+  for (int i = 0; i < 4; ++i) {
+    unsigned v = bytes_[i];
+    if (v >= 100) *p++ = char('0' + v / 100);
+    if (v >= 10) *p++ = char('0' + v / 10 % 10);
+    *p++ = char('0' + v % 10);
+    if (i < 3) *p++ = '.';
+  }
+  *p = '\0';
+  return size_t(p - out);
+}
+
 std::string IpAddress::to_string() const {
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(is_v4() ? AF_INET : AF_INET6, bytes_.data(), buf, sizeof buf);
-  return buf;
+  char buf[kMaxText];
+  return std::string(buf, format(buf));
 }
 
 size_t IpAddress::hash() const {

@@ -33,6 +33,10 @@ class IpAddress {
   bool is_unspecified() const;
 
   std::string to_string() const;
+  // Writes the text form and a NUL into `out` (kMaxText bytes); returns its length. IPv4 is
+  // formatted directly (glibc's inet_ntop goes through sprintf, which the ledger felt).
+  static constexpr size_t kMaxText = 46;  // INET6_ADDRSTRLEN
+  size_t format(char* out) const;
 
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
   friend std::strong_ordering operator<=>(const IpAddress&, const IpAddress&) = default;

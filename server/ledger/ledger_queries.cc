@@ -43,7 +43,7 @@ std::vector<SessionRow> query_sessions(Database& db, const SessionFilter& f) {
     for (size_t i = 0; i < f.usernames.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(10 + i);
     sql += ")";
   }
-  sql += " ORDER BY started_at DESC, id DESC LIMIT " + std::to_string(f.limit);
+  sql += " ORDER BY id DESC LIMIT " + std::to_string(f.limit);  // row ids follow start order
   std::vector<SessionRow> out;
   Statement s = db.prepare(sql);
   if (!s) return out;

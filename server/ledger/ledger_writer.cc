@@ -1,5 +1,6 @@
 #include "ledger/ledger_writer.h"
 
+#include <arpa/inet.h>
 #include <time.h>
 
 #include <chrono>
@@ -58,8 +59,9 @@ bool Producer::push(const LedgerEvent& e, bool wait_for_room) {
 }
 
 struct LedgerWriter::Statements {
-  Statement upsert_session;
-  Statement find_session;
+  Statement insert_session;  // a start, the common case: plain INSERT, row id from SQLite
+  Statement update_session;  // an update or end of a session whose row is known
+  Statement full_session;    // an update or end whose start was lost (dropped): the whole row
   Statement upsert_peer;
   Statement insert_refusal;
   Statement fold_refusal;
@@ -129,18 +131,21 @@ bool LedgerWriter::ensure_open() {
     return false;
   }
   auto st = std::make_unique<Statements>();
-  st->upsert_session = db_->prepare(
+  st->full_session = db_->prepare(
       "INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip, client_port,"
       " relay_ip, relay_port, relay6_ip, relay6_port, started_at, updated_at, ended_at, end_reason,"
       " bytes_from_client, packets_from_client, bytes_to_client, packets_to_client)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-      " ON CONFLICT (node, boot, sid) DO UPDATE SET updated_at = excluded.updated_at,"
-      " ended_at = excluded.ended_at, end_reason = excluded.end_reason,"
-      " bytes_from_client = excluded.bytes_from_client, packets_from_client = excluded.packets_from_client,"
-      " bytes_to_client = excluded.bytes_to_client, packets_to_client = excluded.packets_to_client"
-      " RETURNING id",
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
       &err);
-  st->find_session = db_->prepare("SELECT id FROM sessions WHERE node = ?1 AND boot = ?2 AND sid = ?3", &err);
+  st->insert_session = db_->prepare(
+      "INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip, client_port,"
+      " relay_ip, relay_port, relay6_ip, relay6_port, started_at, updated_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+      &err);
+  st->update_session = db_->prepare(
+      "UPDATE sessions SET updated_at = ?2, ended_at = ?3, end_reason = ?4, bytes_from_client = ?5,"
+      " packets_from_client = ?6, bytes_to_client = ?7, packets_to_client = ?8 WHERE id = ?1",
+      &err);
   st->upsert_peer = db_->prepare(
       "INSERT INTO session_peers (session_id, peer_ip, bytes_to_peer, packets_to_peer, bytes_from_peer,"
       " packets_from_peer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -152,7 +157,7 @@ bool LedgerWriter::ensure_open() {
       "INSERT INTO refusals (at, last_at, node, client_ip, client_port, transport, method, code, reason,"
       " username, peer, detail) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
       &err);
-  st->fold_refusal = db_->prepare("UPDATE refusals SET count = count + 1, last_at = ?2 WHERE id = ?1", &err);
+  st->fold_refusal = db_->prepare("UPDATE refusals SET count = count + ?3, last_at = ?2 WHERE id = ?1", &err);
   st->upsert_health = db_->prepare(
       "INSERT INTO ledger_health (node, boot, updated_at, events_written, events_dropped, refusals_folded,"
       " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -160,8 +165,8 @@ bool LedgerWriter::ensure_open() {
       " events_written = excluded.events_written, events_dropped = excluded.events_dropped,"
       " refusals_folded = excluded.refusals_folded, last_error = excluded.last_error",
       &err);
-  if (!st->upsert_session || !st->find_session || !st->upsert_peer || !st->insert_refusal || !st->fold_refusal ||
-      !st->upsert_health) {
+  if (!st->insert_session || !st->update_session || !st->full_session || !st->upsert_peer || !st->insert_refusal ||
+      !st->fold_refusal || !st->upsert_health) {
     failed("cannot prepare statements: " + err);
     return false;
   }
@@ -227,63 +232,127 @@ void LedgerWriter::collect() {
   stats_.pending = pending_.size();
 }
 
-std::optional<int64_t> LedgerWriter::session_row(uint64_t sid) {
-  if (auto it = rows_.find(sid); it != rows_.end()) return it->second;
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(sid));
-  Statement& s = st_->find_session;
-  s.reset();
-  s.bind(1, o_.node).bind(2, boot_).bind(3, std::string_view(hex));
-  if (s.step() != SQLITE_ROW) return std::nullopt;
-  return s.int_at(0);
+void LedgerWriter::set_row(uint64_t sid, std::optional<int64_t> row) {
+  auto it = rows_.find(sid);
+  rows_undo_.emplace_back(sid, it == rows_.end() ? std::nullopt : std::optional<int64_t>(it->second));
+  if (row) {
+    rows_[sid] = *row;
+  } else if (it != rows_.end()) {
+    rows_.erase(it);
+  }
 }
 
+void LedgerWriter::rolled_back() {
+  // Undo this transaction's changes to the row map, newest first: its events are applied again
+  // on the next attempt.
+  for (auto it = rows_undo_.rbegin(); it != rows_undo_.rend(); ++it) {
+    if (it->second) {
+      rows_[it->first] = *it->second;
+    } else {
+      rows_.erase(it->first);
+    }
+  }
+  rows_undo_.clear();
+  folds_.clear();  // refusal rows made in the rolled back transaction are gone; counts start over
+}
+
+namespace {
+
+// Text forms of an event's values, in buffers that outlive the statement step (bound without
+// copying).
+struct SessionText {
+  char sid[17];
+  char client[core::IpAddress::kMaxText];
+  char relay[core::IpAddress::kMaxText];
+  char relay6[core::IpAddress::kMaxText];
+
+  explicit SessionText(const LedgerEvent& e) {
+    static const char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; ++i) sid[i] = kHex[(e.sid >> (60 - 4 * i)) & 0xF];
+    sid[16] = '\0';
+    ip(e.client.ip(), client);
+    relay[0] = relay6[0] = '\0';
+    if (e.has_relay) ip(e.relay.ip(), relay);
+    if (e.has_relay6) ip(e.relay6.ip(), relay6);
+  }
+  static void ip(const core::IpAddress& a, char* out) { a.format(out); }
+};
+
+}  // namespace
+
 bool LedgerWriter::apply_session(const LedgerEvent& e) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(e.sid));
-  Statement& s = st_->upsert_session;
+  const SessionText text(e);
+  const bool end = e.kind == EventKind::SessionEnd;
+  // Updates and ends of a session whose row this run wrote: an UPDATE by row id.
+  if (e.kind != EventKind::SessionStart) {
+    if (auto it = rows_.find(e.sid); it != rows_.end()) {
+      Statement& u = st_->update_session;
+      u.reset();
+      u.bind(1, it->second).bind(2, e.at_ms);
+      if (end) {
+        u.bind(3, e.at_ms).bind_static(4, e.end_reason.view());
+      } else {
+        u.bind_null(3).bind_null(4);
+      }
+      u.bind(5, int64_t(e.bytes_from_client)).bind(6, int64_t(e.packets_from_client));
+      u.bind(7, int64_t(e.bytes_to_client)).bind(8, int64_t(e.packets_to_client));
+      if (u.step() != SQLITE_DONE) return false;
+      u.reset();
+      if (end) set_row(e.sid, std::nullopt);
+      return true;
+    }
+  }
+  // A start is a plain INSERT; an update or end whose start was lost is an upsert of the whole
+  // row (so a dropped start costs nothing but the start time's precision).
+  Statement& s = e.kind == EventKind::SessionStart ? st_->insert_session : st_->full_session;
   s.reset();
-  s.bind(1, o_.node).bind(2, boot_).bind(3, std::string_view(hex)).bind(4, o_.realm);
-  s.bind(5, e.username.view()).bind(6, e.transport.view());
-  s.bind(7, e.client.ip().to_string()).bind(8, int64_t(e.client.port()));
+  s.bind_static(1, o_.node).bind_static(2, boot_).bind_static(3, text.sid).bind_static(4, o_.realm);
+  s.bind_static(5, e.username.view()).bind_static(6, e.transport.view());
+  s.bind_static(7, text.client).bind(8, int64_t(e.client.port()));
   if (e.has_relay) {
-    s.bind(9, e.relay.ip().to_string()).bind(10, int64_t(e.relay.port()));
+    s.bind_static(9, text.relay).bind(10, int64_t(e.relay.port()));
   } else {
     s.bind_null(9).bind_null(10);
   }
   if (e.has_relay6) {
-    s.bind(11, e.relay6.ip().to_string()).bind(12, int64_t(e.relay6.port()));
+    s.bind_static(11, text.relay6).bind(12, int64_t(e.relay6.port()));
   } else {
     s.bind_null(11).bind_null(12);
   }
   s.bind(13, e.started_ms).bind(14, e.at_ms);
-  if (e.kind == EventKind::SessionEnd) {
-    s.bind(15, e.at_ms).bind(16, e.end_reason.view());
+  if (e.kind == EventKind::SessionStart) {
+    const int rc = s.step();
+    s.reset();
+    if (rc != SQLITE_DONE) return false;
+    set_row(e.sid, sqlite3_last_insert_rowid(db_->get()));
+    return true;
+  }
+  if (end) {
+    s.bind(15, e.at_ms).bind_static(16, e.end_reason.view());
   } else {
     s.bind_null(15).bind_null(16);
   }
   s.bind(17, int64_t(e.bytes_from_client)).bind(18, int64_t(e.packets_from_client));
   s.bind(19, int64_t(e.bytes_to_client)).bind(20, int64_t(e.packets_to_client));
   const int rc = s.step();
-  if (rc != SQLITE_ROW) return false;
-  const int64_t row = s.int_at(0);
   s.reset();
-  if (e.kind == EventKind::SessionEnd) {
-    rows_.erase(e.sid);
-  } else {
-    rows_[e.sid] = row;
-  }
+  if (rc != SQLITE_DONE) return false;
+  if (!end) set_row(e.sid, sqlite3_last_insert_rowid(db_->get()));
   return true;
 }
 
 bool LedgerWriter::apply_peers(const LedgerEvent& e) {
-  auto row = session_row(e.sid);
-  if (!row) return true;  // its session was lost with a dropped event: nothing to attach to
+  auto found = rows_.find(e.sid);
+  if (found == rows_.end()) return true;  // its session's start was dropped: nothing to attach to
+  const int64_t row = found->second;
   Statement& s = st_->upsert_peer;
   for (uint8_t i = 0; i < e.peer_count && i < LedgerEvent::kMaxPeers; ++i) {
     const PeerTraffic& p = e.peers[i];
     s.reset();
-    s.bind(1, *row).bind(2, p.peer.to_string()).bind(3, int64_t(p.bytes_to_peer)).bind(4, int64_t(p.packets_to_peer));
+    char peer[core::IpAddress::kMaxText];
+    const size_t n = p.peer.format(peer);
+    s.bind(1, row).bind_static(2, std::string_view(peer, n)).bind(3, int64_t(p.bytes_to_peer));
+    s.bind(4, int64_t(p.packets_to_peer));
     s.bind(5, int64_t(p.bytes_from_peer)).bind(6, int64_t(p.packets_from_peer));
     if (s.step() != SQLITE_DONE) return false;
   }
@@ -302,11 +371,10 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   key += e.username.view();
   key += '\n';
   key += peer;
-  if (auto it = folds_.find(key); it != folds_.end() && e.at_ms - it->second.second < 60'000) {
-    Statement& f = st_->fold_refusal;
-    f.reset();
-    f.bind(1, it->second.first).bind(2, e.at_ms);
-    return f.step() == SQLITE_DONE;
+  if (auto it = folds_.find(key); it != folds_.end() && e.at_ms - it->second.window_start < 60'000) {
+    ++it->second.unwritten;  // written with the commit (write_pending), not one UPDATE each
+    it->second.last_at = std::max(it->second.last_at, e.at_ms);
+    return true;
   }
   if (e.at_ms - refusal_window_ms_ >= 1000) {
     refusal_window_ms_ = e.at_ms;
@@ -333,9 +401,11 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   const int64_t row = s.int_at(0);
   s.reset();
   if (folds_.size() > 20'000) {
-    std::erase_if(folds_, [&](const auto& kv) { return e.at_ms - kv.second.second >= 60'000; });
+    std::erase_if(folds_, [&](const auto& kv) {
+      return kv.second.unwritten == 0 && e.at_ms - kv.second.window_start >= 60'000;
+    });
   }
-  folds_[key] = {row, e.at_ms};
+  folds_[key] = Fold{row, e.at_ms, 0, e.at_ms};
   return true;
 }
 
@@ -373,6 +443,7 @@ bool LedgerWriter::write_pending() {
     failed("cannot start a transaction: " + err);
     return false;
   }
+  rows_undo_.clear();
   size_t bad = 0;
   for (const LedgerEvent& e : pending_) {
     if (apply(e)) continue;
@@ -380,18 +451,33 @@ bool LedgerWriter::write_pending() {
     if (transient(rc)) {
       const std::string what = db_->last_error();
       db_->exec("ROLLBACK");
-      rows_.clear();  // rows inserted in the rolled back transaction are gone
+      rolled_back();
       failed(what);
       return false;
     }
     ++bad;  // a record SQLite refuses for good: skip it, keep the rest
+  }
+  // Identical refusals folded since the last commit: one UPDATE per row, not per refusal.
+  for (auto& [key, f] : folds_) {
+    if (f.unwritten == 0) continue;
+    Statement& u = st_->fold_refusal;
+    u.reset();
+    u.bind(1, f.row).bind(2, f.last_at).bind(3, f.unwritten);
+    if (u.step() != SQLITE_DONE) {
+      const std::string what = db_->last_error();
+      db_->exec("ROLLBACK");
+      rolled_back();
+      failed(what);
+      return false;
+    }
+    f.unwritten = 0;
   }
   const int64_t now = wall_ms();
   const bool health_due = now - last_health_ms_ >= 5000;
   if (health_due) write_health();
   if (int rc = db_->exec("COMMIT", &err); rc != SQLITE_OK) {
     db_->exec("ROLLBACK");
-    rows_.clear();
+    rolled_back();
     failed("cannot commit: " + err);
     return false;
   }
@@ -418,10 +504,16 @@ bool LedgerWriter::write_pending() {
 void LedgerWriter::run() {
   int64_t give_up_at = 0;
   while (true) {
+    // The rings are emptied often (they are small and the workers never wait); the database is
+    // written less often, in big transactions: most of the cost of a commit is per transaction
+    // and per page, not per row.
     collect();
     const int64_t now = wall_ms();
-    if ((!pending_.empty() || now - last_health_ms_ >= 5000) && now >= retry_at_ms_ && ensure_open()) {
+    const bool due = now - last_commit_ms_ >= o_.flush_interval_ms || pending_.size() >= o_.commit_batch ||
+                     stopping_;
+    if (due && (!pending_.empty() || now - last_health_ms_ >= 5000) && now >= retry_at_ms_ && ensure_open()) {
       write_pending();
+      last_commit_ms_ = now;
     }
     if (stopping_) {
       size_t queued = 0;
@@ -438,8 +530,14 @@ void LedgerWriter::run() {
         break;
       }
     }
+    {
+      timespec cpu{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+      std::lock_guard lock(stats_mu_);
+      stats_.cpu_seconds = double(cpu.tv_sec) + double(cpu.tv_nsec) / 1e9;
+    }
     std::unique_lock lock(wake_mu_);
-    wake_.wait_for(lock, std::chrono::milliseconds(stopping_ ? 10 : o_.flush_interval_ms));
+    wake_.wait_for(lock, std::chrono::milliseconds(o_.drain_interval_ms));
   }
   if (db_ && st_) {
     if (db_->exec("BEGIN IMMEDIATE") == SQLITE_OK) {
@@ -449,6 +547,10 @@ void LedgerWriter::run() {
   }
   st_.reset();
   db_.reset();
+  timespec cpu{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  std::lock_guard lock(stats_mu_);
+  stats_.cpu_seconds = double(cpu.tv_sec) + double(cpu.tv_nsec) / 1e9;
 }
 
 }  // namespace turnpike::ledger

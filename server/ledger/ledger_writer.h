@@ -39,7 +39,9 @@ struct WriterOptions {
   std::string node;
   std::string realm;
   unsigned retention_days = 0;       // 0: keep everything
-  int flush_interval_ms = 50;
+  int flush_interval_ms = 500;       // how long events may gather before a commit
+  int drain_interval_ms = 10;        // how often the rings are emptied (they hold 1024 events)
+  size_t commit_batch = 8192;        // commit early when this many events are waiting
   size_t max_pending = 200'000;      // events held while the database is failing
   unsigned refusal_rows_per_second = 5;  // new refusal rows (identical ones are folded)
 };
@@ -51,6 +53,7 @@ struct WriterStats {
   size_t pending = 0;
   bool database_ok = false;
   std::string last_error;
+  double cpu_seconds = 0;  // CPU the writer thread has used (its own thread clock)
 };
 
 using LogFunction = std::function<void(bool error, const std::string& message)>;
@@ -82,7 +85,8 @@ class LedgerWriter {
   void close_interrupted();
   void prune(int64_t now_ms);
   void failed(const std::string& what);
-  std::optional<int64_t> session_row(uint64_t sid);
+  void set_row(uint64_t sid, std::optional<int64_t> row);  // rows_, with undo for a rollback
+  void rolled_back();
 
   WriterOptions o_;
   LogFunction log_;
@@ -100,10 +104,18 @@ class LedgerWriter {
   int64_t retry_at_ms_ = 0;
   int64_t last_prune_ms_ = 0;
   int64_t last_health_ms_ = 0;
+  int64_t last_commit_ms_ = 0;
   bool failing_ = false;
   std::string failure_;
-  std::unordered_map<uint64_t, int64_t> rows_;  // active session id -> row
-  std::unordered_map<std::string, std::pair<int64_t, int64_t>> folds_;  // refusal key -> (row, window start)
+  std::unordered_map<uint64_t, int64_t> rows_;  // session id -> its row, while the session lasts
+  std::vector<std::pair<uint64_t, std::optional<int64_t>>> rows_undo_;  // this transaction's changes
+  struct Fold {
+    int64_t row = 0;           // the refusal row this key counts into
+    int64_t window_start = 0;  // identical refusals fold for a minute
+    int64_t unwritten = 0;     // refusals folded since the last commit
+    int64_t last_at = 0;
+  };
+  std::unordered_map<std::string, Fold> folds_;  // refusal key -> its row
   int64_t refusal_window_ms_ = 0;
   unsigned refusal_rows_in_window_ = 0;
 

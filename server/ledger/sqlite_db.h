@@ -40,6 +40,11 @@ class Statement {
     sqlite3_bind_text(stmt_, i, v.data(), int(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // The bytes must stay put until the statement is stepped and reset (no copy is made).
+  Statement& bind_static(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), int(v.size()), SQLITE_STATIC);
+    return *this;
+  }
   Statement& bind_null(int i) {
     sqlite3_bind_null(stmt_, i);
     return *this;

@@ -66,6 +66,9 @@ SCENARIOS = [
     dict(id="preauth", kind="unauth", servers=["turnpike", "coturn"], rounds=2,
          title="10,000 sources each send one unauthenticated Allocate (state kept before authentication)",
          args=["--mode", "unauth", "--allocations", "10000", "--hold", "1"]),
+    dict(id="ledger", kind="ledger", servers=[], rounds=3,
+         title="Ledger: 10,000 session events per second from 2 worker threads into SQLite",
+         args=["--rate", "10000", "--seconds", "8", "--workers", "2"]),
     dict(id="noise", kind="relay", servers=["turnpike", "turnpike'"], rounds=3,
          title="Noise: the many-flows load, turnpike against itself (A vs A)",
          args=["--allocations", "1000", "--peers", "20", "--size", "200", "--rate", "50"], warmup=2, duration=4),
@@ -217,6 +220,21 @@ def run_scenario(build, workdir, scn, rounds):
             results[name].append(res)
             log("  %-10s round %d: %s" % (name, r + 1, summary(scn, res)))
     return results
+
+
+def run_ledger(build, workdir, scn, rounds):
+    """turnpike-ledger-bench: the relay's ledger writer at a fixed event rate, no servers."""
+    out = []
+    for i in range(rounds):
+        p = subprocess.run([os.path.join(build, "bin", "turnpike-ledger-bench"), "--json", "--dir", workdir]
+                           + scn["args"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+        try:
+            r = json.loads(p.stdout)
+        except ValueError:
+            r = {"error": (p.stderr or p.stdout)[-300:]}
+        log("  round %d: %s" % (i + 1, r))
+        out.append(r)
+    return {"turnpike": out}
 
 
 def profile(build, workdir, scn, server_name):
@@ -385,7 +403,8 @@ def build_report(data):
         scn = dict(scn, servers=list(r.keys()))  # the servers of this run (--servers may differ)
         out.append("### %s" % scn["title"])
         out.append("")
-        out.append("`turnpike-loadgen %s`" % " ".join(scn["args"]))
+        out.append("`%s %s`" % ("turnpike-ledger-bench" if scn["kind"] == "ledger" else "turnpike-loadgen",
+                                 " ".join(scn["args"])))
         out.append("")
         if scn["kind"] == "relay":
             floor_p99 = median(r["floor"], "rtt_p99_us") if "floor" in r else None
@@ -424,6 +443,24 @@ def build_report(data):
                     names[0], names[1], fmt(d("server_cpu_us_per_packet")), fmt(d("delivered_pps")),
                     fmt(d("rtt_p99_us")), " (same server twice: 1.00 = no noise)" if scn["id"] == "noise" else ""))
                 out.append("")
+        elif scn["kind"] == "ledger":
+            rs = [x for x in r["turnpike"] if "error" not in x]
+            out.append("| events/s | writer CPU (share of one core) | writer CPU per event | worker cost per event "
+                       "pushed | ring drops | rows written |")
+            out.append("|---:|---:|---:|---:|---:|---:|")
+            if rs:
+                out.append("| %s | %s %% (±%s %%) | %s µs | %s ns | %s | %s of %s |" % (
+                    fmt(median(rs, "rate"), 0), fmt(median(rs, "writer_core_percent")),
+                    fmt(spread(rs, "writer_core_percent"), 0), fmt(median(rs, "writer_us_per_event")),
+                    fmt(median(rs, "push_ns_per_event"), 0), fmt(max(x["dropped"] for x in rs), 0),
+                    fmt(median(rs, "written"), 0), fmt(median(rs, "events"), 0)))
+                pct = median(rs, "writer_core_percent")
+                drops = max(x["dropped"] for x in rs)
+                targets.append(("Ledger at 10,000 events/s: under 1 % of one core", "%s %%" % fmt(pct),
+                                pct is not None and pct < 1))
+                targets.append(("Ledger queue never overflows at 10,000 events/s", "%d events dropped" % drops,
+                                drops == 0))
+            out.append("")
         elif scn["kind"] == "alloc":
             out.append("| server | allocations/s | server CPU per allocation set-up | memory per allocation (RSS delta) "
                        "| failed | what limited it |")
@@ -609,7 +646,10 @@ def main():
                 continue
             rounds = min(a.rounds, scn.get("rounds", a.rounds))
             log("== %s (%d rounds): %s" % (scn["id"], rounds, scn["title"]))
-            data["results"][scn["id"]] = run_scenario(build, workdir, scn, rounds)
+            if scn["kind"] == "ledger":
+                data["results"][scn["id"]] = run_ledger(build, workdir, scn, rounds)
+            else:
+                data["results"][scn["id"]] = run_scenario(build, workdir, scn, rounds)
         data["elapsed_s"] = time.time() - start
         data["finished"] = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
         with open(os.path.join(workdir, "results.json"), "w") as f:
