@@ -149,21 +149,44 @@ std::string session_json(ledger::Database& db, const ledger::SessionRow& s) {
 
 const std::set<std::string> kValueOptions = {"config", "ledger", "user", "since", "limit"};
 
+// What every ledger command starts with: its arguments, --since, and the ledger opened.
+struct LedgerCommand {
+  AdminArgs args;
+  std::optional<int64_t> since;
+  std::optional<ledger::Database> db;
+  int limit = 1000;
+};
+
+// std::nullopt (with the exit status in `exit_code`) when the command cannot run.
+std::optional<LedgerCommand> start_command(int argc, char** argv, int* exit_code) {
+  LedgerCommand c;
+  c.args = AdminArgs::parse(argc, argv, 2, kValueOptions);
+  *exit_code = 2;
+  if (!c.args.error.empty()) {
+    std::cerr << "turnpike-admin: " << c.args.error << "\n";
+    return std::nullopt;
+  }
+  if (!since_of(c.args, &c.since)) return std::nullopt;
+  if (auto l = c.args.get("limit")) c.limit = std::max(1, std::atoi(l->c_str()));
+  *exit_code = 1;
+  c.db = open_ledger(c.args);
+  if (!c.db) return std::nullopt;
+  return c;
+}
+
 }  // namespace
 
 int admin_sessions(int argc, char** argv) {
-  const AdminArgs a = AdminArgs::parse(argc, argv, 2, kValueOptions);
-  if (!a.error.empty()) {
-    std::cerr << "turnpike-admin: " << a.error << "\n";
-    return 2;
-  }
+  int status = 0;
+  auto c = start_command(argc, argv, &status);
+  if (!c) return status;
+  const AdminArgs& a = c->args;
+  auto& db = c->db;
   ledger::SessionFilter f;
   f.active_only = a.has("active");
   f.username = a.get("user");
-  if (!since_of(a, &f.since_ms)) return 2;
-  if (auto l = a.get("limit")) f.limit = std::max(1, std::atoi(l->c_str()));
-  auto db = open_ledger(a);
-  if (!db) return 1;
+  f.since_ms = c->since;
+  f.limit = c->limit;
   const auto rows = ledger::query_sessions(*db, f);
   if (a.has("json")) {
     std::cout << "[";
@@ -180,17 +203,11 @@ int admin_sessions(int argc, char** argv) {
 }
 
 int admin_refusals(int argc, char** argv) {
-  const AdminArgs a = AdminArgs::parse(argc, argv, 2, kValueOptions);
-  if (!a.error.empty()) {
-    std::cerr << "turnpike-admin: " << a.error << "\n";
-    return 2;
-  }
-  std::optional<int64_t> since;
-  if (!since_of(a, &since)) return 2;
-  auto db = open_ledger(a);
-  if (!db) return 1;
-  const int limit = a.get("limit") ? std::max(1, std::atoi(a.get("limit")->c_str())) : 1000;
-  const auto rows = ledger::query_refusals(*db, since, limit);
+  int status = 0;
+  auto c = start_command(argc, argv, &status);
+  if (!c) return status;
+  const AdminArgs& a = c->args;
+  const auto rows = ledger::query_refusals(*c->db, c->since, c->limit);
   if (a.has("json")) {
     std::cout << "[";
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -222,15 +239,16 @@ int admin_refusals(int argc, char** argv) {
 }
 
 int admin_who(int argc, char** argv) {
-  const AdminArgs a = AdminArgs::parse(argc, argv, 2, kValueOptions);
-  if (!a.error.empty() || a.positional.size() != 1) {
-    std::cerr << (a.error.empty() ? "" : "turnpike-admin: " + a.error + "\n")
-              << "usage: turnpike-admin who JID|USERNAME [--json] [-c FILE | --ledger PATH]\n";
+  if (AdminArgs::parse(argc, argv, 2, kValueOptions).positional.size() != 1) {
+    std::cerr << "usage: turnpike-admin who JID|USERNAME [--json] [-c FILE | --ledger PATH]\n";
     return 2;
   }
+  int status = 0;
+  auto c = start_command(argc, argv, &status);
+  if (!c) return status;
+  const AdminArgs& a = c->args;
+  auto& db = c->db;
   const std::string who = a.positional[0];
-  auto db = open_ledger(a);
-  if (!db) return 1;
   const auto creds = ledger::query_credentials(*db, who);
   // The TURN usernames this person was given (or the one asked about), and their sessions.
   ledger::SessionFilter f;
@@ -274,16 +292,11 @@ int admin_who(int argc, char** argv) {
 }
 
 int admin_stats(int argc, char** argv) {
-  const AdminArgs a = AdminArgs::parse(argc, argv, 2, kValueOptions);
-  if (!a.error.empty()) {
-    std::cerr << "turnpike-admin: " << a.error << "\n";
-    return 2;
-  }
-  std::optional<int64_t> since;
-  if (!since_of(a, &since)) return 2;
-  auto db = open_ledger(a);
-  if (!db) return 1;
-  const auto t = ledger::query_totals(*db, since, 10);
+  int status = 0;
+  auto c = start_command(argc, argv, &status);
+  if (!c) return status;
+  const AdminArgs& a = c->args;
+  const auto t = ledger::query_totals(*c->db, c->since, 10);
   if (a.has("json")) {
     std::cout << "{\"sessions\":" << t.sessions << ",\"active\":" << t.active
               << ",\"bytes_from_client\":" << t.bytes_from_client << ",\"bytes_to_client\":" << t.bytes_to_client

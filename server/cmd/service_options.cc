@@ -107,9 +107,6 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   return o;
 }
 
-}  // namespace turnpike::cmd
-
-namespace turnpike::cmd {
 
 ledger::WriterOptions make_ledger_options(const config::Config& c) {
   ledger::WriterOptions o;
@@ -123,9 +120,6 @@ ledger::WriterOptions make_ledger_options(const config::Config& c) {
   return o;
 }
 
-}  // namespace turnpike::cmd
-
-namespace turnpike::cmd {
 
 void discover_external_ip(const config::Config& c, net::ServiceOptions& o) {
   if (!c.external_ip_auto || !c.external_ip_stun_server) return;

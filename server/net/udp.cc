@@ -47,6 +47,15 @@ void set_receive_buffer(int fd, int bytes) {
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
 }
 
+UniqueFd open_udp_listener(const core::SocketAddress& addr, std::string* error) {
+  UniqueFd fd = open_udp(addr, true, error);
+  if (!fd) return fd;
+  const int size = 4 << 20;
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  return fd;
+}
+
 bool set_dont_fragment(int fd, core::Family f) {
   if (f == core::Family::V4) {
     const int v = IP_PMTUDISC_DO;

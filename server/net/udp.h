@@ -27,6 +27,10 @@ bool bind_udp(int fd, const core::SocketAddress& addr);
 // Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max). Best effort.
 void set_receive_buffer(int fd, int bytes);
 
+// A worker's listening socket (UDP or DTLS) on `addr`: SO_REUSEPORT, and socket buffers with
+// room for bursts, so that a worker that is briefly busy does not drop what arrives meanwhile.
+UniqueFd open_udp_listener(const core::SocketAddress& addr, std::string* error);
+
 // RFC 8656 §7.2 DONT-FRAGMENT: set DF on datagrams sent from this socket.
 bool set_dont_fragment(int fd, core::Family f);
 

@@ -48,12 +48,8 @@ Worker::~Worker() {
 
 std::string Worker::listen_udp(const core::SocketAddress& addr) {
   std::string error;
-  UniqueFd fd = open_udp(addr, true, &error);
+  UniqueFd fd = open_udp_listener(addr, &error);
   if (!fd) return error;
-  // Room for bursts: a worker that is briefly busy should not drop what arrives meanwhile.
-  const int size = 4 << 20;
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   auto l = std::make_unique<UdpListener>(*this, std::move(fd), addr);
   l->ev.reset(event_new(base_.get(), l->fd(), EV_READ | EV_PERSIST, &Worker::on_listener_readable, l.get()));
   event_add(l->ev.get(), nullptr);
@@ -76,11 +72,8 @@ std::string Worker::listen_stream(const StreamListenerSpec& spec) {
 
 std::string Worker::listen_dtls(const core::SocketAddress& addr) {
   std::string error;
-  UniqueFd fd = open_udp(addr, true, &error);
+  UniqueFd fd = open_udp_listener(addr, &error);
   if (!fd) return error;
-  const int size = 4 << 20;
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   dtls_.push_back(std::make_unique<DtlsListener>(*this, std::move(fd), addr));
   return {};
 }

@@ -5,7 +5,6 @@ import os
 import signal
 import sqlite3
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import harness, stun  # noqa: E402
@@ -15,16 +14,6 @@ SECRET = "fault-secret"
 
 def sessions(path):
     return harness.admin_json("sessions", "--ledger", path, "--limit", "10000")
-
-
-def wait_for(predicate, timeout=8.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class LedgerFaults(harness.TestCase):
@@ -42,7 +31,7 @@ class LedgerFaults(harness.TestCase):
         server = self.start()
         peer = self.echo_peer()
         self.relay_some(server, peer)
-        wait_for(lambda: len(sessions(server.ledger_path)) >= 1, what="first sessions")
+        harness.wait_until(lambda: len(sessions(server.ledger_path)) >= 1, what="first sessions")
         holder = sqlite3.connect(server.ledger_path, timeout=10, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
         try:
@@ -52,7 +41,7 @@ class LedgerFaults(harness.TestCase):
             holder.execute("COMMIT")
             holder.close()
         server.wait_for_log("writing resumed", timeout=10)
-        rows = wait_for(lambda: [s for s in sessions(server.ledger_path) if s["end_reason"] == "refresh-0"]
+        rows = harness.wait_until(lambda: [s for s in sessions(server.ledger_path) if s["end_reason"] == "refresh-0"]
                         if len([s for s in sessions(server.ledger_path) if s["end_reason"] == "refresh-0"]) >= 2
                         else None, what="both runs' sessions")
         self.assertEqual(len(rows), 2)
@@ -80,7 +69,7 @@ class LedgerFaults(harness.TestCase):
             c = stun.Client("127.0.0.1", server.port, *stun.rest_credential(SECRET, "crash%d" % i))
             self.addCleanup(c.close)
             c.allocate()
-        wait_for(lambda: len(sessions(server.ledger_path)) == 5, what="5 active sessions written")
+        harness.wait_until(lambda: len(sessions(server.ledger_path)) == 5, what="5 active sessions written")
         server.stop(signal.SIGKILL)
         self.assertTrue(all(s["active"] for s in sessions(server.ledger_path)))
         # Same ledger, new process.

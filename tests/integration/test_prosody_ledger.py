@@ -13,16 +13,6 @@ from lib.prosody import EXTDISCO_2, ProsodyTestCase, get  # noqa: E402
 SECRET = "ledger-prosody-secret"
 
 
-def wait(predicate, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
-
-
 class ProsodyLedger(ProsodyTestCase):
     @classmethod
     def start(cls):
@@ -56,7 +46,7 @@ class ProsodyLedger(ProsodyTestCase):
     def test_who_joins_issued_credentials_to_relay_sessions(self):
         username, password = self.turn_credential("alice@localhost", "alice-pw", "localhost")
         self.assertTrue(username.endswith(":alice@localhost"), username)
-        issued = wait(lambda: self.who("alice@localhost")["credentials"])
+        issued = harness.wait_until(lambda: self.who("alice@localhost")["credentials"])
         self.assertEqual(len(issued), 1, issued)
         self.assertEqual(issued[0]["username"], username)
         self.assertEqual(issued[0]["host"], "localhost")
@@ -65,7 +55,7 @@ class ProsodyLedger(ProsodyTestCase):
 
         r = self.relay(self.turnpike, self.peer, username, password, messages=30)
         self.assertEqual((r.received, r.lost), (30, 0), r)
-        found = wait(lambda: [s for s in self.who("alice@localhost")["sessions"] if s["end_reason"] == "refresh-0"])
+        found = harness.wait_until(lambda: [s for s in self.who("alice@localhost")["sessions"] if s["end_reason"] == "refresh-0"])
         self.assertEqual(len(found), 1, self.who("alice@localhost"))
         s = found[0]
         self.assertEqual(s["username"], username)
@@ -96,9 +86,10 @@ class ProsodyLedger(ProsodyTestCase):
     def test_an_unwritable_ledger_does_not_stop_credentials(self):
         username, password = self.turn_credential("dave@broken.localhost", "dave-pw", "broken.localhost")
         self.assertAllocates(self.turnpike, username, password)
-        log = wait(lambda: "Cannot write issued credentials to %s" % self.broken_ledger
-                   in self.prosody.module_log("broken.localhost") and self.prosody.module_log("broken.localhost"),
-                   timeout=40)
+        log = harness.wait_until(lambda: "Cannot write issued credentials to %s" % self.broken_ledger
+                                 in self.prosody.module_log("broken.localhost")
+                                 and self.prosody.module_log("broken.localhost"), timeout=40,
+                                 what="the module to report the unwritable ledger")
         self.assertIn("credentials are still issued", log)
         # Issuing went on meanwhile, and the other hosts were not affected.
         again, _ = self.turn_credential("dave@broken.localhost", "dave-pw", "broken.localhost")

@@ -156,6 +156,19 @@ class Turnpike(Process):
         return self.wait_for_log(r"turnpike ready", timeout)
 
 
+def wait_until(predicate, timeout=8.0, what="the condition"):
+    """Polls `predicate` until it returns something true (and returns that); AssertionError
+    naming `what` when it never does within `timeout` seconds."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
+        time.sleep(0.1)
+
+
 def admin_json(*args):
     """Runs turnpike-admin with --json and returns the parsed output."""
     import json
