@@ -1,5 +1,6 @@
-"""`make run`'s server (tests/tools/dev-run.sh): it starts on 127.0.0.1:3478 and the
-turnutils_uclient line it prints relays with 0% loss."""
+"""`make run`'s server (tests/tools/dev-run.sh): it starts on 127.0.0.1:3478, the
+turnutils_uclient line it prints relays with 0% loss, and `turnpike-admin sessions` then shows
+that session with the byte counts uclient sent and received."""
 import os
 import re
 import shlex
@@ -42,6 +43,15 @@ class DevRun(harness.TestCase):
         self.assertEqual(r.lost, 0, r)
         self.assertEqual(r.lost_percent, 0.0, r)
         self.assertGreater(r.received, 0, r)
+        # The printed line uses -c and -m 2: two sessions carried the traffic, closed by Refresh 0.
+        conf = os.path.join(build, "dev", "turnpike.conf")
+        used = harness.wait_until(
+            lambda: [s for s in harness.admin_json("sessions", "-c", conf) if s["end_reason"] == "refresh-0"]
+            if len([s for s in harness.admin_json("sessions", "-c", conf) if s["end_reason"] == "refresh-0"]) == 2
+            else None, what="both sessions in the ledger")
+        self.assertEqual(sum(s["bytes_from_client"] for s in used), r.sent_bytes)
+        self.assertEqual(sum(s["bytes_to_client"] for s in used), r.received_bytes)
+        self.assertTrue(all(s["username"].endswith(":dev") for s in used), used)
 
 
 if __name__ == "__main__":
