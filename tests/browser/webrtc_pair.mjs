@@ -7,7 +7,8 @@
 //
 // CONFIG: { launcher, timeout_ms, messages, webrtc, browsers: [A, B] } where each browser is
 //   { name, home, profile, netns (or null), ice_servers: [RTCIceServer], https_probe (optional),
-//     gather_timeout_ms (optional: go on with what was gathered by then) }.
+//     gather_timeout_ms (optional: go on with what was gathered by then),
+//     https_during (optional: a URL fetched while the data channel exchanges messages) }.
 // With webrtc: false it only launches the browsers and loads each one's https_probe URL (the
 // TLS trust check), for any number of browsers.
 // Signalling is this script: it carries A's offer to B and B's answer back, each after ICE
@@ -161,17 +162,18 @@ async function checkSwitches(b) {
   await b.page.goto('about:blank');
 }
 
-// Loads b.https_probe in a page of its own (a failed load leaves an error page behind).
-async function probe(b) {
+// Loads `url` in a page of its own (a failed load leaves an error page behind) and reports it
+// as b.report[key]: {url, status, body} or {url, error}.
+async function probe(b, url = b.https_probe, key = 'https_probe') {
   const page = await b.context.newPage();
   try {
     // Generous: on a loaded two-core machine a refused certificate can take seconds to report,
     // and a timeout here would hide which answer it was.
     const timeout = Math.max(1000, Math.min(20000, deadline - Date.now()));
-    const response = await page.goto(b.https_probe, { timeout });
-    b.report.https_probe = { url: b.https_probe, status: response.status() };
+    const response = await page.goto(url, { timeout });
+    b.report[key] = { url, status: response.status(), body: (await response.text()).slice(0, 200) };
   } catch (e) {
-    b.report.https_probe = { url: b.https_probe, error: e.message.split('\n')[0] };
+    b.report[key] = { url, error: e.message.split('\n')[0] };
   } finally {
     await page.close();
   }
@@ -217,6 +219,10 @@ async function run(browsers) {
                 Promise.all(browsers.map((x) => x.page.evaluate(() => window.tp.opened))));
   const open_ms = Date.now() - t;
 
+  // https_during: a page fetched while the data channel carries the messages below (the shared
+  // port case: web traffic and TURN on one port at the same time).
+  const during = browsers.filter((x) => x.https_during).map((x) => probe(x, x.https_during, 'https_during'));
+
   t = Date.now();
   const sent = { [a.name]: messagesFrom(a.name, config.messages), [b.name]: messagesFrom(b.name, config.messages) };
   await Promise.all(browsers.map((x) => x.page.evaluate((m) => window.tp.send(m), sent[x.name])));
@@ -228,6 +234,7 @@ async function run(browsers) {
     }
     y.report.received = got.length;
   }
+  await Promise.all(during);
   const exchange_ms = Date.now() - t;
 
   for (const x of browsers) {

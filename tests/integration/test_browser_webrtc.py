@@ -12,7 +12,8 @@ subjectAltName holds both addresses); every browser's HOME has an NSS db trustin
 
 Which cases run is decided in tests/integration/CMakeLists.txt (BROWSER_WEBRTC_CASES): "tls"
 (turns:) and "tcp" (turn:?transport=tcp) with bob behind the UDP-dropping firewall are the
-through-any-firewall proof; "udp" runs both browsers outside it; "udp-blocked" proves the
+through-any-firewall proof; "mux" is turns: on the port shared with the web server
+(mux-listening-port) while both browsers load a page from the web backend through that port; "udp" runs both browsers outside it; "udp-blocked" proves the
 namespaced browser cannot get through over UDP, and "tls-trust" proves the certificate and NSS
 set-up that turns: needs.
 
@@ -49,6 +50,9 @@ CASES = {
     "tcp": (True, "turn:{lo}:{port}?transport=tcp", "turn:{veth}:{port}?transport=tcp", ("tcp", "tcp")),
     # Once the daemon has a TLS listener: turns: through the firewall, certificate verified.
     "tls": (True, "turns:{lo}:{tls}?transport=tcp", "turns:{veth}:{tls}?transport=tcp", ("tls", "tls")),
+    # Port 443 shared with the web server (mux-listening-port): turns: on the shared port through
+    # the firewall, while each browser loads a page from the web backend through that same port.
+    "mux": (True, "turns:{lo}:{mux}?transport=tcp", "turns:{veth}:{mux}?transport=tcp", ("tls", "tls")),
 }
 # Not a relay case: Chromium (in the namespace, over TCP to the veth address) accepts the throwaway
 # CA's certificate for an IP literal when its HOME's NSS db trusts the CA, and refuses it otherwise.
@@ -128,11 +132,21 @@ class BrowserWebRtc(harness.TestCase):
         self.addCleanup(self.ns.delete)
         self.pki = tls_certs.ThrowawayPki(self.workdir, ["127.0.0.1", self.ns.host_ip])
 
-    def start_server(self):
+    def start_web_backend(self):
+        """The web server behind the shared port: an HTTPS server with the same throwaway CA's
+        certificate (the browsers check it: the shared port passes TLS through untouched)."""
+        port = harness.free_port()
+        backend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "web_backend.py")
+        web = self.track(harness.Process([sys.executable, "-u", backend, str(port), self.pki.server_cert, self.pki.server_key],
+                                         os.path.join(self.workdir, "web-backend.log")))
+        harness.wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, what="the web backend")
+        return web, port
+
+    def start_server(self, extra=()):
         self.tls_port = harness.free_port()
         if REFERENCE:
             return self.track(CoturnReference(self.workdir, self.ns, self.pki, self.tls_port))
-        return self.turnpike([
+        return self.turnpike(list(extra) + [
             "listening-ip=" + self.ns.host_ip,  # reachable from inside the namespace
             "tls-listening-port=%d" % self.tls_port,
             "cert=" + self.pki.server_cert, "pkey=" + self.pki.server_key,
@@ -152,8 +166,13 @@ class BrowserWebRtc(harness.TestCase):
 
     def relay_case(self, case):
         bob_in_ns, alice_url, bob_url, expected = CASES[case]
-        server = self.start_server()
-        fill = dict(lo="127.0.0.1", veth=self.ns.host_ip, port=server.port, tls=self.tls_port)
+        extra, mux_port, web = [], None, None
+        if case == "mux":
+            web, backend_port = self.start_web_backend()
+            mux_port = harness.free_port()
+            extra = ["mux-listening-port=%d" % mux_port, "mux-web-backend=127.0.0.1:%d" % backend_port]
+        server = self.start_server(extra)
+        fill = dict(lo="127.0.0.1", veth=self.ns.host_ip, port=server.port, tls=self.tls_port, mux=mux_port)
         alice_url, bob_url = alice_url.format(**fill), bob_url.format(**fill)
         for url in (alice_url, bob_url):
             if url.endswith("transport=tcp"):
@@ -169,14 +188,15 @@ class BrowserWebRtc(harness.TestCase):
 
         bob = {"name": "bob", "home": self.pki.browser_home("bob"), "ice_servers": ice(bob_url, "bob"),
                "netns": self.ns.name if bob_in_ns else None}
+        alice = {"name": "alice", "home": self.pki.browser_home("alice"), "ice_servers": ice(alice_url, "alice")}
+        if case == "mux":
+            alice["https_during"] = "https://127.0.0.1:%d/" % mux_port
+            bob["https_during"] = "https://%s:%d/" % (self.ns.host_ip, mux_port)
         if expected is None:
             # Chromium gives a silent TURN server up only after ~40 s (ICE error 701); a relay
             # candidate over loopback or the veth takes well under a second, so 5 s tells.
             bob["gather_timeout_ms"] = 5000
-        r = browsers.run_driver(self.workdir, [
-            {"name": "alice", "home": self.pki.browser_home("alice"), "ice_servers": ice(alice_url, "alice")},
-            bob,
-        ], timeout_s=40)
+        r = browsers.run_driver(self.workdir, [alice, bob], timeout_s=40)
         print("%s: %s" % (case, json.dumps(r.ms)), flush=True)
         log = server.log()
 
@@ -206,6 +226,13 @@ class BrowserWebRtc(harness.TestCase):
                 me, sel["local"]["protocol"], sel["local"]["address"], sel["local"]["port"],
                 sel["remote"]["address"], sel["remote"]["port"], sel["local"]["relayProtocol"]), flush=True)
 
+        if case == "mux":
+            # Both pages came from the web backend, through the port the TURN sessions used.
+            for me in ("alice", "bob"):
+                page = r.browsers[me].get("https_during", {})
+                self.assertEqual(page.get("status"), 200, r)
+                self.assertIn("web-backend", page.get("body", ""), r)
+            self.assertGreaterEqual(web.log().count("served "), 2, web.log())  # (and maybe a favicon)
         if REFERENCE:
             return
         # The daemon's view: allocations for alice and bob only, each from where it should come
