@@ -22,12 +22,9 @@ BENCH_DEPS := coturn python3 gnuplot-nox
 # The sanitizer pass of `make test`: unit tests and fuzz-corpus replays built with
 # AddressSanitizer and UndefinedBehaviorSanitizer.
 SAN_BUILD ?= build-asan
-SAN_TARGETS := core_tests relay_tests config_tests ledger_tests \
-	fuzz_stun_message fuzz_stream_framing fuzz_relay_server fuzz_config_text
 # `make fuzz`: libFuzzer (clang) on every parser, FUZZ_SECONDS each, corpora grown in place.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZERS := stun_message stream_framing relay_server config_text
 
 all: build
 
@@ -59,16 +56,17 @@ test: test-deps build
 
 sanitize:
 	@cmake -S . -B $(SAN_BUILD) -DTURNPIKE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build $(SAN_BUILD) -j $(JOBS) --target $(SAN_TARGETS)
-	@cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -R '^(core_tests|relay_tests|config_tests|ledger_tests|fuzz)\.'
+	@cmake --build $(SAN_BUILD) -j $(JOBS) --target unit-and-fuzz
+	@cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -R '(_tests\.|^fuzz\.)'
 
 fuzz:
 	@tests/tools/install-deps.sh clang libclang-rt-14-dev
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DTURNPIKE_FUZZ=ON -DTURNPIKE_SANITIZE=ON >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j $(JOBS) $(addprefix --target fuzz_,$(FUZZERS))
-	@set -e; for f in $(FUZZERS); do \
-	  echo "fuzzing $$f for $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_BUILD)/bin/fuzz_$$f tests/fuzz/corpus/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@set -e; for bin in $(FUZZ_BUILD)/bin/fuzz_*; do \
+	  f=$${bin##*/fuzz_}; echo "fuzzing $$f for $(FUZZ_SECONDS) s"; \
+	  mkdir -p tests/fuzz/corpus/$$f; \
+	  $$bin tests/fuzz/corpus/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    2>&1 | grep -E '^(stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' ; \
 	done
 
