@@ -8,6 +8,7 @@
 #include "net/connection_limits.h"
 #include "net/relay_ports.h"
 #include "net/stream_settings.h"
+#include "relay/connection_ids.h"
 #include "relay/peer_policy.h"
 #include "relay/quota.h"
 #include "relay/settings.h"
@@ -28,6 +29,8 @@ struct SharedState {
   const core::NonceCodec nonces;
   relay::QuotaBook quotas;
   RelayPorts ports;
+  // RFC 6062 CONNECTION-IDs waiting for their ConnectionBind, and the worker owning each.
+  relay::ConnectionIds connection_ids;
 
   // TCP, TLS and DTLS clients (set before the workers start, read-only after).
   StreamSettings streams;

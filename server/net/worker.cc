@@ -24,7 +24,7 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
       events_(std::move(realm)) {
   server_ = std::make_unique<relay::Server>(shared_.settings, shared_.policy, std::move(credentials),
                                             shared_.nonces, *this, events_, shared_.quotas,
-                                            uint8_t(index + 1));
+                                            shared_.connection_ids, uint8_t(index + 1));
   // One coarse tick per worker for every expiry (DESIGN.md), not one timer per object.
   connections_ = std::make_unique<ConnectionSet>(base_.get());
   tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));
@@ -209,6 +209,10 @@ void Worker::drain_relay(relay::RelaySocket& s) {
 relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t index,
                                           const relay::OpenRelayRequest& r) {
   relay::OpenRelayResult res;
+  if (r.tcp) {
+    res.error = core::error::UnsupportedTransportProtocol;  // RFC 6062 sockets: not yet
+    return res;
+  }
   std::optional<BoundSocket> bound;
   uint64_t token = 0;
   if (r.reservation_token) {
@@ -265,5 +269,13 @@ void Worker::send_udp(int fd, const core::SocketAddress& to, core::Bytes data) {
 void Worker::send_to_client(const relay::ClientRef& c, core::Bytes message) {
   static_cast<ClientTransport*>(c.transport)->send(c.address, message);
 }
+
+relay::PeerConnection* Worker::connect_peer(uint32_t, const core::SocketAddress&,
+                                            const core::SocketAddress&) {
+  return nullptr;
+}
+void Worker::bind_peer(relay::PeerConnection*, const relay::ClientRef&) {}
+void Worker::close_peer(relay::PeerConnection*) {}
+bool Worker::move_client(const relay::ClientRef&, uint8_t, core::Bytes) { return false; }
 
 }  // namespace turnpike::net

@@ -101,6 +101,11 @@ class Worker final : public relay::RelayIo {
   void close_relay(relay::RelaySocket* s) override;
   void send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) override;
   void send_to_client(const relay::ClientRef& c, core::Bytes message) override;
+  relay::PeerConnection* connect_peer(uint32_t id, const core::SocketAddress& from,
+                                      const core::SocketAddress& peer) override;
+  void bind_peer(relay::PeerConnection* p, const relay::ClientRef& data) override;
+  void close_peer(relay::PeerConnection* p) override;
+  bool move_client(const relay::ClientRef& c, uint8_t worker, core::Bytes message) override;
 
   uint64_t send_drops() const { return send_drops_ + sender_.stats().dropped; }
   const UdpSender::Stats& send_stats() const { return sender_.stats(); }

@@ -23,7 +23,15 @@ void Server::handle_allocate(Request& r) {
   const auto rt_attr = m.find(attr::RequestedTransport);
   const auto rt = rt_attr ? core::decode_requested_transport(m.value(*rt_attr)) : std::nullopt;
   if (!rt) return reply_error(r, err::BadRequest);
-  if (*rt != core::kProtocolUdp || !settings_.udp_relay) {
+  bool tcp = false;
+  if (*rt == core::kProtocolTcp) {
+    // RFC 6062 §5.1: a TCP allocation, over a TCP or TLS client connection (its control
+    // connection). Over UDP or DTLS, and with no-tcp-relay, TCP is an unsupported transport.
+    if (!settings_.tcp_relay || !is_stream(r.tuple.transport)) {
+      return reply_error(r, err::UnsupportedTransportProtocol);
+    }
+    tcp = true;
+  } else if (*rt != core::kProtocolUdp || !settings_.udp_relay) {
     return reply_error(r, err::UnsupportedTransportProtocol);
   }
 
@@ -35,6 +43,8 @@ void Server::handle_allocate(Request& r) {
   const auto even_attr = m.find(attr::EvenPort);
   const auto raf_attr = m.find(attr::RequestedAddressFamily);
   const auto aaf_attr = m.find(attr::AdditionalAddressFamily);
+  // RFC 6062 §5.1: DONT-FRAGMENT, EVEN-PORT and RESERVATION-TOKEN mean nothing for TCP -> 400.
+  if (tcp && (dont_fragment || even_attr || token_attr)) return reply_error(r, err::BadRequest);
   if (token_attr && (even_attr || raf_attr || aaf_attr)) return reply_error(r, err::BadRequest);
   if (raf_attr && aaf_attr) return reply_error(r, err::BadRequest);
 
@@ -107,6 +117,7 @@ void Server::handle_allocate(Request& r) {
   a->sha256 = r.sha256;
   a->fingerprint = r.msg.has_fingerprint();
   a->dont_fragment = dont_fragment;
+  a->tcp = tcp;
   a->started_unix_ms = r.now.unix_ms;
   std::memcpy(a->allocate_transaction_id.data(), m.transaction_id(), 12);
 
@@ -118,6 +129,7 @@ void Server::handle_allocate(Request& r) {
     req.reserve_next = even.reserve_next;
     req.reservation_token = token;
     req.dont_fragment = dont_fragment;
+    req.tcp = tcp;
     uint16_t error = 0;
     if (token) {
       req.bind_ip = IpAddress::any(f);  // the token decides
@@ -206,6 +218,9 @@ void Server::handle_refresh(Request& r) {
       const uint8_t gone = a.relays[0].bound.family() == *only ? 0 : 1;
       io_.close_relay(a.relays[gone].socket);
       if (gone == 0) a.relays[0] = a.relays[1];
+      for (size_t i = a.tcp_connections.size(); i-- > 0;) {
+        if (tcp_.at(a.tcp_connections[i]).peer.family() == *only) close_tcp(a.tcp_connections[i]);
+      }
       a.relay_count = 1;
       std::erase_if(a.permissions, [&](const Permission& p) { return p.peer.family() == *only; });
       std::erase_if(a.channels, [&](const Channel& c) { return c.peer.family() == *only; });

@@ -66,6 +66,9 @@ struct Allocation {
   bool sha256 = false;
   bool fingerprint = false;    // the client uses FINGERPRINT: answer with it too
   bool dont_fragment = false;
+  // RFC 6062: a TCP allocation (REQUESTED-TRANSPORT TCP). Its relay sockets listen for peers;
+  // data goes over peer connections (tcp_connections), never as ChannelData or Send/Data.
+  bool tcp = false;
   bool refused_send_logged = false;  // one refusal line per allocation for Send floods
 
   std::array<RelayEndpoint, 2> relays{};  // [0] and, for a dual allocation, [1]
@@ -82,8 +85,11 @@ struct Allocation {
 
   std::vector<Permission> permissions;
   std::vector<Channel> channels;
-  TrafficCounters from_client;  // ChannelData and Send indications relayed to peers
-  TrafficCounters to_client;    // peer data relayed to the client
+  std::vector<uint32_t> tcp_connections;  // CONNECTION-IDs of its peer connections (RFC 6062)
+  // Relayed to peers: ChannelData and Send indications, or bytes of TCP data connections (one
+  // "packet" per read). And back to the client.
+  TrafficCounters from_client;
+  TrafficCounters to_client;
   uint64_t dropped = 0;         // packets dropped for want of a permission or channel
 
   std::array<CachedResponse, 2> cache{};

@@ -14,6 +14,7 @@ namespace turnpike::relay {
 namespace attr = core::attr;
 
 void Server::handle_send_indication(Allocation& a, const core::StunMessage& m, const Now& now) {
+  if (a.tcp) return;  // RFC 6062: a TCP allocation relays only over its peer connections
   // RFC 8656 §11.2: XOR-PEER-ADDRESS and DATA are required; otherwise the indication is dropped.
   const auto peer_attr = m.find(attr::XorPeerAddress);
   const auto data_attr = m.find(attr::Data);
@@ -46,7 +47,7 @@ void Server::handle_send_indication(Allocation& a, const core::StunMessage& m, c
 
 void Server::on_channel_data(const FiveTuple& tuple, core::Bytes data, const Now& now) {
   Allocation* a = find(tuple);
-  if (!a) return;
+  if (!a || a->tcp) return;
   const auto cd = core::parse_channel_data(data);
   if (!cd) return;
   // RFC 8656 §12.5: the channel must be bound (not merely cooling) and its peer permitted.

@@ -75,6 +75,8 @@ void Server::handle_channel_bind(Request& r) {
   const int64_t now = r.now.mono_ms;
 
   // RFC 8656 §12.2: a valid CHANNEL-NUMBER (channel_number.h) and one XOR-PEER-ADDRESS, else 400.
+  // RFC 6062: a TCP allocation relays over peer connections, never over channels.
+  if (a.tcp) return reply_error(r, err::BadRequest);
   const auto ch_attr = m.find(attr::ChannelNumber);
   const auto peer_attr = m.find(attr::XorPeerAddress);
   if (!ch_attr || !peer_attr) return reply_error(r, err::BadRequest);

@@ -19,6 +19,10 @@ struct OpenRelayRequest {
   bool reserve_next = false;  // EVEN-PORT with R: keep port+1 and return a token
   std::optional<uint64_t> reservation_token;  // RESERVATION-TOKEN: use the port kept earlier
   bool dont_fragment = false; // DONT-FRAGMENT: set DF on relayed datagrams
+  // RFC 6062 §5.1: a TCP allocation. The relay socket is a listening TCP socket on the relayed
+  // address (peers connect to it: Server::on_peer_accepted), and outgoing connections to peers
+  // (connect_peer) are made from that same address.
+  bool tcp = false;
 };
 
 struct OpenRelayResult {
@@ -37,6 +41,27 @@ class RelayIo {
   virtual void close_relay(RelaySocket* s) = 0;
   virtual void send_to_peer(RelaySocket* s, const SocketAddress& peer, core::Bytes payload) = 0;
   virtual void send_to_client(const ClientRef& c, core::Bytes message) = 0;
+
+  // ---- RFC 6062 TCP relay. Every PeerConnection the relay gets (from connect_peer or
+  // on_peer_accepted) is given back exactly once, to close_peer; net never frees one by itself.
+
+  // Starts a non-blocking TCP connection from `from` (the allocation's relayed address) to
+  // `peer` (RFC 6062 §5.2). The outcome arrives later in Server::on_peer_connected(id, ...),
+  // never from inside this call. Null when no socket could be made (the Connect fails with 447).
+  virtual PeerConnection* connect_peer(uint32_t id, const SocketAddress& from, const SocketAddress& peer) = 0;
+  // RFC 6062 §5.4: the client connection `data` sent a ConnectionBind for `p`, whose success
+  // response has just been sent on it. After the message being handled, `data` stops carrying
+  // STUN: its bytes and the peer's are relayed as they are, both ways, with what the peer sent
+  // before (buffered) first. Server::on_tcp_relayed counts them; the end of either side ends both
+  // and comes back as Server::on_peer_closed.
+  virtual void bind_peer(PeerConnection* p, const ClientRef& data) = 0;
+  // Closes the peer connection and, when bound, its data connection. Never calls back.
+  virtual void close_peer(PeerConnection* p) = 0;
+  // A ConnectionBind for an id that worker `worker` owns (ConnectionIds) arrived on this
+  // worker's client connection `c`: after the message being handled, the connection (socket,
+  // TLS state, unread bytes) moves to that worker, which handles `message` again. False when it
+  // cannot move (it moved once already, or `c` is not a TCP/TLS connection).
+  virtual bool move_client(const ClientRef& c, uint8_t worker, core::Bytes message) = 0;
 };
 
 }  // namespace turnpike::relay

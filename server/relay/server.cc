@@ -21,7 +21,7 @@ using core::StunWriter;
 
 Server::Server(const Settings& settings, const PeerPolicy& policy, CredentialsPtr credentials,
                const core::NonceCodec& nonces, RelayIo& io, EventSink& events, QuotaBook& quotas,
-               uint8_t worker_id)
+               ConnectionIds& connection_ids, uint8_t worker_id)
     : settings_(settings),
       policy_(policy),
       auth_(std::move(credentials), &nonces, settings.stale_nonce),
@@ -29,10 +29,15 @@ Server::Server(const Settings& settings, const PeerPolicy& policy, CredentialsPt
       events_(events),
       quotas_(quotas),
       limiter_(settings.unauth_rate, core::random_u64()),
+      connection_ids_(connection_ids),
       worker_id_(worker_id),
       txid_state_(core::random_u64() | 1) {}
 
 Server::~Server() {
+  for (auto& [id, c] : tcp_) {
+    if (c.state != TcpConnection::State::Bound) connection_ids_.release(id);
+    io_.close_peer(c.socket);
+  }
   for (auto& [_, a] : allocations_) {
     for (uint8_t i = 0; i < a->relay_count; ++i) io_.close_relay(a->relays[i].socket);
     quotas_.release(a->quota_key);
@@ -97,6 +102,7 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
   const Method method = m.method();
   const bool needs_auth = method == Method::Allocate || method == Method::Refresh ||
                           method == Method::CreatePermission || method == Method::ChannelBind ||
+                          method == Method::Connect || method == Method::ConnectionBind ||
                           (method == Method::Binding && settings_.secure_stun);
   if (method == Method::Binding && !needs_auth) {
     handle_binding(r);
@@ -158,7 +164,14 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
     handle_allocate(r);
     return;
   }
-  // Refresh, CreatePermission, ChannelBind need the allocation (RFC 8656 §7.3, §9.2, §12.2).
+  if (method == Method::ConnectionBind) {
+    // RFC 6062 §5.4: on a new connection of its own, which has no allocation; the username is
+    // checked against the allocation that owns the connection id.
+    handle_connection_bind(r);
+    return;
+  }
+  // Refresh, CreatePermission, ChannelBind and Connect need the allocation (RFC 8656 §7.3, §9.2,
+  // §12.2; RFC 6062 §5.2).
   if (!r.alloc) {
     reply_error(r, core::error::AllocationMismatch);
     return;
@@ -173,6 +186,7 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
     case Method::Refresh: handle_refresh(r); break;
     case Method::CreatePermission: handle_create_permission(r); break;
     case Method::ChannelBind: handle_channel_bind(r); break;
+    case Method::Connect: handle_connect(r); break;
     default: break;
   }
 }
@@ -238,6 +252,9 @@ void Server::refuse(Request& r, uint16_t code, RefusalReason why, std::string_vi
 }
 
 void Server::end_allocation(Allocation& a, EndReason why, const Now& now) {
+  // RFC 6062: the peer connections (and their data connections) go with the allocation. Their
+  // bytes are counted already, so the counters below are final.
+  while (!a.tcp_connections.empty()) close_tcp(a.tcp_connections.back());
   events_.session_ended(a, why, now);
   for (uint8_t i = 0; i < a.relay_count; ++i) io_.close_relay(a.relays[i].socket);
   quotas_.release(a.quota_key);
@@ -263,6 +280,7 @@ void Server::tick(const Now& now) {
     std::erase_if(a.channels,
                   [&](const Channel& c) { return c.expires_ms + kChannelCoolingMs <= now.mono_ms; });
   }
+  tick_tcp(now);
 }
 
 void Server::shutdown(const Now& now) {

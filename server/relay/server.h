@@ -14,12 +14,14 @@
 #include "core/stun_writer.h"
 #include "relay/allocation.h"
 #include "relay/authenticator.h"
+#include "relay/connection_ids.h"
 #include "relay/events.h"
 #include "relay/peer_policy.h"
 #include "relay/quota.h"
 #include "relay/rate_limiter.h"
 #include "relay/relay_io.h"
 #include "relay/settings.h"
+#include "relay/tcp_connection.h"
 
 namespace turnpike::relay {
 
@@ -29,6 +31,8 @@ struct ServerStats {
   uint64_t unauth_rate_limited = 0;
   uint64_t no_permission = 0;      // data dropped: no permission / no channel
   uint64_t allocations_created = 0;
+  uint64_t tcp_connections = 0;    // peer TCP connections made or accepted (RFC 6062)
+  uint64_t tcp_refused = 0;        // peers connecting without a permission, or over the limit
 };
 
 class Server {
@@ -39,9 +43,10 @@ class Server {
   static constexpr size_t kHeadroom = 64;
   static constexpr size_t kTailroom = 8;
 
+  // `worker_id` (never 0) names this worker in `connection_ids`, which all workers share.
   Server(const Settings& settings, const PeerPolicy& policy, CredentialsPtr credentials,
          const core::NonceCodec& nonces, RelayIo& io, EventSink& events, QuotaBook& quotas,
-         uint8_t worker_id);
+         ConnectionIds& connection_ids, uint8_t worker_id);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -55,13 +60,28 @@ class Server {
                       size_t len, const Now& now);
   // A TCP/TLS client connection closed: its allocation goes with it (RFC 8656 §3.1).
   void on_client_closed(const FiveTuple& tuple, const Now& now);
-  // Expires allocations, permissions and channels. Call about once a second.
+  // ---- RFC 6062 TCP relay (tcp_relay.cc); `id` is a CONNECTION-ID this server issued. Calls
+  // for ids it no longer knows are ignored (the connection ended meanwhile).
+  // The connect of connection `id` (RelayIo::connect_peer) succeeded or failed.
+  void on_peer_connected(uint32_t id, bool ok, const Now& now);
+  // A peer connected to the relayed address of TCP allocation `a` (RFC 6062 §5.3). Returns the
+  // connection's id, or 0 when it is refused (then `p` has been given to close_peer).
+  uint32_t on_peer_accepted(Allocation& a, PeerConnection* p, const SocketAddress& peer, const Now& now);
+  // The peer connection (or, when bound, its data connection) closed or failed.
+  void on_peer_closed(uint32_t id, const Now& now);
+  // Bytes a bound connection relayed: from the client to the peer and back.
+  void on_tcp_relayed(uint32_t id, size_t to_peer, size_t to_client);
+
+  // Expires allocations, permissions and channels, and RFC 6062 connect and ConnectionBind
+  // deadlines. Call about once a second.
   void tick(const Now& now);
   // Ends every allocation with EndReason::Shutdown.
   void shutdown(const Now& now);
 
   void set_credentials(CredentialsPtr c) { auth_.set_credentials(std::move(c)); }
   size_t allocation_count() const { return allocations_.size(); }
+  size_t tcp_connection_count() const { return tcp_.size(); }
+  const TcpConnection* find_tcp(uint32_t id) const;
   Allocation* find(const FiveTuple& t);
   const ServerStats& stats() const { return stats_; }
   template <typename F>
@@ -84,6 +104,17 @@ class Server {
   void handle_create_permission(Request& r);
   void handle_channel_bind(Request& r);
   void handle_send_indication(Allocation& a, const core::StunMessage& m, const Now& now);
+  // RFC 6062 (tcp_relay.cc).
+  void handle_connect(Request& r);
+  void handle_connection_bind(Request& r);
+  TcpConnection& add_tcp(Allocation& a, PeerConnection* p, uint32_t id, const SocketAddress& peer,
+                         TcpConnection::State state, int64_t deadline_ms);
+  // Closes the connection's socket and forgets it (and its id).
+  void close_tcp(uint32_t id);
+  // Answers a Connect after the fact: success with CONNECTION-ID, or an error.
+  void answer_connect(const TcpConnection& c, uint16_t error);
+  void send_connection_attempt(const TcpConnection& c);
+  void tick_tcp(const Now& now);
 
   // Answers.
   core::StunWriter begin(Request& r, core::MessageClass c);
@@ -112,11 +143,13 @@ class Server {
   EventSink& events_;
   QuotaBook& quotas_;
   UnauthRateLimiter limiter_;
+  ConnectionIds& connection_ids_;
   uint8_t worker_id_;
   uint64_t next_session_ = 1;
   uint64_t txid_state_;
   ServerStats stats_;
   std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> allocations_;
+  std::unordered_map<uint32_t, TcpConnection> tcp_;  // by CONNECTION-ID (RFC 6062)
   std::array<uint8_t, 2048> out_{};  // scratch for building responses
 };
 

@@ -27,7 +27,14 @@ struct Settings {
   unsigned max_permissions = 1024;
 
   bool udp_relay = true;
-  bool tcp_relay = false;
+  bool tcp_relay = false;  // RFC 6062 TCP allocations (off with no-tcp-relay)
+  // RFC 6062 §5.2, §5.3: a peer connection not bound by a ConnectionBind within this many
+  // seconds is closed (tcp-connection-bind-timeout); a Connect not connected within
+  // tcp_connect_timeout fails with 447.
+  uint32_t tcp_connection_bind_timeout = 30;
+  uint32_t tcp_connect_timeout = 30;
+  // Peer connections (connecting, waiting or bound) one TCP allocation may have at once.
+  unsigned max_tcp_connections = 64;
   DefaultFamily default_family = DefaultFamily::Ipv4;
 
   // Addresses relay sockets may bind, in preference order. When the address a client reached is

@@ -45,5 +45,8 @@ struct ClientRef {
 
 // A relay socket owned by the network layer; the relay only holds the pointer.
 struct RelaySocket;
+// A TCP connection with a peer (RFC 6062), owned by the network layer; the relay only holds the
+// pointer, from connect_peer() or on_peer_accepted() until it passes it to close_peer().
+struct PeerConnection;
 
 }  // namespace turnpike::relay

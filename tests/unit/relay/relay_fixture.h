@@ -68,6 +68,56 @@ struct FakeIo : RelayIo {
   void send_to_client(const ClientRef& c, core::Bytes message) override {
     to_client.push_back({c, std::vector<uint8_t>(message.begin(), message.end())});
   }
+
+  // RFC 6062.
+  struct Connect {
+    uint32_t id;
+    SocketAddress from;
+    SocketAddress peer;
+    PeerConnection* socket;
+  };
+  struct Bind {
+    PeerConnection* socket;
+    ClientRef data;
+    size_t responses_before;  // how many messages the client had been sent when it was bound
+  };
+  struct Move {
+    ClientRef client;
+    uint8_t worker;
+    std::vector<uint8_t> message;
+  };
+  std::vector<Connect> connects;
+  std::vector<Bind> binds;
+  std::vector<Move> moves;
+  std::set<PeerConnection*> open_peers;
+  std::vector<PeerConnection*> closed_peers;
+  bool fail_connect = false;  // connect_peer cannot make a socket
+  bool allow_move = true;
+
+  PeerConnection* new_peer() {
+    auto* p = reinterpret_cast<PeerConnection*>(next_socket++);
+    open_peers.insert(p);
+    return p;
+  }
+  PeerConnection* connect_peer(uint32_t id, const SocketAddress& from, const SocketAddress& peer) override {
+    if (fail_connect) return nullptr;
+    PeerConnection* p = new_peer();
+    connects.push_back({id, from, peer, p});
+    return p;
+  }
+  void bind_peer(PeerConnection* p, const ClientRef& data) override {
+    EXPECT_EQ(open_peers.count(p), 1u) << "binding a peer connection that is not open";
+    binds.push_back({p, data, to_client.size()});
+  }
+  void close_peer(PeerConnection* p) override {
+    EXPECT_EQ(open_peers.erase(p), 1u) << "closing a peer connection twice or one never opened";
+    closed_peers.push_back(p);
+  }
+  bool move_client(const ClientRef& c, uint8_t worker, core::Bytes message) override {
+    if (!allow_move) return false;
+    moves.push_back({c, worker, std::vector<uint8_t>(message.begin(), message.end())});
+    return true;
+  }
 };
 
 struct Recorder : EventSink {
@@ -159,6 +209,7 @@ class RelayTest : public ::testing::Test {
   FakeIo io;
   Recorder events;
   std::unique_ptr<QuotaBook> quotas;
+  ConnectionIds connection_ids;
   std::shared_ptr<Credentials> creds;
   std::unique_ptr<Server> server;
   Now now{10'000'000, 1'800'000'000'000};
@@ -188,7 +239,8 @@ class RelayTest : public ::testing::Test {
     server.reset();
     quotas = std::make_unique<QuotaBook>(user_quota, total_quota);
     policy = std::make_unique<PeerPolicy>(policy_options);
-    server = std::make_unique<Server>(settings, *policy, creds, nonces, io, events, *quotas, 1);
+    server = std::make_unique<Server>(settings, *policy, creds, nonces, io, events, *quotas,
+                                      connection_ids, 1);
   }
 
   void use_rest_user(const std::string& user, int64_t ttl = 3600, const std::string& secret = kSecret) {
