@@ -42,6 +42,7 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   s.max_permissions = c.max_permissions;
   s.udp_relay = !c.no_udp_relay;
   s.tcp_relay = !c.no_tcp_relay;
+  s.tcp_connection_bind_timeout = c.tcp_connection_bind_timeout;
   s.default_family = c.allocation_default_family == config::DefaultFamily::Ipv6   ? relay::DefaultFamily::Ipv6
                      : c.allocation_default_family == config::DefaultFamily::Keep ? relay::DefaultFamily::Keep
                                                                                   : relay::DefaultFamily::Ipv4;

@@ -78,6 +78,7 @@ struct Config {
   unsigned relay_threads = 0;  // 0: one per CPU
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
+  uint32_t tcp_connection_bind_timeout = 30;  // RFC 6062 §5.2/§5.3: seconds to wait for a ConnectionBind
   DefaultFamily allocation_default_family = DefaultFamily::Ipv4;
 
   // --- authentication

@@ -203,6 +203,15 @@ Result refuse_server_relay(Config&, std::string_view v) {
       "is not supported: it relays without permission checks; remove the line");
 }
 
+Result set_tcp_bind_timeout(Config& c, std::string_view v) {
+  auto n = parse_uint(v);
+  if (!n || *n < 1 || *n > 3600) {
+    return "'" + std::string(v) + "' is not a number of seconds between 1 and 3600 (RFC 6062 says 30)";
+  }
+  c.tcp_connection_bind_timeout = uint32_t(*n);
+  return std::nullopt;
+}
+
 constexpr uint64_t kMaxU32 = 0xFFFFFFFFull;
 
 // The table. Flags take no value (a value of yes/no/true/false/1/0/on/off is accepted).
@@ -267,6 +276,10 @@ const OptionSpec kOptions[] = {
      set_uint<unsigned, &Config::relay_threads, 256>},
     {"no-udp-relay", OptionKind::Flag, "refuse UDP allocations", set_flag<&Config::no_udp_relay>},
     {"no-tcp-relay", OptionKind::Flag, "refuse RFC 6062 TCP allocations", set_flag<&Config::no_tcp_relay>},
+    {"tcp-connection-bind-timeout", OptionKind::Value,
+     "RFC 6062: close a peer TCP connection whose ConnectionBind has not come within this many "
+     "seconds (default 30, 1-3600)",
+     set_tcp_bind_timeout},
     {"allocation-default-address-family", OptionKind::Value,
      "relay family when the client asks for none: ipv4 (default), ipv6 or keep", set_default_family},
     // authentication

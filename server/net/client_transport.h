@@ -8,11 +8,15 @@
 
 namespace turnpike::net {
 
+class StreamConnection;
+
 class ClientTransport {
  public:
   virtual ~ClientTransport() = default;
   virtual void send(const core::SocketAddress& to, core::Bytes data) = 0;
   virtual relay::Transport kind() const = 0;
+  // A TCP or TLS client connection (RFC 6062 ConnectionBind needs one), or null.
+  virtual StreamConnection* as_stream() { return nullptr; }
 };
 
 }  // namespace turnpike::net

@@ -1,5 +1,8 @@
 #include "net/relay_ports.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "core/random.h"
 #include "net/udp.h"
 
@@ -56,6 +59,64 @@ std::optional<BoundSocket> RelayPorts::take(uint64_t token) {
 void RelayPorts::expire(int64_t now_ms) {
   std::lock_guard lock(mu_);
   std::erase_if(reservations_, [&](const auto& kv) { return kv.second.expires_ms <= now_ms; });
+}
+
+namespace {
+
+UniqueFd tcp_socket(core::Family f, bool reuseport) {
+  const int family = f == core::Family::V4 ? AF_INET : AF_INET6;
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return fd;
+  const int one = 1;
+  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuseport) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  return fd;
+}
+
+bool bind_to(int fd, const core::SocketAddress& a) {
+  sockaddr_storage ss;
+  const socklen_t len = a.to_sockaddr(ss);
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+}
+
+}  // namespace
+
+std::optional<BoundSocket> RelayPorts::bind_tcp_listener(const core::IpAddress& ip) {
+  const uint32_t span = uint32_t(max_) - min_ + 1;
+  const uint32_t offset = uint32_t(core::random_u64() % span);
+  const uint32_t tries = std::min<uint32_t>(span, 4096);
+  for (uint32_t i = 0; i < tries; ++i) {
+    const core::SocketAddress addr(ip, uint16_t(min_ + (offset + i) % span));
+    {
+      std::lock_guard lock(mu_);
+      if (!tcp_in_use_.insert(addr).second) continue;
+    }
+    // Free for everyone (a plain bind), then ours with SO_REUSEPORT.
+    UniqueFd probe = tcp_socket(ip.family(), false);
+    const bool no_fd = !probe;
+    UniqueFd fd;
+    if (probe && bind_to(probe.get(), addr)) {
+      probe.reset();
+      fd = tcp_socket(ip.family(), true);
+      if (fd && (!bind_to(fd.get(), addr) || ::listen(fd.get(), 64) != 0)) fd.reset();
+    }
+    if (fd) return BoundSocket{std::move(fd), addr};
+    std::lock_guard lock(mu_);
+    tcp_in_use_.erase(addr);
+    if (no_fd) return std::nullopt;  // out of file descriptors
+  }
+  return std::nullopt;
+}
+
+void RelayPorts::release_tcp(const core::SocketAddress& addr) {
+  std::lock_guard lock(mu_);
+  tcp_in_use_.erase(addr);
+}
+
+size_t RelayPorts::tcp_listener_count() const {
+  std::lock_guard lock(mu_);
+  return tcp_in_use_.size();
 }
 
 size_t RelayPorts::reservation_count() const {

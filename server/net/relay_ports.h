@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/socket_address.h"
 #include "net/unique_fd.h"
@@ -38,15 +39,26 @@ class RelayPorts {
   void expire(int64_t now_ms);
   size_t reservation_count() const;
 
+  // RFC 6062 §5.1: a listening TCP socket on `ip` at a random free port of the range, the
+  // relayed address of a TCP allocation. It has SO_REUSEPORT so that the connections a Connect
+  // makes can start from that same address (RFC 6062 §5.2). SO_REUSEPORT would also let a second
+  // listener of this process share the port, so the ports handed out are remembered here and
+  // never handed out twice; a plain bind() first proves that nobody else holds the port.
+  // Give the address back with release_tcp() when the socket is closed.
+  std::optional<BoundSocket> bind_tcp_listener(const core::IpAddress& ip);
+  void release_tcp(const core::SocketAddress& addr);
+  size_t tcp_listener_count() const;
+
  private:
   uint16_t min_;
   uint16_t max_;
-  mutable std::mutex mu_;  // reservations only
+  mutable std::mutex mu_;  // reservations and TCP listeners only
   struct Reservation {
     BoundSocket socket;
     int64_t expires_ms;
   };
   std::unordered_map<uint64_t, Reservation> reservations_;
+  std::unordered_set<core::SocketAddress, core::SocketAddressHash> tcp_in_use_;  // under mu_
 };
 
 }  // namespace turnpike::net

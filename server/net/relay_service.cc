@@ -96,6 +96,7 @@ std::string RelayService::open() {
     }
     workers_.push_back(std::move(w));
   }
+  for (auto& w : workers_) shared_->workers.push_back(w.get());
   return {};
 }
 

@@ -2,6 +2,8 @@
 // reservations).
 #pragma once
 
+#include <vector>
+
 #include "core/dtls_cookie.h"
 #include "core/random.h"
 #include "core/stateless_nonce.h"
@@ -14,6 +16,8 @@
 #include "relay/settings.h"
 
 namespace turnpike::net {
+
+class Worker;
 
 struct SharedState {
   SharedState(relay::Settings s, relay::PeerPolicy p, const std::array<uint8_t, 32>& nonce_key,
@@ -31,6 +35,9 @@ struct SharedState {
   RelayPorts ports;
   // RFC 6062 CONNECTION-IDs waiting for their ConnectionBind, and the worker owning each.
   relay::ConnectionIds connection_ids;
+  // Every worker, by index (relay worker id - 1): where a ConnectionBind's connection moves to.
+  // Set before the workers start, read-only after.
+  std::vector<Worker*> workers;
 
   // TCP, TLS and DTLS clients (set before the workers start, read-only after).
   StreamSettings streams;

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "core/tls_client_hello.h"
 #include "net/clock.h"
 #include "net/log.h"
+#include "net/tcp_peer_connection.h"
 #include "net/tls_mux.h"
 #include "net/web_proxy.h"
 #include "net/worker.h"
@@ -34,6 +36,27 @@ StreamConnection::StreamConnection(Worker& w, const StreamListenerSpec& spec, Un
                                           : Stage::Frames;
 }
 
+StreamConnection::StreamConnection(Worker& w, StreamHandoff moved, int64_t now_ms)
+    : worker_(w),
+      spec_(moved.spec),
+      fd_(std::move(moved.fd)),
+      peer_(moved.peer),
+      slot_(std::move(moved.slot)),
+      stage_(moved.tls ? Stage::Tls : Stage::Frames),
+      idle_since_ms_(now_ms),
+      in_(new uint8_t[kMaxFrame]),
+      tls_(std::move(moved.tls)) {
+  moved_in_ = true;
+  // Both fit: they came out of the same buffers on the other worker.
+  in_len_ = std::min(moved.unread.size(), kMaxFrame);
+  std::memcpy(in_.get(), moved.unread.data(), in_len_);
+  if (!moved.unsent.empty()) {
+    out_.reset(new uint8_t[kOutboundSize]);
+    out_end_ = std::min(moved.unsent.size(), kOutboundSize);
+    std::memcpy(out_.get(), moved.unsent.data(), out_end_);
+  }
+}
+
 StreamConnection::~StreamConnection() = default;
 
 bool StreamConnection::start() {
@@ -43,6 +66,58 @@ bool StreamConnection::start() {
   if (stage_ == Stage::Tls && !begin_tls()) return false;
   if (stage_ == Stage::Frames || stage_ == Stage::Tls) register_client();
   return true;
+}
+
+bool StreamConnection::start_moved(const relay::Now& now) {
+  read_ev_.reset(event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &StreamConnection::on_read, this));
+  write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST, &StreamConnection::on_write, this));
+  if (!read_ev_ || !write_ev_ || event_add(read_ev_.get(), nullptr) != 0) return false;
+  register_client();
+  if (out_end_ > out_start_ || (tls_ && tls_->outbound_pending())) arm_write(true);
+  // What arrived before the move (the ConnectionBind, first), then what TLS still holds.
+  if (!deliver_frames(now)) return true;
+  if (tls_) advance(now);
+  return true;
+}
+
+void StreamConnection::detach_to_peer(TcpPeerConnection* p) {
+  detach_ = Detach::ToPeer;
+  detach_peer_ = p;
+}
+
+bool StreamConnection::detach_to_worker(Worker& w) {
+  if (moved_in_ || closing()) return false;
+  detach_ = Detach::ToWorker;
+  detach_worker_ = &w;
+  return true;
+}
+
+void StreamConnection::hand_off(size_t frame, size_t size) {
+  event_del(read_ev_.get());
+  event_del(write_ev_.get());
+  StreamHandoff h;
+  h.spec = spec_;
+  h.fd = std::move(fd_);
+  h.peer = peer_;
+  h.slot = std::move(slot_);
+  h.tls = std::move(tls_);
+  // Moving: the ConnectionBind is handled again over there. Bound: what follows it is data.
+  const size_t from = detach_ == Detach::ToWorker ? frame : frame + size;
+  h.unread.assign(in_.get() + from, in_.get() + in_len_);
+  in_len_ = 0;
+  if (out_) h.unsent.assign(out_.get() + out_start_, out_.get() + out_end_);
+  out_start_ = out_end_ = 0;
+  if (detach_ == Detach::ToPeer) {
+    detach_peer_->bind(std::move(h));
+    close("bound to a peer connection (RFC 6062 ConnectionBind)");
+    return;
+  }
+  Worker& target = *detach_worker_;
+  // std::function needs a copyable job: the hand-off rides in a shared_ptr. If the job never
+  // runs (the target stops first), the socket closes with it.
+  auto moving = std::make_shared<StreamHandoff>(std::move(h));
+  target.post([moving](Worker& w) { w.adopt(std::move(*moving)); });
+  close("moved to worker " + std::to_string(target.index()) + ", which owns its CONNECTION-ID");
 }
 
 void StreamConnection::register_client() {
@@ -315,6 +390,11 @@ bool StreamConnection::deliver_frames(const relay::Now& now) {
       return false;
     }
     worker_.server().on_client_packet(ref_, tuple_, rest.subspan(0, f->size), now);
+    if (detach_ != Detach::None) {
+      // RFC 6062 §5.4: nothing after the ConnectionBind is STUN here any more.
+      hand_off(pos, f->size);
+      return false;
+    }
     pos += f->size;
   }
   if (closing()) return false;

@@ -1,5 +1,5 @@
-// One TURN client over TCP or TLS (RFC 8656 §3.1, RFC 6062 not included): a ClientTransport
-// for the relay, a Connection of its worker.
+// One TURN client over TCP or TLS (RFC 8656 §3.1): a ClientTransport for the relay, a
+// Connection of its worker.
 //
 // The bytes of a connection pass through these stages, each optional:
 //   PROXY header (tcp-proxy-port, tls-proxy-port)  ->  ClientHello routing (mux port)  ->
@@ -14,6 +14,12 @@
 // A client that reads slower than its peers send is not allowed to grow that: whole messages
 // that do not fit are DROPPED (counted in the worker's send drops), as a congested UDP path
 // would drop them; media survives loss, and the connection stays usable.
+//
+// RFC 6062 §5.4: a connection whose ConnectionBind succeeded stops carrying STUN right after
+// that message: it leaves this object (StreamHandoff) to become the client side of the peer
+// connection's TcpDataPair. A ConnectionBind for an id another worker owns makes the connection
+// leave for that worker (relay/connection_ids.h), where a new StreamConnection takes it up and
+// handles the ConnectionBind again.
 #pragma once
 
 #include <memory>
@@ -24,6 +30,7 @@
 #include "net/connection_limits.h"
 #include "net/connection_set.h"
 #include "net/libevent_ptr.h"
+#include "net/stream_handoff.h"
 #include "net/tcp_listener.h"
 #include "net/tls_stream.h"
 #include "net/unique_fd.h"
@@ -31,6 +38,7 @@
 namespace turnpike::net {
 
 class Worker;
+class TcpPeerConnection;
 
 class StreamConnection final : public Connection, public ClientTransport {
  public:
@@ -44,16 +52,27 @@ class StreamConnection final : public Connection, public ClientTransport {
   StreamConnection(Worker& w, const StreamListenerSpec& spec, UniqueFd fd,
                    const core::SocketAddress& peer, std::optional<ConnectionLimits::Slot> slot,
                    int64_t now_ms);
+  // A connection that moved here from another worker (RFC 6062 ConnectionBind, see above).
+  StreamConnection(Worker& w, StreamHandoff moved, int64_t now_ms);
   ~StreamConnection() override;
 
   // Registers the socket's events. False (and the connection should be dropped) on failure.
   bool start();
+  // The same for a connection that moved here; then handles what it had received (its
+  // ConnectionBind first).
+  bool start_moved(const relay::Now& now);
+
+  // RFC 6062 §5.4, during the ConnectionBind being handled: after it, the connection becomes the
+  // data connection of `p`, or moves to worker `w` (false if it moved once already).
+  void detach_to_peer(TcpPeerConnection* p);
+  bool detach_to_worker(Worker& w);
 
   // relay's ClientTransport.
   void send(const core::SocketAddress& to, core::Bytes data) override;
   relay::Transport kind() const override {
     return tls_ ? relay::Transport::Tls : relay::Transport::Tcp;
   }
+  StreamConnection* as_stream() override { return this; }
 
   // Connection.
   void tick(const relay::Now& now) override;
@@ -75,6 +94,9 @@ class StreamConnection final : public Connection, public ClientTransport {
   bool pump_tls(const relay::Now& now);
   bool deliver_frames(const relay::Now& now);
   void hand_off_to_web();
+  // RFC 6062: leaves for the TcpDataPair or the other worker (detach_*); the message being
+  // handled is bytes [frame, frame + size) of in_.
+  void hand_off(size_t frame, size_t size);
   void register_client();
 
   // Sends what is queued. False when the connection is closing.
@@ -104,6 +126,12 @@ class StreamConnection final : public Connection, public ClientTransport {
   int64_t idle_since_ms_;
   uint64_t dropped_ = 0;  // messages to the client dropped for lack of room
   std::string close_reason_;
+  // RFC 6062 hand-off requested while a ConnectionBind is handled.
+  enum class Detach : uint8_t { None, ToPeer, ToWorker };
+  Detach detach_ = Detach::None;
+  TcpPeerConnection* detach_peer_ = nullptr;
+  Worker* detach_worker_ = nullptr;
+  bool moved_in_ = false;  // came from another worker: never moves again
 
   std::unique_ptr<uint8_t[]> in_;  // kMaxFrame: plaintext not yet framed
   size_t in_len_ = 0;

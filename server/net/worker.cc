@@ -1,12 +1,18 @@
 #include "net/worker.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "net/clock.h"
 #include "net/dtls_listener.h"
 #include "net/log.h"
+#include "net/stream_connection.h"
+#include "net/tcp_peer_connection.h"
 #include "relay/allocation.h"
 
 namespace turnpike::net {
@@ -210,7 +216,25 @@ relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t inde
                                           const relay::OpenRelayRequest& r) {
   relay::OpenRelayResult res;
   if (r.tcp) {
-    res.error = core::error::UnsupportedTransportProtocol;  // RFC 6062 sockets: not yet
+    // RFC 6062 §5.1: peers connect to the relayed address of a TCP allocation.
+    auto listener = shared_.ports.bind_tcp_listener(r.bind_ip);
+    if (!listener) {
+      res.error = core::error::InsufficientCapacity;
+      log(LogLevel::Warning, "no free TCP relay port on ", r.bind_ip.to_string(),
+          " (min-port/max-port range exhausted?)");
+      return res;
+    }
+    auto* s = new relay::RelaySocket;
+    s->fd = std::move(listener->fd);
+    s->worker = this;
+    s->owner = &owner;
+    s->index = index;
+    s->tcp = true;
+    s->bound = listener->address;
+    s->ev.reset(event_new(base_.get(), s->fd.get(), EV_READ | EV_PERSIST, &Worker::on_relay_acceptable, s));
+    event_add(s->ev.get(), nullptr);
+    res.socket = s;
+    res.bound = listener->address;
     return res;
   }
   std::optional<BoundSocket> bound;
@@ -248,6 +272,7 @@ void Worker::close_relay(relay::RelaySocket* s) {
   // Queued sends name the socket by fd: send them before the fd is closed (and maybe reused by a
   // socket opened later in the same round).
   sender_.flush();
+  if (s->tcp) shared_.ports.release_tcp(s->bound);
   delete s;  // frees the event (removing it from the base), then closes the fd
 }
 
@@ -270,12 +295,78 @@ void Worker::send_to_client(const relay::ClientRef& c, core::Bytes message) {
   static_cast<ClientTransport*>(c.transport)->send(c.address, message);
 }
 
-relay::PeerConnection* Worker::connect_peer(uint32_t, const core::SocketAddress&,
-                                            const core::SocketAddress&) {
-  return nullptr;
+// ---- RFC 6062 ---------------------------------------------------------------------------------
+
+void Worker::on_relay_acceptable(evutil_socket_t, short, void* arg) {
+  auto* s = static_cast<relay::RelaySocket*>(arg);
+  s->worker->accept_peers(*s);
 }
-void Worker::bind_peer(relay::PeerConnection*, const relay::ClientRef&) {}
-void Worker::close_peer(relay::PeerConnection*) {}
-bool Worker::move_client(const relay::ClientRef&, uint8_t, core::Bytes) { return false; }
+
+void Worker::accept_peers(relay::RelaySocket& s) {
+  const relay::Now t = now();
+  // A bounded number per wake-up; the listener stays readable for the rest.
+  for (int i = 0; i < 16; ++i) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    UniqueFd fd(::accept4(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if ((errno == EMFILE || errno == ENFILE) && log_budget_.take(t.mono_ms)) {
+        log(LogLevel::Warning, "cannot accept a peer on ", s.bound.to_string(), ": ", std::strerror(errno),
+            " (raise LimitNOFILE / ulimit -n?)");
+      }
+      return;
+    }
+    auto peer = core::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    if (!peer) continue;
+    const int one = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    TcpPeerConnection& c = connections_->add(std::make_unique<TcpPeerConnection>(
+        *this, std::move(fd), *peer, TcpPeerConnection::State::Pending, 0));
+    // The relay checks the permission (RFC 6062 §5.3) and either sends the ConnectionAttempt or
+    // closes the connection (close_peer).
+    const uint32_t id = server_->on_peer_accepted(*s.owner, &c, *peer, t);
+    if (!id) continue;
+    c.set_id(id);
+    if (!c.start()) server_->on_peer_closed(id, t);
+  }
+}
+
+relay::PeerConnection* Worker::connect_peer(uint32_t id, const core::SocketAddress& from,
+                                            const core::SocketAddress& peer) {
+  std::string error;
+  auto c = TcpPeerConnection::connect(*this, id, from, peer, &error);
+  if (!c) {
+    log(LogLevel::Info, "tcp peer ", peer.to_string(), ": ", error);
+    return nullptr;
+  }
+  TcpPeerConnection& ref = connections_->add(std::move(c));
+  if (!ref.start()) {
+    connections_->close(ref);
+    return nullptr;
+  }
+  return &ref;
+}
+
+void Worker::bind_peer(relay::PeerConnection* p, const relay::ClientRef& data) {
+  if (StreamConnection* s = static_cast<ClientTransport*>(data.transport)->as_stream()) {
+    s->detach_to_peer(static_cast<TcpPeerConnection*>(p));
+  }
+}
+
+void Worker::close_peer(relay::PeerConnection* p) { static_cast<TcpPeerConnection*>(p)->close_by_relay(); }
+
+bool Worker::move_client(const relay::ClientRef& c, uint8_t worker, core::Bytes) {
+  // The message goes along with the connection's unread bytes (StreamConnection::hand_off).
+  StreamConnection* s = static_cast<ClientTransport*>(c.transport)->as_stream();
+  if (!s || worker == 0 || worker > shared_.workers.size() || shared_.workers[worker - 1] == this) return false;
+  return s->detach_to_worker(*shared_.workers[worker - 1]);
+}
+
+void Worker::adopt(StreamHandoff moved) {
+  const relay::Now t = now();
+  auto c = std::make_unique<StreamConnection>(*this, std::move(moved), t.mono_ms);
+  StreamConnection& ref = connections_->add(std::move(c));
+  if (!ref.start_moved(t)) connections_->close(ref);
+}
 
 }  // namespace turnpike::net

@@ -16,6 +16,7 @@
 #include "net/libevent_ptr.h"
 #include "net/log_budget.h"
 #include "net/shared_state.h"
+#include "net/stream_handoff.h"
 #include "net/tcp_listener.h"
 #include "net/tls_context.h"
 #include "net/udp.h"
@@ -30,13 +31,16 @@ class Worker;
 }
 
 namespace turnpike::relay {
-// Defined by the network layer: a relay socket and the allocation it belongs to.
+// Defined by the network layer: a relay socket and the allocation it belongs to. For a TCP
+// allocation (RFC 6062) it is the listening socket on the relayed address.
 struct RelaySocket {
   net::UniqueFd fd;
   net::EventPtr ev;
   net::Worker* worker = nullptr;
   Allocation* owner = nullptr;
   uint8_t index = 0;
+  bool tcp = false;
+  core::SocketAddress bound;  // TCP: given back to RelayPorts when closed
 };
 }  // namespace turnpike::relay
 
@@ -107,6 +111,10 @@ class Worker final : public relay::RelayIo {
   void close_peer(relay::PeerConnection* p) override;
   bool move_client(const relay::ClientRef& c, uint8_t worker, core::Bytes message) override;
 
+  // RFC 6062: takes up a client connection that another worker moved here (move_client), on
+  // this worker's thread (post).
+  void adopt(StreamHandoff moved);
+
   uint64_t send_drops() const { return send_drops_ + sender_.stats().dropped; }
   const UdpSender::Stats& send_stats() const { return sender_.stats(); }
   void count_send_drop() { ++send_drops_; }
@@ -126,6 +134,8 @@ class Worker final : public relay::RelayIo {
  private:
   static void on_listener_readable(evutil_socket_t fd, short what, void* arg);
   static void on_relay_readable(evutil_socket_t fd, short what, void* arg);
+  static void on_relay_acceptable(evutil_socket_t fd, short what, void* arg);
+  void accept_peers(relay::RelaySocket& s);
   static void on_tick(evutil_socket_t fd, short what, void* arg);
   static void on_mailbox(evutil_socket_t fd, short what, void* arg);
   void drain_listener(UdpListener& l);

@@ -30,7 +30,8 @@ bool Authenticator::verify(const StunMessage& m, const core::LongTermKey& key, b
 }
 
 AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress& client,
-                                       const Now& now, const KnownKey& known) const {
+                                       const Now& now, const KnownKey& known,
+                                       const SocketAddress* nonce_also) const {
   const Credentials& creds = *credentials_;
   if (creds.no_auth) {
     AuthResult ok;
@@ -59,7 +60,11 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   }
 
   // Stateless nonce: ours, for this address, and fresh (RFC 8489 §9.2.4 step 3 -> 438).
-  switch (nonces_->check(nonce, client, now.unix_s(), stale_nonce_s_)) {
+  core::NonceCodec::Check nonce_check = nonces_->check(nonce, client, now.unix_s(), stale_nonce_s_);
+  if (nonce_check == core::NonceCodec::Check::Invalid && nonce_also) {
+    nonce_check = nonces_->check(nonce, *nonce_also, now.unix_s(), stale_nonce_s_);
+  }
+  switch (nonce_check) {
     case core::NonceCodec::Check::Valid: break;
     case core::NonceCodec::Check::Stale:
       return refuse(AuthStatus::StaleNonce, RefusalReason::StaleNonce, "nonce expired", std::string(username));

@@ -42,8 +42,10 @@ class Authenticator {
   Authenticator(CredentialsPtr credentials, const core::NonceCodec* nonces, uint32_t stale_nonce_s)
       : credentials_(std::move(credentials)), nonces_(nonces), stale_nonce_s_(stale_nonce_s) {}
 
+  // `nonce_also`: another address whose nonces are accepted too (RFC 6062 ConnectionBind: the
+  // allocation's control connection, see Server::on_stun).
   AuthResult authenticate(const core::StunMessage& m, const SocketAddress& client, const Now& now,
-                          const KnownKey& known = {}) const;
+                          const KnownKey& known = {}, const SocketAddress* nonce_also = nullptr) const;
 
   std::string issue_nonce(const SocketAddress& client, const Now& now) const {
     return nonces_->issue(client, now.unix_s());

@@ -23,20 +23,31 @@
 #include <optional>
 #include <unordered_map>
 
+#include "relay/types.h"
+
 namespace turnpike::relay {
 
 class ConnectionIds {
  public:
-  // A fresh id owned by `worker`: unpredictable, never 0, unique among the ids in the table.
-  uint32_t issue(uint8_t worker);
-  // The worker that owns `id`, if it is in the table.
-  std::optional<uint8_t> owner(uint32_t id) const;
+  struct Entry {
+    uint8_t worker = 0;      // the worker that owns the id
+    SocketAddress control;   // the client side of the allocation's control connection
+  };
+
+  // A fresh id owned by `worker` for the allocation of control connection `control`:
+  // unpredictable, never 0, unique among the ids in the table.
+  uint32_t issue(uint8_t worker, const SocketAddress& control);
+  std::optional<Entry> find(uint32_t id) const;
+  std::optional<uint8_t> owner(uint32_t id) const {
+    auto e = find(id);
+    return e ? std::optional<uint8_t>(e->worker) : std::nullopt;
+  }
   void release(uint32_t id);
   size_t size() const;
 
  private:
   mutable std::mutex mu_;
-  std::unordered_map<uint32_t, uint8_t> owners_;
+  std::unordered_map<uint32_t, Entry> entries_;
 };
 
 }  // namespace turnpike::relay

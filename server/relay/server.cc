@@ -116,7 +116,13 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
   // RFC 8489 §9.2.4: the long-term credential mechanism.
   KnownKey known;
   if (r.alloc && r.alloc->authenticated) known = {r.alloc->username, &r.alloc->key};
-  AuthResult a = auth_.authenticate(m, tuple.client, now, known);
+  // RFC 6062 §5.4: clients sign the ConnectionBind on their new data connection with the nonce
+  // they have, their control connection's (coturn's turnutils_uclient does); it is accepted when
+  // the data connection comes from the same host as the control connection of the allocation
+  // the CONNECTION-ID belongs to. Any other nonce must be the data connection's own.
+  const std::optional<SocketAddress> control =
+      method == Method::ConnectionBind ? control_connection_of(m, tuple.client) : std::nullopt;
+  AuthResult a = auth_.authenticate(m, tuple.client, now, known, control ? &*control : nullptr);
   switch (a.status) {
     case AuthStatus::Ok:
       break;

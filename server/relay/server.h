@@ -115,6 +115,9 @@ class Server {
   void answer_connect(const TcpConnection& c, uint16_t error);
   void send_connection_attempt(const TcpConnection& c);
   void tick_tcp(const Now& now);
+  // The client address of the control connection whose allocation owns the CONNECTION-ID of
+  // ConnectionBind `m`, if it is on the same host as `client`.
+  std::optional<SocketAddress> control_connection_of(const core::StunMessage& m, const SocketAddress& client) const;
 
   // Answers.
   core::StunWriter begin(Request& r, core::MessageClass c);

@@ -78,7 +78,7 @@ void Server::handle_connect(Request& r) {
                   "too many TCP connections on this allocation", *peer);
   }
   // RFC 6062 §5.2: the connection starts from the relayed transport address.
-  const uint32_t id = connection_ids_.issue(worker_id_);
+  const uint32_t id = connection_ids_.issue(worker_id_, a.five_tuple.client);
   PeerConnection* socket = io_.connect_peer(id, ep->bound, *peer);
   if (!socket) {
     connection_ids_.release(id);
@@ -162,7 +162,7 @@ uint32_t Server::on_peer_accepted(Allocation& a, PeerConnection* p, const Socket
     io_.close_peer(p);
     return 0;
   }
-  const uint32_t id = connection_ids_.issue(worker_id_);
+  const uint32_t id = connection_ids_.issue(worker_id_, a.five_tuple.client);
   TcpConnection& c = add_tcp(a, p, id, peer, TcpConnection::State::Pending,
                              now.mono_ms + int64_t(settings_.tcp_connection_bind_timeout) * 1000);
   send_connection_attempt(c);
@@ -229,6 +229,21 @@ void Server::handle_connection_bind(Request& r) {
   finish(r, w);
   // After the success response, the connection carries the peer's bytes (RFC 6062 §5.4).
   io_.bind_peer(c.socket, r.client);
+}
+
+std::optional<SocketAddress> Server::control_connection_of(const core::StunMessage& m,
+                                                           const SocketAddress& client) const {
+  const auto id_attr = m.find(attr::ConnectionId);
+  const auto id = id_attr ? core::decode_connection_id(m.value(*id_attr)) : std::nullopt;
+  if (!id) return std::nullopt;
+  std::optional<SocketAddress> control;
+  if (const TcpConnection* c = find_tcp(*id)) {
+    control = c->owner->five_tuple.client;
+  } else if (const auto e = connection_ids_.find(*id)) {
+    control = e->control;  // another worker's; the connection moves there (handle_connection_bind)
+  }
+  if (!control || control->ip() != client.ip()) return std::nullopt;
+  return control;
 }
 
 void Server::tick_tcp(const Now& now) {

@@ -444,7 +444,7 @@ TEST_F(TcpRelay, ConnectionBindOverUdpIs400) {
 
 TEST_F(TcpRelay, ConnectionBindForAnotherWorkersIdMovesTheConnectionThere) {
   // Worker 7 owns the id; this connection reached worker 1 (SO_REUSEPORT chose).
-  const uint32_t id = connection_ids.issue(7);
+  const uint32_t id = connection_ids.issue(7, *SocketAddress::parse("198.51.100.10:40000"));
   open_data_connection();
   auto r = connection_bind(id);
   EXPECT_TRUE(r.empty());  // worker 7 answers
@@ -464,7 +464,7 @@ TEST_F(TcpRelay, ConnectionBindForAnotherWorkersIdMovesTheConnectionThere) {
 }
 
 TEST_F(TcpRelay, UnauthenticatedConnectionBindsDoNotMove) {
-  const uint32_t id = connection_ids.issue(7);
+  const uint32_t id = connection_ids.issue(7, *SocketAddress::parse("198.51.100.10:40000"));
   open_data_connection();
   auto r = feed(build(Method::ConnectionBind, MessageClass::Request, [&](core::StunWriter& w) {
     uint8_t v[4];
