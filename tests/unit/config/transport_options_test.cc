@@ -27,6 +27,24 @@ TEST(TransportOptions, Defaults) {
   EXPECT_FALSE(c.mux_proxy_protocol);
 }
 
+TEST(TransportOptions, TcpRelayOptions) {
+  // RFC 6062: on by default, no-tcp-relay turns it off; 30 s for a ConnectionBind by default.
+  Config c;
+  ASSERT_FALSE(load("", &c));
+  EXPECT_FALSE(c.no_tcp_relay);
+  EXPECT_EQ(c.tcp_connection_bind_timeout, 30u);
+  ASSERT_FALSE(load("no-tcp-relay\ntcp-connection-bind-timeout=5\n", &c));
+  EXPECT_TRUE(c.no_tcp_relay);
+  EXPECT_EQ(c.tcp_connection_bind_timeout, 5u);
+  for (const char* bad : {"0", "3601", "-1", "30s"}) {
+    auto e = load(std::string("tcp-connection-bind-timeout=") + bad + "\n");
+    ASSERT_TRUE(e) << bad;
+    EXPECT_EQ(e->line, 3);
+    EXPECT_EQ(e->option, "tcp-connection-bind-timeout");
+    EXPECT_NE(e->message.find("between 1 and 3600"), std::string::npos) << e->to_string();
+  }
+}
+
 TEST(TransportOptions, MuxNeedsBackendAndCertificate) {
   auto e = load("cert=/c.pem\nmux-listening-port=443\n");
   ASSERT_TRUE(e);

@@ -413,6 +413,54 @@ TEST_F(TcpRelay, ConnectionBindMustBeAuthenticated) {
   EXPECT_TRUE(io.binds.empty());
 }
 
+TEST_F(TcpRelay, ConnectionBindMayUseTheControlConnectionsNonceFromTheSameHost) {
+  // Clients sign the ConnectionBind with the nonce they have: their control connection's.
+  const uint32_t id = connected_peer();
+  const std::string control_nonce = nonce;
+  control_client = client;
+  client = SocketAddress(client.ip(), 41000);  // a new connection, the same nonce
+  auto r = feed(build(Method::ConnectionBind, MessageClass::Request, [&](core::StunWriter& w) {
+    uint8_t v[4];
+    core::store_be32(v, id);
+    w.add(attr::ConnectionId, core::Bytes(v, 4));
+  }, true));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].ok()) << r[0].error();
+  EXPECT_EQ(io.binds.size(), 1u);
+}
+
+TEST_F(TcpRelay, ControlConnectionsNonceFromAnotherHostIsStale) {
+  const uint32_t id = connected_peer();
+  control_client = client;
+  client = *SocketAddress::parse("198.51.100.77:41000");
+  auto bind = [&] {
+    return feed(build(Method::ConnectionBind, MessageClass::Request, [&](core::StunWriter& w) {
+      uint8_t v[4];
+      core::store_be32(v, id);
+      w.add(attr::ConnectionId, core::Bytes(v, 4));
+    }, true));
+  };
+  auto r = bind();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].error(), 438);
+  EXPECT_TRUE(io.binds.empty());
+  // With a nonce of its own it may bind (the same user, another host: allowed).
+  nonce = r[0].text(attr::Nonce);
+  r = bind();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].ok()) << r[0].error();
+}
+
+TEST_F(TcpRelay, ControlConnectionsNonceIsOnlyForConnectionBind) {
+  ASSERT_NE(connected_peer(), 0u);
+  client = SocketAddress(client.ip(), 41000);  // a new connection with the control one's nonce
+  auto r = feed(build(Method::Allocate, MessageClass::Request, [&](core::StunWriter& w) {
+    w.add(attr::RequestedTransport, core::Bytes(kTcp, 4));
+  }, true));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].error(), 438);
+}
+
 TEST_F(TcpRelay, ConnectionBindByAnotherUserIs441) {
   const uint32_t id = connected_peer();
   open_data_connection();
