@@ -206,6 +206,20 @@ class EchoPeer(Process):
         raise RuntimeError("turnutils_peer did not start:\n" + self.log())
 
 
+class TcpEchoPeer(Process):
+    """A TCP echo server (lib/tcp_echo_peer.py) for RFC 6062 TCP relay tests."""
+
+    def __init__(self, workdir, host="127.0.0.1"):
+        self.host = host
+        self.port = free_port(host, socket.AF_INET6 if ":" in host else socket.AF_INET)
+        super().__init__([sys.executable, os.path.join(HERE, "tcp_echo_peer.py"), host, str(self.port)],
+                         os.path.join(workdir, "tcp-peer-%d.log" % self.port))
+        self.wait_for_log(r"listening ")
+
+    def connections(self):
+        return self.log().count("connection from ")
+
+
 class UclientResult:
     def __init__(self, returncode, output):
         self.returncode = returncode
@@ -263,6 +277,9 @@ class TestCase(unittest.TestCase):
 
     def echo_peer(self, host="127.0.0.1"):
         return self.track(EchoPeer(self.workdir, host))
+
+    def tcp_echo_peer(self, host="127.0.0.1"):
+        return self.track(TcpEchoPeer(self.workdir, host))
 
 
 def main():

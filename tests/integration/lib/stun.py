@@ -195,6 +195,7 @@ class Client:
             self.sock.connect(self.server)
             if preamble:
                 self.sock.sendall(preamble)
+        self.tls_context = tls
         if tls is not None:
             self.sock = tls.wrap_socket(self.sock, server_hostname=None)
         self.username, self.password = username, password
@@ -342,3 +343,49 @@ class Client:
             if m.method == DATA and m.cls == INDICATION:
                 return ("data", parse_xor_address(m.get(XOR_PEER_ADDRESS), m.txid), m.get(DATA_ATTR))
         return None
+
+    # ---- RFC 6062 TCP allocations --------------------------------------------------------------
+
+    def allocate_tcp(self, attrs=()):
+        """Allocate with REQUESTED-TRANSPORT TCP (RFC 6062 §4.1): this is the control connection."""
+        return self.allocate(attrs, transport=6)
+
+    def connect_peer(self, ip, port, expect_success=True):
+        """Connect (RFC 6062 §4.3); the success response carries CONNECTION-ID (connection_id())."""
+        return self._request_with_peers(CONNECT, [(ip, port)], [], expect_success)
+
+    def data_connection(self, timeout=2.0):
+        """A new connection to the same server port (TLS if this one is), with this client's
+        credentials and nonce, for a ConnectionBind (RFC 6062 §4.4)."""
+        c = Client(self.server[0], self.server[1], self.username, self.password, tcp=True,
+                   tls=self.tls_context, timeout=timeout)
+        c.realm, c.nonce, c.key, c.sha256, c.fingerprint = self.realm, self.nonce, self.key, self.sha256, self.fingerprint
+        return c
+
+    def connection_bind(self, connection_id, expect_success=True):
+        """ConnectionBind (RFC 6062 §4.4) on this (data) connection; after a success, the socket
+        carries the peer's bytes as they are (see take_buffered())."""
+        return self.request(CONNECTION_BIND, [(CONNECTION_ID, struct.pack("!I", connection_id))], expect_success)
+
+    def receive_message(self, timeout=2.0):
+        """The next STUN message the server sends (a ConnectionAttempt indication, say), or None."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                raw = self.recv_raw(max(0.01, deadline - time.time()))
+            except socket.timeout:
+                return None
+            if raw[0] < 0x40:
+                return Message.decode(raw)
+        return None
+
+    def take_buffered(self):
+        """Bytes received after the last STUN message (raw data once a ConnectionBind succeeded)."""
+        data, self.stream_buffer = self.stream_buffer, b""
+        return data
+
+
+def connection_id(message):
+    """The CONNECTION-ID (RFC 6062 §6.2.1) of a Connect response or ConnectionAttempt indication."""
+    v = message.get(CONNECTION_ID)
+    return struct.unpack("!I", v)[0] if v is not None else None
