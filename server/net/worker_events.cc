@@ -43,7 +43,8 @@ std::string relayed(const relay::Allocation& a) {
 void WorkerEvents::session_started(const relay::Allocation& a, const relay::Now& now) {
   log(LogLevel::Notice, "session ", session_id(a.id), " allocated: user=<", a.username, "> realm=<",
       realm_, "> ", relay::transport_name(a.five_tuple.transport), " client=",
-      a.five_tuple.client.to_string(), " relayed=", relayed(a), " lifetime=", a.lifetime_s, "s");
+      a.five_tuple.client.to_string(), " relayed=", relayed(a), " lifetime=", a.lifetime_s, "s",
+      a.tcp ? " (TCP relay, RFC 6062)" : "");
   if (next_) next_->session_started(a, now);
 }
 

@@ -75,6 +75,7 @@ class Rfc6062(harness.TestCase):
         self.assertEqual(r.sent, 1000, r)
         self.assertEqual(r.received, 1000, r)
         log = self.server.log()
+        self.assertRegex(log, r"tcp client=127\.0\.0\.1:\d+ relayed=127\.0\.0\.1:\d+ lifetime=\d+s \(TCP relay, RFC 6062\)")
         self.assertIn("tcp peer 127.0.0.1:", log)
         # SO_REUSEPORT spreads the ~90 data connections over both workers: ConnectionBinds that
         # reached the worker not owning their id moved there (and still relayed every byte).
