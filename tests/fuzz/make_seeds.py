@@ -52,6 +52,16 @@ def requests():
     m.add(stun.REQUESTED_TRANSPORT, b"\x11\0\0\0").add(0x0042, b"x")
     m.add(stun.USERNAME, b"a" * 40).add(stun.REALM, b"r").add(stun.NONCE, b"n")
     out["unknown_attribute_with_integrity"] = m.encode(key=b"k" * 16)
+    # RFC 6062 (the relay harness sends "tcp_" seeds from its TCP client).
+    m = stun.Message(stun.ALLOCATE, stun.REQUEST, b"\x08" * 12)
+    m.add(stun.REQUESTED_TRANSPORT, b"\x06\0\0\0")
+    out["tcp_allocate"] = m.encode()
+    m = stun.Message(stun.CONNECT, stun.REQUEST, b"\x09" * 12)
+    m.add(stun.XOR_PEER_ADDRESS, stun.xor_address("203.0.113.9", 80, m.txid))
+    out["tcp_connect"] = m.encode()
+    m = stun.Message(stun.CONNECTION_BIND, stun.REQUEST, b"\x0a" * 12)
+    m.add(stun.CONNECTION_ID, struct.pack("!I", 0x12345678))
+    out["tcp_connection_bind"] = m.encode(fingerprint=True)
     out["channel_data"] = struct.pack("!HH", 0x4001, 5) + b"hello\0\0\0"
     out["channel_data_overlong"] = struct.pack("!HH", 0x4001, 35510) + b"abc"
     out["attribute_overrun"] = struct.pack("!HHI", 0x0001, 8, 0x2112A442) + b"\0" * 12 + struct.pack("!HH", 0x0006, 0xFFFF) + b"abcd"
@@ -64,8 +74,8 @@ def main():
     seeds["rfc5769_ipv4_response"] = RFC5769_IPV4_RESPONSE
     for name, data in seeds.items():
         write("stun_message", name, data)
-        # The relay harness takes a selector byte first (which client sends it).
-        write("relay_server", name, b"\x00" + data)
+        # The relay harness takes a selector byte first (which client sends it; 2 is over TCP).
+        write("relay_server", name, (b"\x02" if name.startswith("tcp_") else b"\x00") + data)
     stream = b"".join(seeds[k] for k in ("allocate", "channel_bind", "channel_data", "send", "refresh0"))
     write("stream_framing", "mixed_stream", stream)
     write("stream_framing", "overlong", seeds["channel_data_overlong"])
