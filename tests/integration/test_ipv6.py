@@ -1,5 +1,6 @@
 """IPv6 (RFC 6156, RFC 8656 §7.2): IPv6 listeners and relayed addresses, REQUESTED-ADDRESS-FAMILY
-and ADDITIONAL-ADDRESS-FAMILY (dual allocation), 440 and 443, and the default family options."""
+and ADDITIONAL-ADDRESS-FAMILY (dual allocation), 440 and 443, the default family options, and
+RFC 6062 TCP allocations on IPv6."""
 import os
 import socket
 import sys
@@ -40,6 +41,16 @@ class Ipv6(harness.TestCase):
         r = self.uclient(server, peer, ["-X"], host="::1")
         self.assertEqual(r.lost, 0, r)
         self.assertRegex(server.log(), r"udp client=\[::1\]:\d+ relayed=127\.0\.0\.1:\d+")
+
+    def test_rfc6062_tcp_relay_over_ipv6(self):
+        # TCP allocations with IPv6 relayed addresses (RFC 6062 with RFC 6156): uclient's clients
+        # Connect to each other's [::1] relayed address and bind the connections.
+        server = self.server()
+        r = harness.uclient(server.port, ["-T", "-x", "-W", SECRET, "-u", "v6", "-m", "4", "-n", "50",
+                                          "-l", "300", "-z", "5"], server="::1")
+        self.assertEqual(r.lost, 0, r)
+        self.assertEqual(r.received, 200, r)
+        self.assertRegex(server.log(), r"tcp client=\[::1\]:\d+ relayed=\[::1\]:\d+ lifetime=\d+s \(TCP relay")
 
     def test_keep_address_family(self):
         server = self.server(["allocation-default-address-family=keep"])
