@@ -265,7 +265,7 @@ async function main() {
     for (const b of browsers) result.browsers[b.name] = b.report;
     result.ms = { launch: Date.now() - started };
     await Promise.all(browsers.map(checkSwitches));
-    await Promise.all(browsers.filter((x) => x.https_probe).map(probe));
+    await Promise.all(browsers.filter((x) => x.https_probe).map((x) => probe(x)));
     if (config.webrtc !== false) {
       log('browsers up; ICE with', JSON.stringify(config.browsers.map((b) => b.ice_servers.map((s) => s.urls))));
       Object.assign(result.ms, await run(browsers));
