@@ -25,14 +25,17 @@ void Server::handle_allocate(Request& r) {
   if (!rt) return reply_error(r, err::BadRequest);
   bool tcp = false;
   if (*rt == core::kProtocolTcp) {
-    // RFC 6062 §5.1: a TCP allocation, over a TCP or TLS client connection (its control
-    // connection). Over UDP or DTLS, and with no-tcp-relay, TCP is an unsupported transport.
-    if (!settings_.tcp_relay || !is_stream(r.tuple.transport)) {
-      return reply_error(r, err::UnsupportedTransportProtocol);
-    }
+    // RFC 6062 §5.1 item 2: a TCP allocation needs a TCP or TLS client connection (its control
+    // connection); over UDP or DTLS the request is a 400. With no-tcp-relay this server does
+    // not offer TCP relaying at all, which RFC 8656 §7.2 step 3 answers with 442.
+    if (!settings_.tcp_relay) return reply_error(r, err::UnsupportedTransportProtocol);
+    if (!is_stream(r.tuple.transport)) return reply_error(r, err::BadRequest);
     tcp = true;
-  } else if (*rt != core::kProtocolUdp || !settings_.udp_relay) {
+  } else if (*rt != core::kProtocolUdp) {
     return reply_error(r, err::UnsupportedTransportProtocol);
+  } else if (!settings_.udp_relay) {
+    // RFC 6062 §5.1 item 1: UDP forbidden by local policy (no-udp-relay) -> 403.
+    return reply_error(r, err::Forbidden);
   }
 
   // Step 4: DONT-FRAGMENT is supported (the relay socket sets DF).

@@ -311,7 +311,7 @@ class Rfc6062(harness.TestCase):
         u = stun.Client("127.0.0.1", self.server.port, user, password)  # over UDP
         with self.assertRaises(stun.TurnError) as e:
             u.allocate_tcp()
-        self.assertEqual(e.exception.code, 442)
+        self.assertEqual(e.exception.code, 400)  # RFC 6062 §5.1 item 2
         u.close()
         t = self.client()
         with self.assertRaises(stun.TurnError) as e:

@@ -79,9 +79,12 @@ TEST_F(RelayTest, SecondAllocateOnTheSameFiveTupleIs437) {
 }
 
 TEST_F(RelayTest, RequestedTransportRules) {
-  // RFC 8656 §7.2: missing -> 400; not UDP -> 442 (TCP needs RFC 6062 and a stream connection).
+  // RFC 8656 §7.2: missing -> 400; a protocol the server does not relay -> 442.
+  // RFC 6062 §5.1 item 1: UDP forbidden by local policy (no-udp-relay) -> 403.
   auto r = request(Method::Allocate, nullptr);
   EXPECT_EQ(r.error(), 400);
+  // Without TCP relaying (this fixture), TCP is as unsupported as any other protocol; the
+  // 400 for TCP over UDP is in tcp_relay_test.cc.
   for (uint8_t proto : {uint8_t(6), uint8_t(0), uint8_t(1), uint8_t(255)}) {
     r = request(Method::Allocate, [&](core::StunWriter& w) {
       const uint8_t v[4] = {proto, 0, 0, 0};
@@ -97,7 +100,7 @@ TEST_F(RelayTest, RequestedTransportRules) {
   settings.udp_relay = false;
   start(0, 0);
   nonce.clear();
-  EXPECT_EQ(allocate().error(), 442);
+  EXPECT_EQ(allocate().error(), 403);
 }
 
 TEST_F(RelayTest, DontFragmentIsHonoured) {

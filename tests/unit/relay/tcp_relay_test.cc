@@ -117,11 +117,12 @@ TEST_F(TcpRelay, TcpAllocationOverTlsToo) {
   EXPECT_TRUE(allocate_tcp().ok());
 }
 
-TEST_F(TcpRelay, TcpAllocationOverUdpOrDtlsIs442) {
+TEST_F(TcpRelay, TcpAllocationOverUdpOrDtlsIs400) {
+  // RFC 6062 §5.1 item 2: the client connection must be TCP or TLS.
   for (Transport t : {Transport::Udp, Transport::Dtls}) {
     transport = t;
     nonce.clear();
-    EXPECT_EQ(allocate_tcp().error(), 442) << transport_name(t);
+    EXPECT_EQ(allocate_tcp().error(), 400) << transport_name(t);
   }
   EXPECT_TRUE(io.opened.empty());
 }
