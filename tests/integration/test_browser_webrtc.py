@@ -249,8 +249,11 @@ class BrowserWebRtc(harness.TestCase):
         self.assertEqual(len(allocations), sum(1 for a in allocations if re.search(r":(alice|bob)@localhost> ", a)), log)
 
     def tls_trust_case(self):
+        # One s_server per browser: s_server serves one connection at a time, and a browser
+        # that keeps its connection alive would otherwise leave the next one waiting until
+        # its own page load times out (seen in CI as carol's timeout instead of a cert error).
         servers = {}
-        for name, host in (("lo", "127.0.0.1"), ("veth", self.ns.host_ip)):
+        for name, host in (("alice", "127.0.0.1"), ("bob", self.ns.host_ip), ("carol", self.ns.host_ip)):
             port = harness.free_port()
             servers[name] = "https://%s:%d/" % (host, port)
             p = self.track(harness.Process(["openssl", "s_server", "-accept", "%s:%d" % (host, port), "-www",
@@ -260,10 +263,10 @@ class BrowserWebRtc(harness.TestCase):
         untrusting = os.path.join(self.workdir, "home-untrusting")  # a HOME with no NSS db at all
         os.makedirs(untrusting)
         r = browsers.run_driver(self.workdir, [
-            {"name": "alice", "home": self.pki.browser_home("alice"), "https_probe": servers["lo"]},
-            {"name": "bob", "home": self.pki.browser_home("bob"), "https_probe": servers["veth"],
+            {"name": "alice", "home": self.pki.browser_home("alice"), "https_probe": servers["alice"]},
+            {"name": "bob", "home": self.pki.browser_home("bob"), "https_probe": servers["bob"],
              "netns": self.ns.name},
-            {"name": "carol", "home": untrusting, "https_probe": servers["veth"], "netns": self.ns.name},
+            {"name": "carol", "home": untrusting, "https_probe": servers["carol"], "netns": self.ns.name},
         ], webrtc=False, timeout_s=30)
         print("tls-trust: %s" % json.dumps({n: b.get("https_probe") for n, b in r.browsers.items()}), flush=True)
         self.assertTrue(r.ok, r)
