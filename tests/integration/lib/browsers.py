@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -21,12 +22,21 @@ CHROMIUM = "/usr/bin/chromium"
 MIN_NODE = 20  # playwright-core's engines field
 
 
+def node():
+    """The Node.js that runs the driver: the one install-npm-deps.sh fetched into
+    tests/browser/.runtime when the machine has no Node.js >= 20, else the one on PATH."""
+    fetched = os.path.join(BROWSER_DIR, ".runtime", "bin", "node")
+    return fetched if os.access(fetched, os.X_OK) else "node"
+
+
 def require_browser_stack():
     """Missing pieces are failures with the fix, not skips: `make test` installs all of them."""
-    harness.require("node", "ip", "nft", "certutil", "openssl")
+    harness.require("ip", "nft", "certutil", "openssl")
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError("%s missing: Debian package chromium (run `make test-deps`)" % CHROMIUM)
-    version = subprocess.run(["node", "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    if not shutil.which(node()):
+        raise RuntimeError("node missing: run `make test-deps` (tests/tools/install-npm-deps.sh)")
+    version = subprocess.run([node(), "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()
     m = re.match(r"v(\d+)\.", version)
     if not m or int(m.group(1)) < MIN_NODE:
         raise RuntimeError("node %s is too old: playwright-core needs Node.js >= %d" % (version, MIN_NODE))
@@ -109,7 +119,7 @@ def run_driver(workdir, browsers, timeout_s=40, messages=10, webrtc=True):
         json.dump(config, f, indent=1)
     marker = secrets.token_hex(8)
     env = dict(os.environ, TURNPIKE_CHROMIUM=CHROMIUM, **{RUN_VAR: marker})
-    proc = subprocess.Popen(["node", DRIVER, config_path], cwd=BROWSER_DIR, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([node(), DRIVER, config_path], cwd=BROWSER_DIR, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         # The driver has its own deadline; this one only catches a hung driver.
