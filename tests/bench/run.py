@@ -135,7 +135,10 @@ class Server:
                     "listening-ip=127.0.0.1", "listening-port=%d" % self.port, "relay-ip=127.0.0.1",
                     "min-port=%d" % MIN_PORT, "max-port=%d" % MAX_PORT, "relay-threads=%d" % THREADS,
                     "realm=" + REALM, "use-auth-secret", "static-auth-secret=" + SECRET,
-                    "allow-loopback-peers"]) + "\n")
+                    "allow-loopback-peers",
+                    # The ledger is on, as it is by default, in the work directory (default:
+                    # /var/lib/turnpike, which a development machine need not have).
+                    "ledger=" + os.path.join(workdir, "%s-ledger.db" % tag)]) + "\n")
             argv = [binary, "-c", conf]
         elif self.kind == "coturn":
             # coturn-jitsi.md §2.3, plus the same relay range and thread count, and its pid file and
@@ -446,18 +449,22 @@ def build_report(data):
         elif scn["kind"] == "ledger":
             rs = [x for x in r["turnpike"] if "error" not in x]
             out.append("| events/s | writer CPU (share of one core) | writer CPU per event | worker cost per event "
-                       "pushed | ring drops | rows written |")
-            out.append("|---:|---:|---:|---:|---:|---:|")
+                       "pushed | ring drops | rows written | SQLite floor: one bare row appended |")
+            out.append("|---:|---:|---:|---:|---:|---:|---:|")
             if rs:
-                out.append("| %s | %s %% (±%s %%) | %s µs | %s ns | %s | %s of %s |" % (
+                floor_us = median(rs, "sqlite_floor_us_per_row")
+                out.append("| %s | %s %% (±%s %%) | %s µs | %s ns | %s | %s of %s | %s |" % (
                     fmt(median(rs, "rate"), 0), fmt(median(rs, "writer_core_percent")),
                     fmt(spread(rs, "writer_core_percent"), 0), fmt(median(rs, "writer_us_per_event")),
                     fmt(median(rs, "push_ns_per_event"), 0), fmt(max(x["dropped"] for x in rs), 0),
-                    fmt(median(rs, "written"), 0), fmt(median(rs, "events"), 0)))
+                    fmt(median(rs, "written"), 0), fmt(median(rs, "events"), 0),
+                    "–" if floor_us is None else "%s µs = %s %% of one core at this rate" % (
+                        fmt(floor_us), fmt(floor_us * median(rs, "rate") / 1e4))))
                 pct = median(rs, "writer_core_percent")
                 drops = max(x["dropped"] for x in rs)
-                targets.append(("Ledger at 10,000 events/s: under 1 % of one core", "%s %%" % fmt(pct),
-                                pct is not None and pct < 1))
+                targets.append(("Ledger at 10,000 events/s: under 1 % of one core", "%s %%%s" % (
+                    fmt(pct), "" if floor_us is None else " (SQLite's floor for one bare row per event: %s %%)" %
+                    fmt(floor_us * median(rs, "rate") / 1e4)), pct is not None and pct < 1))
                 targets.append(("Ledger queue never overflows at 10,000 events/s", "%d events dropped" % drops,
                                 drops == 0))
             out.append("")

@@ -6,6 +6,10 @@
 // the writer thread (its own thread clock, reported by the writer), the producers' cost per event
 // pushed, ring drops, and whether every row arrived.
 //
+// Then the floor, as the relay benchmarks have one: the CPU SQLite itself needs to append one
+// bare row (five columns, no index, a prepared statement, the writer's pragmas and transaction
+// size) on this machine. A ledger that writes at least one row per event cannot cost less.
+//
 //   turnpike-ledger-bench [--rate N] [--seconds S] [--workers W] [--dir DIR] [--json]
 #include <pthread.h>
 #include <time.h>
@@ -83,6 +87,38 @@ void fill(ledger::LedgerEvent& e, uint64_t n, unsigned worker) {
       e.bytes_to_client = 118000;
       e.packets_to_client = 990;
   }
+}
+
+// CPU per row appended to a table with no index, in transactions of `batch` rows.
+double sqlite_floor_us_per_row(const std::string& path, int rows, int batch) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  std::string err;
+  auto db = ledger::Database::open(path, ledger::Database::Mode::ReadWrite, 5000, &err);
+  if (!db || db->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, node TEXT, username TEXT, client_ip TEXT, "
+                      "client_port INTEGER, started_at INTEGER)") != SQLITE_OK) {
+    std::fprintf(stderr, "floor: %s\n", err.c_str());
+    return 0;
+  }
+  ledger::Statement st =
+      db->prepare("INSERT INTO t (node, username, client_ip, client_port, started_at) VALUES (?, ?, ?, ?, ?)");
+  const double c0 = thread_cpu_s();
+  for (int n = 0; n < rows;) {
+    db->exec("BEGIN IMMEDIATE");
+    for (int i = 0; i < batch && n < rows; ++i, ++n) {
+      char user[64];
+      std::snprintf(user, sizeof user, "%d:user%d@meet.example", 1'800'000'000 + n % 97, n % 1000);
+      st.bind_static(1, "bench").bind(2, std::string_view(user)).bind_static(3, "198.51.100.7");
+      st.bind(4, int64_t(40000 + n % 20000)).bind(5, wall_ms());
+      st.step();
+      st.reset();
+    }
+    db->exec("COMMIT");
+  }
+  const double us = 1e6 * (thread_cpu_s() - c0) / rows;
+  st = ledger::Statement();
+  db.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  return us;
 }
 
 }  // namespace
@@ -179,17 +215,23 @@ int main(int argc, char** argv) {
   }
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
 
+  // The floor: as many bare rows as there were events, in transactions as big as the writer's
+  // at this rate (one commit per flush interval).
   const double events = double(produced.load());
+  const int floor_batch = int(rate * o.flush_interval_ms / 1000.0) > 0 ? int(rate * o.flush_interval_ms / 1000.0) : 1;
+  const double floor_us = sqlite_floor_us_per_row(path, int(events), floor_batch);
+
   const double achieved = events / elapsed;
   const double writer_pct = 100.0 * writer_cpu / elapsed;
   const double push_ns = double(push_ns_total.load()) / double(ledger::EventRing::capacity());
   if (json) {
     std::printf("{\"rate\":%.0f,\"seconds\":%.2f,\"events\":%.0f,\"writer_cpu_s\":%.4f,\"writer_core_percent\":%.3f,"
                 "\"writer_us_per_event\":%.3f,\"push_ns_per_event\":%.0f,\"written\":%llu,\"dropped\":%llu,"
-                "\"sessions\":%lld,\"refusal_rows\":%lld,\"refusals\":%lld}\n",
+                "\"sessions\":%lld,\"refusal_rows\":%lld,\"refusals\":%lld,\"sqlite_floor_us_per_row\":%.3f}\n",
                 achieved, elapsed, events, writer_cpu, writer_pct, 1e6 * writer_cpu / events, push_ns,
                 static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.dropped),
-                static_cast<long long>(sessions), static_cast<long long>(refusal_rows), static_cast<long long>(refusals));
+                static_cast<long long>(sessions), static_cast<long long>(refusal_rows), static_cast<long long>(refusals),
+                floor_us);
   } else {
     std::printf("events produced: %.0f in %.1f s (%.0f/s by %u workers)\n", events, elapsed, achieved, workers);
     std::printf("ledger writer:   %.3f s CPU = %.3f%% of one core, %.2f us per event\n", writer_cpu, writer_pct,
@@ -198,6 +240,8 @@ int main(int argc, char** argv) {
     std::printf("written %llu, dropped %llu; rows: %lld sessions, %lld refusal rows for %lld refusals\n",
                 static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.dropped),
                 static_cast<long long>(sessions), static_cast<long long>(refusal_rows), static_cast<long long>(refusals));
+    std::printf("SQLite floor:    %.2f us per bare row appended (%d-row transactions) = %.2f%% of one core at %.0f rows/s\n",
+                floor_us, floor_batch, floor_us * achieved / 1e4, achieved);
   }
   return st.dropped == 0 ? 0 : 1;
 }
