@@ -101,22 +101,13 @@ void TcpDataPair::peer_readable() {
       set_reading(peer_, false);  // resumed by after_io() once the client took half
       break;
     }
-    const ssize_t n = ::recv(peer_.fd.get(), space.data(), space.size(), 0);
-    if (n > 0) {
-      to_client_.commit(size_t(n));
-      total_to_client_ += size_t(n);
-      owner_.relayed(0, size_t(n));
-      if (size_t(n) < space.size()) break;  // the socket is drained
-      continue;
-    }
-    if (n == 0) {
-      peer_.eof = true;
-      set_reading(peer_, false);
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    return fail(std::string("peer: ") + std::strerror(errno));
+    const ssize_t n = recv_some(peer_, "peer", space);
+    if (n < 0) return;
+    if (n == 0) break;
+    to_client_.commit(size_t(n));
+    total_to_client_ += size_t(n);
+    owner_.relayed(0, size_t(n));
+    if (size_t(n) < space.size()) break;  // the socket is drained
   }
   if (flush_to_client()) after_io();
 }
@@ -129,25 +120,14 @@ bool TcpDataPair::flush_to_client() {
       const core::Bytes d = prefix ? core::Bytes(prefix_.data() + prefix_sent_, prefix_.size() - prefix_sent_)
                                    : to_client_.data();
       if (d.empty()) break;
-      const ssize_t n = ::send(client_.fd.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          set_writing(client_, true);
-          return true;
-        }
-        fail(std::string("client: ") + std::strerror(errno));
-        return false;
-      }
+      const Sent r = send_some(client_, "client", d);
+      if (r.failed) return false;
       if (prefix) {
-        prefix_sent_ += size_t(n);
+        prefix_sent_ += r.n;
       } else {
-        to_client_.consume(size_t(n));
+        to_client_.consume(r.n);
       }
-      if (size_t(n) < d.size()) {
-        set_writing(client_, true);
-        return true;
-      }
+      if (r.blocked) return true;
     }
     set_writing(client_, false);
     return true;
@@ -167,21 +147,10 @@ bool TcpDataPair::flush_to_client() {
     // ... and send the ciphertext.
     const core::Bytes c = tls_->outbound();
     if (c.empty()) break;
-    const ssize_t n = ::send(client_.fd.get(), c.data(), c.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        set_writing(client_, true);
-        return true;
-      }
-      fail(std::string("client: ") + std::strerror(errno));
-      return false;
-    }
-    tls_->outbound_consume(size_t(n));
-    if (size_t(n) < c.size()) {
-      set_writing(client_, true);
-      return true;
-    }
+    const Sent r = send_some(client_, "client", c);
+    if (r.failed) return false;
+    tls_->outbound_consume(r.n);
+    if (r.blocked) return true;
   }
   set_writing(client_, false);
   return true;
@@ -196,19 +165,11 @@ void TcpDataPair::client_readable() {
     for (int round = 0; round < kRounds && !client_.eof; ++round) {
       core::MutableBytes space = tls_->inbound_space();
       if (space.empty()) break;
-      const ssize_t n = ::recv(client_.fd.get(), space.data(), space.size(), 0);
-      if (n > 0) {
-        tls_->inbound_commit(size_t(n));
-        if (size_t(n) < space.size()) break;
-        continue;
-      }
-      if (n == 0) {
-        client_.eof = true;
-        break;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return fail(std::string("client: ") + std::strerror(errno));
+      const ssize_t n = recv_some(client_, "client", space);
+      if (n < 0) return;
+      if (n == 0) break;
+      tls_->inbound_commit(size_t(n));
+      if (size_t(n) < space.size()) break;
     }
     // ... and plaintext out of it, as far as there is room towards the peer.
     if (!pump_tls_in()) return;
@@ -219,24 +180,16 @@ void TcpDataPair::client_readable() {
         set_reading(client_, false);  // resumed by after_io() once the peer took half
         break;
       }
-      const ssize_t n = ::recv(client_.fd.get(), space.data(), space.size(), 0);
-      if (n > 0) {
-        to_peer_.commit(size_t(n));
-        total_to_peer_ += size_t(n);
-        owner_.relayed(size_t(n), 0);
-        if (size_t(n) < space.size()) break;
-        continue;
-      }
-      if (n == 0) {
-        client_.eof = true;
-        break;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      return fail(std::string("client: ") + std::strerror(errno));
+      const ssize_t n = recv_some(client_, "client", space);
+      if (n < 0) return;
+      if (n == 0) break;
+      to_peer_.commit(size_t(n));
+      total_to_peer_ += size_t(n);
+      owner_.relayed(size_t(n), 0);
+      if (size_t(n) < space.size()) break;
     }
   }
-  if (client_.eof) set_reading(client_, false);
+  if (client_.eof) set_reading(client_, false);  // also after a TLS close_notify
   if (flush_to_peer()) after_io();
 }
 
@@ -274,25 +227,49 @@ bool TcpDataPair::pump_tls_in() {
 bool TcpDataPair::flush_to_peer() {
   if (done_) return false;
   while (!to_peer_.empty()) {
-    const core::Bytes d = to_peer_.data();
-    const ssize_t n = ::send(peer_.fd.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        set_writing(peer_, true);
-        return true;
-      }
-      fail(std::string("peer: ") + std::strerror(errno));
-      return false;
-    }
-    to_peer_.consume(size_t(n));
-    if (size_t(n) < d.size()) {
-      set_writing(peer_, true);
-      return true;
-    }
+    const Sent r = send_some(peer_, "peer", to_peer_.data());
+    if (r.failed) return false;
+    to_peer_.consume(r.n);
+    if (r.blocked) return true;
   }
   set_writing(peer_, false);
   return true;
+}
+
+// ---- the sockets ------------------------------------------------------------------------------
+
+ssize_t TcpDataPair::recv_some(Side& s, const char* who, core::MutableBytes space) {
+  for (;;) {
+    const ssize_t n = ::recv(s.fd.get(), space.data(), space.size(), 0);
+    if (n > 0) return n;
+    if (n == 0) {
+      s.eof = true;
+      set_reading(s, false);
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    fail(std::string(who) + ": " + std::strerror(errno));
+    return -1;
+  }
+}
+
+TcpDataPair::Sent TcpDataPair::send_some(Side& s, const char* who, core::Bytes d) {
+  for (;;) {
+    const ssize_t n = ::send(s.fd.get(), d.data(), d.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      const bool blocked = size_t(n) < d.size();
+      if (blocked) set_writing(s, true);
+      return {size_t(n), blocked, false};
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      set_writing(s, true);
+      return {0, true, false};
+    }
+    fail(std::string(who) + ": " + std::strerror(errno));
+    return {0, false, true};
+  }
 }
 
 // ---- flow control and the end ----------------------------------------------------------------

@@ -11,6 +11,8 @@
 // The relayed byte counts go to the owner as they are read; no allocation, no logging per read.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -71,8 +73,22 @@ class TcpDataPair {
   static void on_client_read(evutil_socket_t, short, void* arg);
   static void on_client_write(evutil_socket_t, short, void* arg);
 
+  // What one send_some() did: bytes taken by the socket; `blocked` when it could not take all
+  // (its write event is then armed); `failed` once the pair has ended.
+  struct Sent {
+    size_t n = 0;
+    bool blocked = false;
+    bool failed = false;
+  };
+
   void peer_readable();
   void client_readable();
+  // One non-blocking recv from s into space, EINTR retried: the bytes read, 0 when the socket
+  // has nothing now or at its end (s.eof is then set and reading stops), -1 once the pair has
+  // ended. `who` names the side in the reason.
+  ssize_t recv_some(Side& s, const char* who, core::MutableBytes space);
+  // One non-blocking send of d to s, EINTR retried.
+  Sent send_some(Side& s, const char* who, core::Bytes d);
   // Moves what waits towards each side into its socket (through TLS for the client). False
   // once the pair has ended.
   bool flush_to_peer();
