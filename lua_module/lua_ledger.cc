@@ -2,9 +2,9 @@
 //
 //   local ledger, err = turnpike.open_ledger("/var/lib/turnpike/ledger.db")
 //   ledger:record(host, full_jid, turn_username, expires)  -- returns at once
-//   ledger:flush([timeout_ms]) -> true | false                -- waits for the disk (tests, shutdown)
-//   ledger:stats() -> {recorded=, written=, dropped=, last_error=}
-//   ledger:close()                                            -- also on garbage collection
+//   ledger:flush([timeout_ms]) -> true | false                -- waits for the disk (tests,
+//   shutdown) ledger:stats() -> {recorded=, written=, dropped=, last_error=} ledger:close() -- also
+//   on garbage collection
 //
 // record() appends to a bounded batch that a background thread writes (ledger::CredentialLog):
 // Prosody's event loop never waits on SQLite or the disk. The thread never touches Lua.
@@ -24,7 +24,9 @@ struct LedgerBox {
   std::unique_ptr<ledger::CredentialLog> log;
 };
 
-LedgerBox* check_ledger(lua_State* L) { return static_cast<LedgerBox*>(luaL_checkudata(L, 1, kLedgerType)); }
+LedgerBox* check_ledger(lua_State* L) {
+  return static_cast<LedgerBox*>(luaL_checkudata(L, 1, kLedgerType));
+}
 
 int l_record(lua_State* L) {
   LedgerBox* box = check_ledger(L);
@@ -38,8 +40,9 @@ int l_record(lua_State* L) {
   if (!run_guarded(err, [&] {
         timespec t{};
         clock_gettime(CLOCK_REALTIME, &t);
-        box->log->record({int64_t(t.tv_sec) * 1000 + t.tv_nsec / 1'000'000, std::string(host, host_len),
-                          std::string(jid, jid_len), std::string(user, user_len), int64_t(expires)});
+        box->log->record({int64_t(t.tv_sec) * 1000 + t.tv_nsec / 1'000'000,
+                          std::string(host, host_len), std::string(jid, jid_len),
+                          std::string(user, user_len), int64_t(expires)});
       })) {
     return raise(L, err);
   }
@@ -51,7 +54,8 @@ int l_flush(lua_State* L) {
   const lua_Integer timeout = luaL_optinteger(L, 2, 5000);
   bool done = true;
   ErrorText err;
-  if (box->log && !run_guarded(err, [&] { done = box->log->flush(int(timeout)); })) return raise(L, err);
+  if (box->log && !run_guarded(err, [&] { done = box->log->flush(int(timeout)); }))
+    return raise(L, err);
   lua_pushboolean(L, done);
   return 1;
 }
@@ -90,7 +94,8 @@ int l_tostring(lua_State* L) {
 }
 
 const luaL_Reg kMethods[] = {
-    {"record", l_record}, {"flush", l_flush}, {"stats", l_stats}, {"close", l_close}, {nullptr, nullptr},
+    {"record", l_record}, {"flush", l_flush}, {"stats", l_stats},
+    {"close", l_close},   {nullptr, nullptr},
 };
 
 }  // namespace
@@ -115,7 +120,9 @@ int l_open_ledger(lua_State* L) {
   ErrorText err;
   // Opening is lazy (the background thread opens and migrates the file): a path that cannot be
   // written shows in stats().last_error, and issuing credentials goes on regardless.
-  if (!run_guarded(err, [&] { box->log = std::make_unique<ledger::CredentialLog>(std::string(path, len)); })) {
+  if (!run_guarded(err, [&] {
+        box->log = std::make_unique<ledger::CredentialLog>(std::string(path, len));
+      })) {
     lua_pushnil(L);
     lua_pushstring(L, err.text);
     return 2;

@@ -4,7 +4,8 @@
 
 namespace turnpike::cmd {
 
-AdminArgs AdminArgs::parse(int argc, char** argv, int first, const std::set<std::string>& value_options) {
+AdminArgs AdminArgs::parse(int argc, char** argv, int first,
+                           const std::set<std::string>& value_options) {
   AdminArgs a;
   for (int i = first; i < argc; ++i) {
     std::string s = argv[i];
@@ -43,11 +44,21 @@ std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];

@@ -18,7 +18,8 @@ struct AdminArgs {
 
   // `value_options` are the options that take a value; everything else starting with "--" is a
   // flag. "-c" is "--config".
-  static AdminArgs parse(int argc, char** argv, int first, const std::set<std::string>& value_options);
+  static AdminArgs parse(int argc, char** argv, int first,
+                         const std::set<std::string>& value_options);
   std::optional<std::string> get(const std::string& name) const;
   bool has(const std::string& flag) const { return flags.count(flag) > 0; }
 };

@@ -5,9 +5,9 @@ namespace turnpike::cmd {
 
 int admin_secret(int argc, char** argv);       // secret generate
 int admin_credentials(int argc, char** argv);  // credentials -c FILE --user NAME [--ttl S] [--json]
-int admin_sessions(int argc, char** argv);     // sessions [--active] [--user U] [--since T] [--json]
-int admin_refusals(int argc, char** argv);     // refusals [--since T] [--json]
-int admin_who(int argc, char** argv);          // who JID|USERNAME [--json]
-int admin_stats(int argc, char** argv);        // stats [--since T] [--json]
+int admin_sessions(int argc, char** argv);  // sessions [--active] [--user U] [--since T] [--json]
+int admin_refusals(int argc, char** argv);  // refusals [--since T] [--json]
+int admin_who(int argc, char** argv);       // who JID|USERNAME [--json]
+int admin_stats(int argc, char** argv);     // stats [--since T] [--json]
 
 }  // namespace turnpike::cmd

@@ -26,8 +26,9 @@ int admin_credentials(int argc, char** argv) {
   const AdminArgs a = AdminArgs::parse(argc, argv, 2, {"config", "user", "ttl"});
   const auto file = a.get("config");
   if (!a.error.empty() || !file) {
-    std::cerr << (a.error.empty() ? "" : "turnpike-admin: " + a.error + "\n")
-              << "usage: turnpike-admin credentials -c FILE [--user NAME] [--ttl SECONDS] [--json]\n";
+    std::cerr
+        << (a.error.empty() ? "" : "turnpike-admin: " + a.error + "\n")
+        << "usage: turnpike-admin credentials -c FILE [--user NAME] [--ttl SECONDS] [--json]\n";
     return 2;
   }
   config::Config cfg;
@@ -53,17 +54,18 @@ int admin_credentials(int argc, char** argv) {
     }
   }
   if (cfg.max_credential_ttl > 0 && ttl > cfg.max_credential_ttl) {
-    std::cerr << "turnpike-admin: --ttl " << ttl << " is more than max-credential-ttl="
-              << cfg.max_credential_ttl << " in " << *file << "; the relay would refuse it\n";
+    std::cerr << "turnpike-admin: --ttl " << ttl
+              << " is more than max-credential-ttl=" << cfg.max_credential_ttl << " in " << *file
+              << "; the relay would refuse it\n";
     return 2;
   }
   const int64_t now = int64_t(std::time(nullptr));
-  const core::RestCredential c = core::mint_rest_credential(cfg.newest_secret(), a.get("user").value_or(""),
-                                                            now, ttl, cfg.rest_api_separator);
+  const core::RestCredential c = core::mint_rest_credential(
+      cfg.newest_secret(), a.get("user").value_or(""), now, ttl, cfg.rest_api_separator);
   if (a.has("json")) {
-    std::cout << "{\"username\":" << json_string(c.username) << ",\"password\":" << json_string(c.password)
-              << ",\"expires\":" << c.expires << ",\"ttl\":" << ttl << ",\"realm\":" << json_string(cfg.realm)
-              << "}\n";
+    std::cout << "{\"username\":" << json_string(c.username)
+              << ",\"password\":" << json_string(c.password) << ",\"expires\":" << c.expires
+              << ",\"ttl\":" << ttl << ",\"realm\":" << json_string(cfg.realm) << "}\n";
   } else {
     std::cout << "username: " << c.username << "\n"
               << "password: " << c.password << "\n"

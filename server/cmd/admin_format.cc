@@ -29,7 +29,8 @@ std::string format_duration(int64_t ms) {
   if (s < 60) {
     std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
   } else if (s < 3600) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
   } else if (s < 86400) {
     std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
                   static_cast<long long>(s % 3600 / 60));
@@ -69,8 +70,8 @@ std::optional<int64_t> parse_since(const std::string& text, int64_t now_ms) {
     return std::stoll(text) * 1000;  // unix seconds
   }
   tm g{};
-  const char* formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-                           "%Y-%m-%d"};
+  const char* formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                           "%Y-%m-%d %H:%M", "%Y-%m-%d"};
   for (const char* f : formats) {
     g = tm{};
     const char* end = strptime(text.c_str(), f, &g);

@@ -20,14 +20,16 @@ namespace {
 
 constexpr const char* kDefaultConfig = "/etc/turnpike/turnpike.conf";
 
-int64_t now_ms() { return int64_t(std::time(nullptr)) * 1000; }
+int64_t now_ms() {
+  return int64_t(std::time(nullptr)) * 1000;
+}
 
 // The ledger file: --ledger PATH, else the ledger= of -c FILE (or the default config), else
 // the built-in default.
 std::optional<std::string> ledger_path(const AdminArgs& a, std::string* error) {
   if (auto p = a.get("ledger")) return *p;
   std::string file = a.get("config").value_or("");
-  struct stat st{};
+  struct stat st {};
   if (file.empty() && ::stat(kDefaultConfig, &st) == 0) file = kDefaultConfig;
   config::Config cfg;
   if (!file.empty()) {
@@ -50,7 +52,7 @@ std::optional<ledger::Database> open_ledger(const AdminArgs& a) {
     std::cerr << "turnpike-admin: " << err << "\n";
     return std::nullopt;
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(path->c_str(), &st) != 0) {
     std::cerr << "turnpike-admin: no ledger at " << *path
               << " (has turnpike run with this config? give --ledger PATH or -c FILE)\n";
@@ -66,7 +68,8 @@ std::optional<ledger::Database> open_ledger(const AdminArgs& a) {
     // file with other tables is something else.
     ledger::Statement tables = db->prepare("SELECT count(*) FROM sqlite_master");
     if (!tables || tables.step() != SQLITE_ROW || tables.int_at(0) != 0) {
-      std::cerr << "turnpike-admin: " << *path << " is not a turnpike ledger (no schema_version table)\n";
+      std::cerr << "turnpike-admin: " << *path
+                << " is not a turnpike ledger (no schema_version table)\n";
       return std::nullopt;
     }
   }
@@ -77,8 +80,9 @@ bool since_of(const AdminArgs& a, std::optional<int64_t>* out) {
   if (auto s = a.get("since")) {
     *out = parse_since(*s, now_ms());
     if (!*out) {
-      std::cerr << "turnpike-admin: --since '" << *s
-                << "' is not a time: write 2h, 7d, 2026-11-22, 2026-11-22T10:00:00Z or unix seconds\n";
+      std::cerr
+          << "turnpike-admin: --since '" << *s
+          << "' is not a time: write 2h, 7d, 2026-11-22, 2026-11-22T10:00:00Z or unix seconds\n";
       return false;
     }
   }
@@ -90,7 +94,9 @@ std::string address(const std::string& ip, int64_t port) {
   return (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
-std::string state_of(const ledger::SessionRow& s) { return s.ended_at ? s.end_reason : "active"; }
+std::string state_of(const ledger::SessionRow& s) {
+  return s.ended_at ? s.end_reason : "active";
+}
 
 std::string relayed_of(const ledger::SessionRow& s) {
   std::string r = address(s.relay_ip, s.relay_port);
@@ -98,13 +104,14 @@ std::string relayed_of(const ledger::SessionRow& s) {
   return r;
 }
 
-void print_sessions_table(const std::vector<ledger::SessionRow>& rows, const std::string& indent = "") {
-  Table t({"STARTED (UTC)", "DURATION", "STATE", "USER", "TRANSPORT", "CLIENT", "RELAYED", "CLIENT->PEERS",
-           "PEERS->CLIENT"});
+void print_sessions_table(const std::vector<ledger::SessionRow>& rows,
+                          const std::string& indent = "") {
+  Table t({"STARTED (UTC)", "DURATION", "STATE", "USER", "TRANSPORT", "CLIENT", "RELAYED",
+           "CLIENT->PEERS", "PEERS->CLIENT"});
   for (const auto& s : rows) {
     const int64_t end = s.ended_at.value_or(s.updated_at);
-    t.add({format_time(s.started_at), format_duration(end - s.started_at), state_of(s), s.username, s.transport,
-           address(s.client_ip, s.client_port), relayed_of(s),
+    t.add({format_time(s.started_at), format_duration(end - s.started_at), state_of(s), s.username,
+           s.transport, address(s.client_ip, s.client_port), relayed_of(s),
            std::to_string(s.packets_from_client) + " pkts " + format_bytes(s.bytes_from_client),
            std::to_string(s.packets_to_client) + " pkts " + format_bytes(s.bytes_to_client)});
   }
@@ -118,16 +125,19 @@ void print_sessions_table(const std::vector<ledger::SessionRow>& rows, const std
 }
 
 std::string session_json(ledger::Database& db, const ledger::SessionRow& s) {
-  std::string j = "{\"node\":" + json_string(s.node) + ",\"session\":" + json_string(s.sid) +
-                  ",\"realm\":" + json_string(s.realm) + ",\"username\":" + json_string(s.username) +
-                  ",\"transport\":" + json_string(s.transport) + ",\"client_ip\":" + json_string(s.client_ip) +
-                  ",\"client_port\":" + std::to_string(s.client_port) +
-                  ",\"relay_ip\":" + (s.relay_ip.empty() ? "null" : json_string(s.relay_ip)) +
-                  ",\"relay_port\":" + (s.relay_ip.empty() ? "null" : std::to_string(s.relay_port));
+  std::string j =
+      "{\"node\":" + json_string(s.node) + ",\"session\":" + json_string(s.sid) +
+      ",\"realm\":" + json_string(s.realm) + ",\"username\":" + json_string(s.username) +
+      ",\"transport\":" + json_string(s.transport) + ",\"client_ip\":" + json_string(s.client_ip) +
+      ",\"client_port\":" + std::to_string(s.client_port) +
+      ",\"relay_ip\":" + (s.relay_ip.empty() ? "null" : json_string(s.relay_ip)) +
+      ",\"relay_port\":" + (s.relay_ip.empty() ? "null" : std::to_string(s.relay_port));
   if (!s.relay6_ip.empty()) {
-    j += ",\"relay6_ip\":" + json_string(s.relay6_ip) + ",\"relay6_port\":" + std::to_string(s.relay6_port);
+    j += ",\"relay6_ip\":" + json_string(s.relay6_ip) +
+         ",\"relay6_port\":" + std::to_string(s.relay6_port);
   }
-  j += ",\"started_at\":" + json_string(format_iso(s.started_at)) + ",\"started_ms\":" + std::to_string(s.started_at);
+  j += ",\"started_at\":" + json_string(format_iso(s.started_at)) +
+       ",\"started_ms\":" + std::to_string(s.started_at);
   j += ",\"ended_at\":" + (s.ended_at ? json_string(format_iso(*s.ended_at)) : "null");
   j += ",\"end_reason\":" + (s.ended_at ? json_string(s.end_reason) : "null");
   j += ",\"active\":" + std::string(s.ended_at ? "false" : "true");
@@ -190,7 +200,8 @@ int admin_sessions(int argc, char** argv) {
   const auto rows = ledger::query_sessions(*db, f);
   if (a.has("json")) {
     std::cout << "[";
-    for (size_t i = 0; i < rows.size(); ++i) std::cout << (i ? ",\n" : "") << session_json(*db, rows[i]);
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::cout << (i ? ",\n" : "") << session_json(*db, rows[i]);
     std::cout << "]\n";
     return 0;
   }
@@ -214,10 +225,13 @@ int admin_refusals(int argc, char** argv) {
       const auto& r = rows[i];
       std::cout << (i ? ",\n" : "") << "{\"at\":" << json_string(format_iso(r.at))
                 << ",\"last_at\":" << json_string(format_iso(r.last_at)) << ",\"count\":" << r.count
-                << ",\"node\":" << json_string(r.node) << ",\"client_ip\":" << json_string(r.client_ip)
-                << ",\"client_port\":" << r.client_port << ",\"transport\":" << json_string(r.transport)
+                << ",\"node\":" << json_string(r.node)
+                << ",\"client_ip\":" << json_string(r.client_ip)
+                << ",\"client_port\":" << r.client_port
+                << ",\"transport\":" << json_string(r.transport)
                 << ",\"method\":" << json_string(r.method) << ",\"code\":" << r.code
-                << ",\"reason\":" << json_string(r.reason) << ",\"username\":" << json_string(r.username)
+                << ",\"reason\":" << json_string(r.reason)
+                << ",\"username\":" << json_string(r.username)
                 << ",\"peer\":" << (r.peer.empty() ? "null" : json_string(r.peer))
                 << ",\"detail\":" << json_string(r.detail) << "}";
     }
@@ -228,11 +242,12 @@ int admin_refusals(int argc, char** argv) {
     std::cout << "no refusals\n";
     return 0;
   }
-  Table t({"TIME (UTC)", "COUNT", "CLIENT", "VIA", "REQUEST", "CODE", "REASON", "USER", "PEER", "DETAIL"});
+  Table t({"TIME (UTC)", "COUNT", "CLIENT", "VIA", "REQUEST", "CODE", "REASON", "USER", "PEER",
+           "DETAIL"});
   for (const auto& r : rows) {
-    t.add({format_time(r.at), std::to_string(r.count), address(r.client_ip, r.client_port), r.transport, r.method,
-           r.code ? std::to_string(r.code) : "-", r.reason, r.username.empty() ? "-" : r.username,
-           r.peer.empty() ? "-" : r.peer, r.detail});
+    t.add({format_time(r.at), std::to_string(r.count), address(r.client_ip, r.client_port),
+           r.transport, r.method, r.code ? std::to_string(r.code) : "-", r.reason,
+           r.username.empty() ? "-" : r.username, r.peer.empty() ? "-" : r.peer, r.detail});
   }
   std::cout << t.str();
   return 0;
@@ -262,21 +277,24 @@ int admin_who(int argc, char** argv) {
     for (size_t i = 0; i < creds.size(); ++i) {
       const auto& c = creds[i];
       std::cout << (i ? "," : "") << "{\"issued_at\":" << json_string(format_iso(c.issued_at))
-                << ",\"expires_at\":" << json_string(format_iso(c.expires_at)) << ",\"host\":" << json_string(c.host)
-                << ",\"jid\":" << json_string(c.jid) << ",\"username\":" << json_string(c.username) << "}";
+                << ",\"expires_at\":" << json_string(format_iso(c.expires_at))
+                << ",\"host\":" << json_string(c.host) << ",\"jid\":" << json_string(c.jid)
+                << ",\"username\":" << json_string(c.username) << "}";
     }
     std::cout << "],\"sessions\":[";
-    for (size_t i = 0; i < sessions.size(); ++i) std::cout << (i ? ",\n" : "") << session_json(*db, sessions[i]);
+    for (size_t i = 0; i < sessions.size(); ++i)
+      std::cout << (i ? ",\n" : "") << session_json(*db, sessions[i]);
     std::cout << "]}\n";
     return 0;
   }
   if (creds.empty() && sessions.empty()) {
-    std::cout << "nothing known about " << who << ": no credential issued to it and no session with it\n";
+    std::cout << "nothing known about " << who
+              << ": no credential issued to it and no session with it\n";
     return 0;
   }
   for (const auto& c : creds) {
-    std::cout << "credential " << c.username << " issued " << format_time(c.issued_at) << " UTC by " << c.host
-              << " to " << c.jid << ", expires " << format_time(c.expires_at) << " UTC\n";
+    std::cout << "credential " << c.username << " issued " << format_time(c.issued_at) << " UTC by "
+              << c.host << " to " << c.jid << ", expires " << format_time(c.expires_at) << " UTC\n";
     std::vector<ledger::SessionRow> mine;
     for (const auto& s : sessions) {
       if (s.username == c.username) mine.push_back(s);
@@ -299,7 +317,8 @@ int admin_stats(int argc, char** argv) {
   const auto t = ledger::query_totals(*c->db, c->since, 10);
   if (a.has("json")) {
     std::cout << "{\"sessions\":" << t.sessions << ",\"active\":" << t.active
-              << ",\"bytes_from_client\":" << t.bytes_from_client << ",\"bytes_to_client\":" << t.bytes_to_client
+              << ",\"bytes_from_client\":" << t.bytes_from_client
+              << ",\"bytes_to_client\":" << t.bytes_to_client
               << ",\"credentials_issued\":" << t.credentials << ",\"top_users\":[";
     for (size_t i = 0; i < t.top_users.size(); ++i) {
       std::cout << (i ? "," : "") << "{\"username\":" << json_string(t.top_users[i].first)
@@ -307,15 +326,18 @@ int admin_stats(int argc, char** argv) {
     }
     std::cout << "],\"refusals\":{";
     for (size_t i = 0; i < t.refusals_by_reason.size(); ++i) {
-      std::cout << (i ? "," : "") << json_string(t.refusals_by_reason[i].first) << ":" << t.refusals_by_reason[i].second;
+      std::cout << (i ? "," : "") << json_string(t.refusals_by_reason[i].first) << ":"
+                << t.refusals_by_reason[i].second;
     }
     std::cout << "},\"ledger\":[";
     for (size_t i = 0; i < t.health.size(); ++i) {
       const auto& h = t.health[i];
-      std::cout << (i ? "," : "") << "{\"node\":" << json_string(h.node) << ",\"updated_at\":"
-                << json_string(format_iso(h.updated_at)) << ",\"events_written\":" << h.written
-                << ",\"events_dropped\":" << h.dropped << ",\"refusals_folded\":" << h.folded
-                << ",\"last_error\":" << (h.last_error.empty() ? "null" : json_string(h.last_error)) << "}";
+      std::cout << (i ? "," : "") << "{\"node\":" << json_string(h.node)
+                << ",\"updated_at\":" << json_string(format_iso(h.updated_at))
+                << ",\"events_written\":" << h.written << ",\"events_dropped\":" << h.dropped
+                << ",\"refusals_folded\":" << h.folded
+                << ",\"last_error\":" << (h.last_error.empty() ? "null" : json_string(h.last_error))
+                << "}";
     }
     std::cout << "]}\n";
     return 0;
@@ -331,10 +353,12 @@ int admin_stats(int argc, char** argv) {
     std::cout << u.str();
   }
   std::cout << "\nrefusals by reason:" << (t.refusals_by_reason.empty() ? " none\n" : "\n");
-  for (const auto& [reason, n] : t.refusals_by_reason) std::cout << "  " << reason << ": " << n << "\n";
+  for (const auto& [reason, n] : t.refusals_by_reason)
+    std::cout << "  " << reason << ": " << n << "\n";
   for (const auto& h : t.health) {
-    std::cout << "\nledger writer on " << h.node << " (as of " << format_time(h.updated_at) << " UTC): " << h.written
-              << " events written, " << h.dropped << " dropped, " << h.folded << " refusals folded";
+    std::cout << "\nledger writer on " << h.node << " (as of " << format_time(h.updated_at)
+              << " UTC): " << h.written << " events written, " << h.dropped << " dropped, "
+              << h.folded << " refusals folded";
     if (!h.last_error.empty()) std::cout << "; last error: " << h.last_error;
     std::cout << "\n";
   }

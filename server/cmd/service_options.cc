@@ -43,9 +43,10 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   s.udp_relay = !c.no_udp_relay;
   s.tcp_relay = !c.no_tcp_relay;
   s.tcp_connection_bind_timeout = c.tcp_connection_bind_timeout;
-  s.default_family = c.allocation_default_family == config::DefaultFamily::Ipv6   ? relay::DefaultFamily::Ipv6
-                     : c.allocation_default_family == config::DefaultFamily::Keep ? relay::DefaultFamily::Keep
-                                                                                  : relay::DefaultFamily::Ipv4;
+  s.default_family =
+      c.allocation_default_family == config::DefaultFamily::Ipv6   ? relay::DefaultFamily::Ipv6
+      : c.allocation_default_family == config::DefaultFamily::Keep ? relay::DefaultFamily::Keep
+                                                                   : relay::DefaultFamily::Ipv4;
   s.fingerprint = c.fingerprint;
   s.secure_stun = c.secure_stun;
   s.stale_nonce = c.stale_nonce;
@@ -108,7 +109,6 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   return o;
 }
 
-
 ledger::WriterOptions make_ledger_options(const config::Config& c) {
   ledger::WriterOptions o;
   o.path = c.ledger;
@@ -121,15 +121,16 @@ ledger::WriterOptions make_ledger_options(const config::Config& c) {
   return o;
 }
 
-
 void discover_external_ip(const config::Config& c, net::ServiceOptions& o) {
   if (!c.external_ip_auto || !c.external_ip_stun_server) return;
   const core::SocketAddress server = *c.external_ip_stun_server;
   const auto& relays = o.settings.relay_addresses;
-  auto from = std::find_if(relays.begin(), relays.end(),
-                           [&](const core::IpAddress& ip) { return ip.family() == server.family(); });
+  auto from = std::find_if(relays.begin(), relays.end(), [&](const core::IpAddress& ip) {
+    return ip.family() == server.family();
+  });
   if (from == relays.end()) {
-    net::log(net::LogLevel::Error, "external-ip=auto: no relay address of the family of ", server.to_string());
+    net::log(net::LogLevel::Error, "external-ip=auto: no relay address of the family of ",
+             server.to_string());
     return;
   }
   std::string err;
@@ -141,12 +142,14 @@ void discover_external_ip(const config::Config& c, net::ServiceOptions& o) {
   }
   for (const auto& ip : relays) {
     if (ip.family() != seen->family()) continue;
-    const bool mapped = std::any_of(o.settings.external.begin(), o.settings.external.end(),
-                                    [&](const relay::AddressMapping& m) { return m.private_ip == ip; });
+    const bool mapped =
+        std::any_of(o.settings.external.begin(), o.settings.external.end(),
+                    [&](const relay::AddressMapping& m) { return m.private_ip == ip; });
     if (!mapped && ip != seen->ip()) o.settings.external.push_back({seen->ip(), ip});
   }
-  net::log(net::LogLevel::Notice, "external-ip=auto: ", server.to_string(), " sees ", from->to_string(), " as ",
-           seen->ip().to_string(), "; relayed addresses of that family are announced as ", seen->ip().to_string());
+  net::log(net::LogLevel::Notice, "external-ip=auto: ", server.to_string(), " sees ",
+           from->to_string(), " as ", seen->ip().to_string(),
+           "; relayed addresses of that family are announced as ", seen->ip().to_string());
 }
 
 }  // namespace turnpike::cmd

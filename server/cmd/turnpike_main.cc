@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   }
   config::Config cfg = std::move(*cl.config);
 
-  net::LogOptions log_options{cfg.syslog && cfg.log_file.empty() ? "syslog" : cfg.log_file, cfg.verbose};
+  net::LogOptions log_options{cfg.syslog && cfg.log_file.empty() ? "syslog" : cfg.log_file,
+                              cfg.verbose};
   if (std::string err = net::configure_log(log_options); !err.empty()) {
     std::cerr << "turnpike: " << err << "\n";
     return 1;
@@ -72,9 +73,10 @@ int main(int argc, char** argv) {
   // last record is written.
   std::unique_ptr<ledger::LedgerWriter> ledger;
   if (!cfg.no_ledger) {
-    ledger = std::make_unique<ledger::LedgerWriter>(cmd::make_ledger_options(cfg), [](bool error, const std::string& m) {
-      net::log(error ? net::LogLevel::Error : net::LogLevel::Notice, m);
-    });
+    ledger = std::make_unique<ledger::LedgerWriter>(
+        cmd::make_ledger_options(cfg), [](bool error, const std::string& m) {
+          net::log(error ? net::LogLevel::Error : net::LogLevel::Notice, m);
+        });
   }
   net::ServiceOptions options = cmd::make_service_options(cfg);
   cmd::discover_external_ip(cfg, options);
@@ -95,8 +97,9 @@ int main(int argc, char** argv) {
   }
   if (ledger) ledger->start();
   service.start();
-  net::log(net::LogLevel::Notice, "turnpike ready: ", listeners_text(options), ", ", options.threads,
-           " worker(s), relay ports ", cfg.min_port, "-", cfg.max_port, ", realm ", cfg.realm);
+  net::log(net::LogLevel::Notice, "turnpike ready: ", listeners_text(options), ", ",
+           options.threads, " worker(s), relay ports ", cfg.min_port, "-", cfg.max_port, ", realm ",
+           cfg.realm);
 
   const std::string config_file = cfg.source;
   net::run_signal_loop({.reload = [&] {
@@ -104,8 +107,8 @@ int main(int argc, char** argv) {
     // Re-read the file (if any), then re-apply the command line on top, as at start.
     config::CommandLine again = config::parse_command_line(argc, argv);
     if (again.error) {
-      net::log(net::LogLevel::Error, "reload failed, keeping the running configuration: ",
-               again.error->to_string());
+      net::log(net::LogLevel::Error,
+               "reload failed, keeping the running configuration: ", again.error->to_string());
       return;
     }
     if (!config_file.empty() && config_file != "command line") {
@@ -134,7 +137,8 @@ int main(int argc, char** argv) {
   if (ledger) {
     ledger->stop();
     const auto st = ledger->stats();
-    net::log(net::LogLevel::Notice, "ledger: ", st.written, " event(s) written, ", st.dropped, " dropped");
+    net::log(net::LogLevel::Notice, "ledger: ", st.written, " event(s) written, ", st.dropped,
+             " dropped");
   }
   if (!cfg.pidfile.empty()) ::unlink(cfg.pidfile.c_str());
   net::log(net::LogLevel::Notice, "turnpike stopped");

@@ -17,8 +17,9 @@ namespace turnpike::config {
 
 struct StaticUser {
   std::string name;
-  std::string password;               // empty when `key` is set
-  std::optional<std::array<uint8_t, 16>> key;  // "user=name:0x<32 hex digits>" (coturn turnadmin -k)
+  std::string password;  // empty when `key` is set
+  std::optional<std::array<uint8_t, 16>>
+      key;  // "user=name:0x<32 hex digits>" (coturn turnadmin -k)
 };
 
 // external-ip=PUBLIC or external-ip=PUBLIC/PRIVATE (coturn): relayed addresses are announced as
@@ -55,8 +56,9 @@ struct Config {
   std::string cipher_list;
 
   // --- TCP, TLS and DTLS clients
-  uint32_t max_allocate_timeout = 60;     // seconds a connection may go without an allocation
-  unsigned max_connections_per_ip = 512;  // TCP/TLS/DTLS connections per client address; 0: no limit
+  uint32_t max_allocate_timeout = 60;  // seconds a connection may go without an allocation
+  unsigned max_connections_per_ip =
+      512;  // TCP/TLS/DTLS connections per client address; 0: no limit
 
   // --- port 443 shared with a web server (the TLS multiplexer)
   uint16_t mux_listening_port = 0;  // 0: off
@@ -71,14 +73,15 @@ struct Config {
   // --- relay
   std::vector<core::IpAddress> relay_ips;  // empty: the address the client reached
   std::vector<ExternalIp> external_ips;
-  bool external_ip_auto = false;                     // external-ip=auto
+  bool external_ip_auto = false;                               // external-ip=auto
   std::optional<core::SocketAddress> external_ip_stun_server;  // asked at start when auto
   uint16_t min_port = 49152;
   uint16_t max_port = 65535;
   unsigned relay_threads = 0;  // 0: one per CPU
   bool no_udp_relay = false;
   bool no_tcp_relay = false;
-  uint32_t tcp_connection_bind_timeout = 30;  // RFC 6062 §5.2/§5.3: seconds to wait for a ConnectionBind
+  uint32_t tcp_connection_bind_timeout =
+      30;  // RFC 6062 §5.2/§5.3: seconds to wait for a ConnectionBind
   DefaultFamily allocation_default_family = DefaultFamily::Ipv4;
 
   // --- authentication
@@ -86,7 +89,8 @@ struct Config {
   bool use_auth_secret = false;
   std::vector<std::string> static_auth_secrets;  // file order; the LAST one is the newest
   char rest_api_separator = ':';
-  int64_t max_credential_ttl = 7 * 86400;  // refuse REST expiries further ahead than this (0: no cap)
+  int64_t max_credential_ttl =
+      7 * 86400;  // refuse REST expiries further ahead than this (0: no cap)
   bool lt_cred_mech = false;
   bool no_auth = false;
   std::vector<StaticUser> users;
@@ -114,7 +118,7 @@ struct Config {
   // --- ledger
   std::string ledger = "/var/lib/turnpike/ledger.db";
   bool no_ledger = false;
-  unsigned ledger_retention_days = 90;  // 0: keep everything
+  unsigned ledger_retention_days = 90;    // 0: keep everything
   unsigned ledger_max_pending = 200'000;  // events held in memory while the ledger fails
 
   // --- logging and process

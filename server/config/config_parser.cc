@@ -13,13 +13,16 @@ namespace turnpike::config {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
 std::string_view unquote(std::string_view v) {
-  if (v.size() >= 2 && ((v.front() == '"' && v.back() == '"') || (v.front() == '\'' && v.back() == '\''))) {
+  if (v.size() >= 2 &&
+      ((v.front() == '"' && v.back() == '"') || (v.front() == '\'' && v.back() == '\''))) {
     return v.substr(1, v.size() - 2);
   }
   return v;
@@ -76,14 +79,17 @@ std::optional<ConfigError> apply_option(Config& cfg, std::string_view name,
   };
   const OptionSpec* spec = find_option(name);
   if (!spec) {
-    return ConfigError{where.file, where.line, std::string(name), "unknown option" + suggestion(name)};
+    return ConfigError{where.file, where.line, std::string(name),
+                       "unknown option" + suggestion(name)};
   }
   std::string_view v;
   if (spec->kind == OptionKind::Flag) {
     bool on = true;
     if (value) {
       auto b = parse_bool(*value);
-      if (!b) return error("is a flag; write it alone, or with yes/no, not '" + std::string(*value) + "'");
+      if (!b)
+        return error("is a flag; write it alone, or with yes/no, not '" + std::string(*value) +
+                     "'");
       on = *b;
     }
     v = on ? "1" : "0";
@@ -157,19 +163,23 @@ std::optional<ConfigError> validate(Config& cfg) {
                  "needs at least one static-auth-secret=... line (the secret Prosody signs with)");
   }
   if (!cfg.no_auth && !cfg.use_auth_secret && cfg.users.empty()) {
-    return error("", "no way to authenticate clients: add use-auth-secret with static-auth-secret, "
-                     "or user=NAME:PASSWORD lines (no-auth turns authentication off, for tests only)");
+    return error("",
+                 "no way to authenticate clients: add use-auth-secret with static-auth-secret, "
+                 "or user=NAME:PASSWORD lines (no-auth turns authentication off, for tests only)");
   }
   if (cfg.realm.empty()) return error("realm", "must not be empty");
   if (!cfg.use_auth_secret && !cfg.static_auth_secrets.empty()) {
-    cfg.notices.push_back(cfg.source + ": 'static-auth-secret' is set but 'use-auth-secret' is not, "
-                          "so REST API credentials are refused; add use-auth-secret to accept them");
+    cfg.notices.push_back(
+        cfg.source +
+        ": 'static-auth-secret' is set but 'use-auth-secret' is not, "
+        "so REST API credentials are refused; add use-auth-secret to accept them");
   }
   if (cfg.default_allocate_lifetime > cfg.max_allocate_lifetime) {
     return error("max-allocate-lifetime", "must be at least the default lifetime (600 s)");
   }
   if (cfg.external_ip_auto && !cfg.external_ip_stun_server) {
-    return error("external-ip", "auto needs external-ip-stun-server=ADDRESS[:PORT], the STUN server to ask");
+    return error("external-ip",
+                 "auto needs external-ip-stun-server=ADDRESS[:PORT], the STUN server to ask");
   }
   if (cfg.no_udp && cfg.no_tcp && cfg.no_tls && !cfg.dtls && !cfg.mux_listening_port &&
       !cfg.tcp_proxy_port && !cfg.tls_proxy_port) {
@@ -183,7 +193,8 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
   auto error_at = [&](const std::string& option, std::string message) {
     auto it = cfg.sites.find(option);
     if (it == cfg.sites.end()) {
-      return ConfigError{cfg.source.empty() ? "configuration" : cfg.source, 0, option, std::move(message)};
+      return ConfigError{cfg.source.empty() ? "configuration" : cfg.source, 0, option,
+                         std::move(message)};
     }
     return ConfigError{it->second.file, it->second.line, option, std::move(message)};
   };
@@ -203,12 +214,13 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
   // Everything TLS needs a certificate.
   if (cfg.cert.empty()) {
     for (const char* o : {"mux-listening-port", "tls-proxy-port", "dtls"}) {
-      const bool on = std::string_view(o) == "dtls" ? cfg.dtls
+      const bool on = std::string_view(o) == "dtls"             ? cfg.dtls
                       : std::string_view(o) == "tls-proxy-port" ? cfg.tls_proxy_port != 0
                                                                 : cfg.mux_listening_port != 0;
       if (on) {
-        return error_at(o, "needs a certificate: add cert=/path/to/fullchain.pem and "
-                           "pkey=/path/to/privkey.pem");
+        return error_at(o,
+                        "needs a certificate: add cert=/path/to/fullchain.pem and "
+                        "pkey=/path/to/privkey.pem");
       }
     }
     if (!cfg.no_tls && cfg.sites.count("tls-listening-port")) {
@@ -231,7 +243,8 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
   };
   std::vector<Use> tcp;
   if (!cfg.no_tcp) tcp.push_back({"listening-port", cfg.listening_port});
-  if (!cfg.no_tls && !cfg.cert.empty()) tcp.push_back({"tls-listening-port", cfg.tls_listening_port});
+  if (!cfg.no_tls && !cfg.cert.empty())
+    tcp.push_back({"tls-listening-port", cfg.tls_listening_port});
   if (cfg.mux_listening_port) tcp.push_back({"mux-listening-port", cfg.mux_listening_port});
   if (cfg.tcp_proxy_port) tcp.push_back({"tcp-proxy-port", cfg.tcp_proxy_port});
   if (cfg.tls_proxy_port) tcp.push_back({"tls-proxy-port", cfg.tls_proxy_port});
@@ -247,15 +260,18 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
     }
   }
   if (cfg.dtls && !cfg.no_udp && cfg.tls_listening_port == cfg.listening_port) {
-    return error_at("dtls", "DTLS listens on udp port tls-listening-port, which equals "
-                            "listening-port; choose another tls-listening-port");
+    return error_at("dtls",
+                    "DTLS listens on udp port tls-listening-port, which equals "
+                    "listening-port; choose another tls-listening-port");
   }
   if (cfg.mux_listening_port && cfg.mux_web_backend &&
       cfg.mux_web_backend->port() == cfg.mux_listening_port &&
-      (cfg.listening_ips.empty() || std::find(cfg.listening_ips.begin(), cfg.listening_ips.end(),
-                                              cfg.mux_web_backend->ip()) != cfg.listening_ips.end())) {
-    return error_at("mux-web-backend", "points at mux-listening-port itself; move the web server "
-                                       "to another port (e.g. 127.0.0.1:4444)");
+      (cfg.listening_ips.empty() ||
+       std::find(cfg.listening_ips.begin(), cfg.listening_ips.end(), cfg.mux_web_backend->ip()) !=
+           cfg.listening_ips.end())) {
+    return error_at("mux-web-backend",
+                    "points at mux-listening-port itself; move the web server "
+                    "to another port (e.g. 127.0.0.1:4444)");
   }
   return std::nullopt;
 }
@@ -342,7 +358,8 @@ std::string options_help() {
   auto table = option_table();
   for (const OptionSpec* o = table.begin; o != table.end; ++o) {
     if (o->obsolete) continue;
-    std::string left = "  --" + std::string(o->name) + (o->kind == OptionKind::Value ? "=VALUE" : "");
+    std::string left =
+        "  --" + std::string(o->name) + (o->kind == OptionKind::Value ? "=VALUE" : "");
     if (left.size() < 40) left.resize(40, ' ');
     s += left + " " + std::string(o->help) + "\n";
   }

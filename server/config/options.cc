@@ -53,7 +53,8 @@ Result set_string(Config& c, std::string_view v) {
 template <std::vector<IpAddress> Config::*M>
 Result add_ip(Config& c, std::string_view v) {
   auto ip = IpAddress::parse(v);
-  if (!ip) return "'" + std::string(v) + "' is not an IPv4 or IPv6 address (host names are not resolved)";
+  if (!ip)
+    return "'" + std::string(v) + "' is not an IPv4 or IPv6 address (host names are not resolved)";
   (c.*M).push_back(*ip);
   return std::nullopt;
 }
@@ -63,7 +64,8 @@ Result add_range(Config& c, std::string_view v) {
   auto r = IpRange::parse(v);
   if (!r) {
     return "'" + std::string(v) +
-           "' is not an address range; write an address, FIRST-LAST (same family) or ADDRESS/PREFIX";
+           "' is not an address range; write an address, FIRST-LAST (same family) or "
+           "ADDRESS/PREFIX";
   }
   (c.*M).push_back(*r);
   return std::nullopt;
@@ -129,8 +131,10 @@ Result set_external_ip(Config& c, std::string_view v) {
   e.public_ip = *pub;
   if (slash != std::string_view::npos) {
     auto priv = IpAddress::parse(v.substr(slash + 1));
-    if (!priv) return "'" + std::string(v.substr(slash + 1)) + "' (the private part) is not an IP address";
-    if (priv->family() != pub->family()) return std::string("PUBLIC and PRIVATE must be the same family");
+    if (!priv)
+      return "'" + std::string(v.substr(slash + 1)) + "' (the private part) is not an IP address";
+    if (priv->family() != pub->family())
+      return std::string("PUBLIC and PRIVATE must be the same family");
     e.private_ip = *priv;
   }
   c.external_ips.push_back(e);
@@ -142,7 +146,8 @@ Result set_stun_server(Config& c, std::string_view v) {
   if (!a) {
     if (auto ip = IpAddress::parse(v)) a = core::SocketAddress(*ip, 3478);
   }
-  if (!a) return "'" + std::string(v) + "' is not ADDRESS or ADDRESS:PORT ([IPv6]:PORT) of a STUN server";
+  if (!a)
+    return "'" + std::string(v) + "' is not ADDRESS or ADDRESS:PORT ([IPv6]:PORT) of a STUN server";
   c.external_ip_stun_server = *a;
   return std::nullopt;
 }
@@ -182,7 +187,8 @@ Result set_web_backend(Config& c, std::string_view v) {
 }
 
 Result add_web_sni(Config& c, std::string_view v) {
-  if (v.empty() || v.size() > 253) return std::string("needs a host name, such as meet.example.org");
+  if (v.empty() || v.size() > 253)
+    return std::string("needs a host name, such as meet.example.org");
   std::string name;
   for (char ch : v) {
     if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
@@ -195,18 +201,20 @@ Result add_web_sni(Config& c, std::string_view v) {
   return std::nullopt;
 }
 
-Result ignore(Config&, std::string_view) { return std::nullopt; }
+Result ignore(Config&, std::string_view) {
+  return std::nullopt;
+}
 
 Result refuse_server_relay(Config&, std::string_view v) {
   if (v == "0") return std::nullopt;
-  return std::string(
-      "is not supported: it relays without permission checks; remove the line");
+  return std::string("is not supported: it relays without permission checks; remove the line");
 }
 
 Result set_tcp_bind_timeout(Config& c, std::string_view v) {
   auto n = parse_uint(v);
   if (!n || *n < 1 || *n > 3600) {
-    return "'" + std::string(v) + "' is not a number of seconds between 1 and 3600 (RFC 6062 says 30)";
+    return "'" + std::string(v) +
+           "' is not a number of seconds between 1 and 3600 (RFC 6062 says 30)";
   }
   c.tcp_connection_bind_timeout = uint32_t(*n);
   return std::nullopt;
@@ -217,26 +225,32 @@ constexpr uint64_t kMaxU32 = 0xFFFFFFFFull;
 // The table. Flags take no value (a value of yes/no/true/false/1/0/on/off is accepted).
 const OptionSpec kOptions[] = {
     // listeners
-    {"listening-ip", OptionKind::Value, "address to listen on (repeatable; default: every local address)",
+    {"listening-ip", OptionKind::Value,
+     "address to listen on (repeatable; default: every local address)",
      add_ip<&Config::listening_ips>, clear_vector<std::vector<IpAddress>, &Config::listening_ips>},
     {"listening-port", OptionKind::Value, "UDP and TCP port for STUN/TURN (default 3478)",
      set_port<&Config::listening_port>},
-    {"tls-listening-port", OptionKind::Value, "TLS port (and DTLS, with dtls) (default 5349; needs cert)",
+    {"tls-listening-port", OptionKind::Value,
+     "TLS port (and DTLS, with dtls) (default 5349; needs cert)",
      set_port<&Config::tls_listening_port>},
     {"no-udp", OptionKind::Flag, "no UDP listener", set_flag<&Config::no_udp>},
     {"no-tcp", OptionKind::Flag, "no plain TCP listener", set_flag<&Config::no_tcp>},
     {"no-tls", OptionKind::Flag, "no TLS listener", set_flag<&Config::no_tls>},
-    {"dtls", OptionKind::Flag, "DTLS listener on the TLS port (off by default)", set_flag<&Config::dtls>},
+    {"dtls", OptionKind::Flag, "DTLS listener on the TLS port (off by default)",
+     set_flag<&Config::dtls>},
     // TLS
     {"cert", OptionKind::Value,
      "certificate chain file (PEM, server certificate first); reloaded on SIGHUP/SIGUSR2",
      set_string<&Config::cert>},
-    {"pkey", OptionKind::Value, "private key file (PEM; default: the cert file); read before proc-user",
+    {"pkey", OptionKind::Value,
+     "private key file (PEM; default: the cert file); read before proc-user",
      set_string<&Config::pkey>},
-    {"cipher-list", OptionKind::Value, "OpenSSL cipher list for TLS 1.2", set_string<&Config::cipher_list>},
+    {"cipher-list", OptionKind::Value, "OpenSSL cipher list for TLS 1.2",
+     set_string<&Config::cipher_list>},
     // TCP, TLS and DTLS clients
     {"max-allocate-timeout", OptionKind::Value,
-     "close a TCP/TLS/DTLS connection that has no allocation for this many seconds (default 60; 0: never)",
+     "close a TCP/TLS/DTLS connection that has no allocation for this many seconds (default 60; 0: "
+     "never)",
      set_uint<uint32_t, &Config::max_allocate_timeout, 86400>},
     {"max-connections-per-ip", OptionKind::Value,
      "TCP/TLS/DTLS connections one client address may hold (default 512; 0: no limit)",
@@ -262,26 +276,31 @@ const OptionSpec kOptions[] = {
      "TURN over TLS behind a proxy that sends a PROXY v1/v2 header before the TLS handshake",
      set_port<&Config::tls_proxy_port>},
     // relay
-    {"relay-ip", OptionKind::Value, "address relay sockets bind (repeatable)", add_ip<&Config::relay_ips>,
-     clear_vector<std::vector<IpAddress>, &Config::relay_ips>},
+    {"relay-ip", OptionKind::Value, "address relay sockets bind (repeatable)",
+     add_ip<&Config::relay_ips>, clear_vector<std::vector<IpAddress>, &Config::relay_ips>},
     {"external-ip", OptionKind::Value,
      "PUBLIC or PUBLIC/PRIVATE address mapping (repeatable), or auto (see external-ip-stun-server)",
      set_external_ip, clear_vector<std::vector<ExternalIp>, &Config::external_ips>},
     {"external-ip-stun-server", OptionKind::Value,
-     "with external-ip=auto: the STUN server (ADDRESS[:PORT]) asked at start for the public address",
+     "with external-ip=auto: the STUN server (ADDRESS[:PORT]) asked at start for the public "
+     "address",
      set_stun_server},
-    {"min-port", OptionKind::Value, "lowest relay port (default 49152)", set_port<&Config::min_port>},
-    {"max-port", OptionKind::Value, "highest relay port (default 65535)", set_port<&Config::max_port>},
+    {"min-port", OptionKind::Value, "lowest relay port (default 49152)",
+     set_port<&Config::min_port>},
+    {"max-port", OptionKind::Value, "highest relay port (default 65535)",
+     set_port<&Config::max_port>},
     {"relay-threads", OptionKind::Value, "worker threads (default: one per CPU)",
      set_uint<unsigned, &Config::relay_threads, 256>},
     {"no-udp-relay", OptionKind::Flag, "refuse UDP allocations", set_flag<&Config::no_udp_relay>},
-    {"no-tcp-relay", OptionKind::Flag, "refuse RFC 6062 TCP allocations", set_flag<&Config::no_tcp_relay>},
+    {"no-tcp-relay", OptionKind::Flag, "refuse RFC 6062 TCP allocations",
+     set_flag<&Config::no_tcp_relay>},
     {"tcp-connection-bind-timeout", OptionKind::Value,
      "RFC 6062: close a peer TCP connection whose ConnectionBind has not come within this many "
      "seconds (default 30, 1-3600)",
      set_tcp_bind_timeout},
     {"allocation-default-address-family", OptionKind::Value,
-     "relay family when the client asks for none: ipv4 (default), ipv6 or keep", set_default_family},
+     "relay family when the client asks for none: ipv4 (default), ipv6 or keep",
+     set_default_family},
     // authentication
     {"realm", OptionKind::Value, "authentication realm", set_string<&Config::realm>},
     {"use-auth-secret", OptionKind::Flag, "TURN REST API credentials (static-auth-secret)",
@@ -289,12 +308,16 @@ const OptionSpec kOptions[] = {
     {"static-auth-secret", OptionKind::Value,
      "REST API shared secret (repeatable for rotation: the last one signs, all verify)", set_secret,
      clear_vector<std::vector<std::string>, &Config::static_auth_secrets>},
-    {"rest-api-separator", OptionKind::Value, "separator in REST usernames (default ':')", set_separator},
+    {"rest-api-separator", OptionKind::Value, "separator in REST usernames (default ':')",
+     set_separator},
     {"max-credential-ttl", OptionKind::Value,
-     "refuse REST credentials expiring more than this many seconds ahead (default 604800; 0: no cap)",
+     "refuse REST credentials expiring more than this many seconds ahead (default 604800; 0: no "
+     "cap)",
      set_uint<int64_t, &Config::max_credential_ttl, kMaxU32>},
-    {"lt-cred-mech", OptionKind::Flag, "long-term credentials (user=...)", set_flag<&Config::lt_cred_mech>},
-    {"no-auth", OptionKind::Flag, "no authentication at all (testing only)", set_flag<&Config::no_auth>},
+    {"lt-cred-mech", OptionKind::Flag, "long-term credentials (user=...)",
+     set_flag<&Config::lt_cred_mech>},
+    {"no-auth", OptionKind::Flag, "no authentication at all (testing only)",
+     set_flag<&Config::no_auth>},
     {"user", OptionKind::Value, "static user NAME:PASSWORD or NAME:0xKEY (repeatable)", set_user,
      clear_vector<std::vector<StaticUser>, &Config::users>},
     {"secure-stun", OptionKind::Flag, "require authentication for Binding requests",
@@ -303,10 +326,14 @@ const OptionSpec kOptions[] = {
      set_uint<uint32_t, &Config::stale_nonce, kMaxU32>},
     // peer policy
     {"denied-peer-ip", OptionKind::Value, "refuse peers in this range (repeatable)",
-     add_range<&Config::denied_peer_ips>, clear_vector<std::vector<IpRange>, &Config::denied_peer_ips>},
-    {"allowed-peer-ip", OptionKind::Value, "allow peers in this range, overriding every refusal (repeatable)",
-     add_range<&Config::allowed_peer_ips>, clear_vector<std::vector<IpRange>, &Config::allowed_peer_ips>},
-    {"allow-loopback-peers", OptionKind::Flag, "allow relaying to loopback addresses (testing only)",
+     add_range<&Config::denied_peer_ips>,
+     clear_vector<std::vector<IpRange>, &Config::denied_peer_ips>},
+    {"allowed-peer-ip", OptionKind::Value,
+     "allow peers in this range, overriding every refusal (repeatable)",
+     add_range<&Config::allowed_peer_ips>,
+     clear_vector<std::vector<IpRange>, &Config::allowed_peer_ips>},
+    {"allow-loopback-peers", OptionKind::Flag,
+     "allow relaying to loopback addresses (testing only)",
      set_flag<&Config::allow_loopback_peers>},
     {"no-multicast-peers", OptionKind::Flag, "refuse multicast peers (always the case)",
      set_flag<&Config::no_multicast_peers>},
@@ -315,7 +342,8 @@ const OptionSpec kOptions[] = {
      set_uint<unsigned, &Config::user_quota, kMaxU32>},
     {"total-quota", OptionKind::Value, "concurrent allocations in all (0: unlimited)",
      set_uint<unsigned, &Config::total_quota, kMaxU32>},
-    {"max-allocate-lifetime", OptionKind::Value, "longest allocation lifetime in seconds (default 3600)",
+    {"max-allocate-lifetime", OptionKind::Value,
+     "longest allocation lifetime in seconds (default 3600)",
      set_uint<uint32_t, &Config::max_allocate_lifetime, kMaxU32>},
     {"channel-lifetime", OptionKind::Value, "channel binding lifetime in seconds (default 600)",
      set_uint<uint32_t, &Config::channel_lifetime, kMaxU32>},
@@ -323,22 +351,26 @@ const OptionSpec kOptions[] = {
      set_uint<uint32_t, &Config::permission_lifetime, kMaxU32>},
     {"max-permissions", OptionKind::Value, "permissions per allocation (default 1024)",
      set_uint<unsigned, &Config::max_permissions, 65535>},
-    {"fingerprint", OptionKind::Flag, "add FINGERPRINT to every response", set_flag<&Config::fingerprint>},
+    {"fingerprint", OptionKind::Flag, "add FINGERPRINT to every response",
+     set_flag<&Config::fingerprint>},
     // ledger
     {"ledger", OptionKind::Value, "SQLite file recording sessions, refusals and credentials",
      set_string<&Config::ledger>},
     {"no-ledger", OptionKind::Flag, "record nothing in the ledger", set_flag<&Config::no_ledger>},
-    {"ledger-retention-days", OptionKind::Value, "delete ledger rows older than this (default 90; 0: never)",
+    {"ledger-retention-days", OptionKind::Value,
+     "delete ledger rows older than this (default 90; 0: never)",
      set_uint<unsigned, &Config::ledger_retention_days, 36500>},
     {"ledger-max-pending", OptionKind::Value,
      "events kept in memory while the ledger cannot be written (default 200000, ~1 KB each)",
      set_uint<unsigned, &Config::ledger_max_pending, 10'000'000>},
     // logging and process
-    {"log-file", OptionKind::Value, "stdout, stderr, syslog or a file path (default stderr)", set_log_file},
+    {"log-file", OptionKind::Value, "stdout, stderr, syslog or a file path (default stderr)",
+     set_log_file},
     {"syslog", OptionKind::Flag, "log to syslog", set_flag<&Config::syslog>},
     {"verbose", OptionKind::Flag, "log every allocation event", set_flag<&Config::verbose>},
     {"Verbose", OptionKind::Flag, "same as verbose", set_flag<&Config::verbose>},
-    {"pidfile", OptionKind::Value, "write the process id to this file", set_string<&Config::pidfile>},
+    {"pidfile", OptionKind::Value, "write the process id to this file",
+     set_string<&Config::pidfile>},
     {"proc-user", OptionKind::Value, "user to switch to after binding ports and reading keys",
      set_string<&Config::proc_user>},
     {"proc-group", OptionKind::Value, "group to switch to", set_string<&Config::proc_group>},
@@ -356,16 +388,21 @@ const OptionSpec kOptions[] = {
      ignore, nullptr, true},
     {"dh1066", OptionKind::Flag, "ignored: turnpike negotiates ECDHE and needs no DH parameters",
      ignore, nullptr, true},
-    {"no-tlsv1", OptionKind::Flag, "ignored: TLS below 1.2 is never offered", ignore, nullptr, true},
-    {"no-tlsv1_1", OptionKind::Flag, "ignored: TLS below 1.2 is never offered", ignore, nullptr, true},
-    {"no-tlsv1_2", OptionKind::Flag, "ignored: TLS 1.2 stays on for older clients", ignore, nullptr, true},
+    {"no-tlsv1", OptionKind::Flag, "ignored: TLS below 1.2 is never offered", ignore, nullptr,
+     true},
+    {"no-tlsv1_1", OptionKind::Flag, "ignored: TLS below 1.2 is never offered", ignore, nullptr,
+     true},
+    {"no-tlsv1_2", OptionKind::Flag, "ignored: TLS 1.2 stays on for older clients", ignore, nullptr,
+     true},
     {"no-cli", OptionKind::Flag, "ignored: turnpike has no telnet CLI (use turnpike-admin)", ignore,
      nullptr, true},
-    {"no-dtls", OptionKind::Flag, "ignored: DTLS is off unless 'dtls' is set", ignore, nullptr, true},
+    {"no-dtls", OptionKind::Flag, "ignored: DTLS is off unless 'dtls' is set", ignore, nullptr,
+     true},
     {"lt-cred-mech-only", OptionKind::Flag, "ignored", ignore, nullptr, true},
     {"no-stdout-log", OptionKind::Flag, "ignored: choose the destination with log-file", ignore,
      nullptr, true},
-    {"simple-log", OptionKind::Flag, "ignored: turnpike always writes one file", ignore, nullptr, true},
+    {"simple-log", OptionKind::Flag, "ignored: turnpike always writes one file", ignore, nullptr,
+     true},
     {"new-log-timestamp", OptionKind::Flag, "ignored: timestamps are always ISO 8601", ignore,
      nullptr, true},
     {"log-binding", OptionKind::Flag, "ignored", ignore, nullptr, true},
@@ -373,9 +410,11 @@ const OptionSpec kOptions[] = {
     {"no-stun-backward-compatibility", OptionKind::Flag, "ignored: RFC 3489 is not offered", ignore,
      nullptr, true},
     {"response-origin-only-with-rfc5780", OptionKind::Flag, "ignored", ignore, nullptr, true},
-    {"no-software-attribute", OptionKind::Flag, "ignored: SOFTWARE is never sent", ignore, nullptr, true},
+    {"no-software-attribute", OptionKind::Flag, "ignored: SOFTWARE is never sent", ignore, nullptr,
+     true},
     {"prod", OptionKind::Flag, "ignored: SOFTWARE is never sent", ignore, nullptr, true},
-    {"stateless-nonce", OptionKind::Flag, "ignored: nonces are always stateless", ignore, nullptr, true},
+    {"stateless-nonce", OptionKind::Flag, "ignored: nonces are always stateless", ignore, nullptr,
+     true},
 };
 
 }  // namespace
@@ -387,6 +426,8 @@ const OptionSpec* find_option(std::string_view name) {
   return nullptr;
 }
 
-OptionTable option_table() { return {std::begin(kOptions), std::end(kOptions)}; }
+OptionTable option_table() {
+  return {std::begin(kOptions), std::end(kOptions)};
+}
 
 }  // namespace turnpike::config

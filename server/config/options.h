@@ -18,15 +18,14 @@ using OptionClearer = void (*)(Config&);
 struct OptionSpec {
   std::string_view name;
   OptionKind kind;
-  std::string_view help;        // one line for --help; for obsolete names, the notice
-  OptionSetter set;             // flags receive "1" or "0"
+  std::string_view help;          // one line for --help; for obsolete names, the notice
+  OptionSetter set;               // flags receive "1" or "0"
   OptionClearer clear = nullptr;  // set for repeatable options
-  bool obsolete = false;        // accepted for coturn/Jitsi configs, with one notice
+  bool obsolete = false;          // accepted for coturn/Jitsi configs, with one notice
 };
 
 // std::nullopt for an unknown name.
 const OptionSpec* find_option(std::string_view name);
-
 
 // All specs, for --help.
 struct OptionTable {

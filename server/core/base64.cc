@@ -73,8 +73,12 @@ std::optional<std::string> decode(std::string_view text, const std::array<int8_t
 
 }  // namespace
 
-std::string base64_encode(Bytes data) { return encode(data, kStd, true); }
-std::string base64url_encode(Bytes data) { return encode(data, kUrl, false); }
+std::string base64_encode(Bytes data) {
+  return encode(data, kStd, true);
+}
+std::string base64url_encode(Bytes data) {
+  return encode(data, kUrl, false);
+}
 
 std::optional<std::string> base64_decode(std::string_view text) {
   static const auto table = reverse_table(kStd);

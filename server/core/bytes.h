@@ -10,7 +10,9 @@ namespace turnpike::core {
 using Bytes = std::span<const uint8_t>;
 using MutableBytes = std::span<uint8_t>;
 
-inline uint16_t load_be16(const uint8_t* p) { return uint16_t((p[0] << 8) | p[1]); }
+inline uint16_t load_be16(const uint8_t* p) {
+  return uint16_t((p[0] << 8) | p[1]);
+}
 inline uint32_t load_be32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
@@ -34,6 +36,8 @@ inline void store_be64(uint8_t* p, uint64_t v) {
 
 // Attribute values are padded to a multiple of four bytes (RFC 8489 §14). 32-bit arithmetic so
 // that a 0xFFFF length cannot wrap.
-constexpr uint32_t padded4(uint32_t n) { return (n + 3u) & ~3u; }
+constexpr uint32_t padded4(uint32_t n) {
+  return (n + 3u) & ~3u;
+}
 
 }  // namespace turnpike::core

@@ -11,7 +11,9 @@ namespace turnpike::core {
 
 constexpr uint32_t kChannelDataHeaderSize = 4;
 
-constexpr bool looks_like_channel_data(uint8_t first_byte) { return (first_byte & 0xC0) == 0x40; }
+constexpr bool looks_like_channel_data(uint8_t first_byte) {
+  return (first_byte & 0xC0) == 0x40;
+}
 
 struct ChannelDataView {
   uint16_t channel = 0;

@@ -9,9 +9,12 @@ constexpr uint8_t kHandshake = 22;          // ContentType.handshake
 constexpr uint8_t kClientHello = 1;         // HandshakeType.client_hello
 constexpr uint8_t kHelloVerifyRequest = 3;  // RFC 6347 §4.3.2
 constexpr size_t kRecordHeader = 13;        // type, version, epoch, sequence_number, length
-constexpr size_t kHandshakeHeader = 12;     // type, length, message_seq, fragment_offset, fragment_length
+constexpr size_t kHandshakeHeader =
+    12;  // type, length, message_seq, fragment_offset, fragment_length
 
-uint32_t load_be24(const uint8_t* p) { return (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2]; }
+uint32_t load_be24(const uint8_t* p) {
+  return (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2];
+}
 void store_be24(uint8_t* p, uint32_t v) {
   p[0] = uint8_t(v >> 16);
   p[1] = uint8_t(v >> 8);

@@ -56,7 +56,8 @@ class MacPool {
     EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(algorithms().hmac);
     if (!ctx) std::abort();
     OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_name(a)), 0),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_name(a)),
+                                         0),
         OSSL_PARAM_construct_end(),
     };
     if (EVP_MAC_CTX_set_params(ctx, params) != 1) std::abort();
@@ -108,9 +109,13 @@ Hmac::Hmac(HashAlgorithm a, Bytes key) : ctx_(pool().take(a)), algorithm_(a) {
   if (EVP_MAC_init(ctx_, key.empty() ? kEmpty : key.data(), key.size(), nullptr) != 1) std::abort();
 }
 
-Hmac::~Hmac() { pool().give_back(algorithm_, ctx_); }
+Hmac::~Hmac() {
+  pool().give_back(algorithm_, ctx_);
+}
 
-void Hmac::update(Bytes data) { EVP_MAC_update(ctx_, data.data(), data.size()); }
+void Hmac::update(Bytes data) {
+  EVP_MAC_update(ctx_, data.data(), data.size());
+}
 
 void Hmac::finish(uint8_t* out) {
   size_t len = 0;

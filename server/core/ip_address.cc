@@ -66,7 +66,9 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   return std::nullopt;
 }
 
-uint32_t IpAddress::v4_value() const { return load_be32(bytes_.data()); }
+uint32_t IpAddress::v4_value() const {
+  return load_be32(bytes_.data());
+}
 
 bool IpAddress::is_unspecified() const {
   for (size_t i = 0; i < size(); ++i) {

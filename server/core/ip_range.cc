@@ -56,7 +56,8 @@ std::optional<IpRange> IpRange::parse(std::string_view text) {
 bool IpRange::contains(const IpAddress& a) const {
   if (a.family() != first_.family()) return false;
   const size_t n = a.size();
-  return std::memcmp(first_.data(), a.data(), n) <= 0 && std::memcmp(a.data(), last_.data(), n) <= 0;
+  return std::memcmp(first_.data(), a.data(), n) <= 0 &&
+         std::memcmp(a.data(), last_.data(), n) <= 0;
 }
 
 std::string IpRange::to_string() const {

@@ -40,8 +40,7 @@ std::optional<RestUsername> parse_rest_username(std::string_view username, char 
 
 std::string rest_password(std::string_view secret, std::string_view username) {
   uint8_t mac[20];
-  hmac(HashAlgorithm::Sha1,
-       Bytes(reinterpret_cast<const uint8_t*>(secret.data()), secret.size()),
+  hmac(HashAlgorithm::Sha1, Bytes(reinterpret_cast<const uint8_t*>(secret.data()), secret.size()),
        Bytes(reinterpret_cast<const uint8_t*>(username.data()), username.size()), mac);
   return base64_encode(Bytes(mac, sizeof mac));
 }

@@ -9,7 +9,8 @@
 namespace turnpike::core {
 
 bool nonce_has_password_algorithms(std::string_view nonce) {
-  if (nonce.size() < kNonceCookie.size() + 4 || nonce.substr(0, kNonceCookie.size()) != kNonceCookie) {
+  if (nonce.size() < kNonceCookie.size() + 4 ||
+      nonce.substr(0, kNonceCookie.size()) != kNonceCookie) {
     return false;
   }
   auto bits = base64url_decode(nonce.substr(kNonceCookie.size(), 4));

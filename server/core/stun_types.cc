@@ -4,23 +4,40 @@ namespace turnpike::core::error {
 
 const char* reason_phrase(uint16_t code) {
   switch (code) {
-    case TryAlternate: return "Try Alternate";
-    case BadRequest: return "Bad Request";
-    case Unauthorized: return "Unauthorized";
-    case Forbidden: return "Forbidden";
-    case UnknownAttribute: return "Unknown Attribute";
-    case AllocationMismatch: return "Allocation Mismatch";
-    case StaleNonce: return "Stale Nonce";
-    case AddressFamilyNotSupported: return "Address Family not Supported";
-    case WrongCredentials: return "Wrong Credentials";
-    case UnsupportedTransportProtocol: return "Unsupported Transport Protocol";
-    case PeerAddressFamilyMismatch: return "Peer Address Family Mismatch";
-    case ConnectionAlreadyExists: return "Connection Already Exists";
-    case ConnectionTimeoutOrFailure: return "Connection Timeout or Failure";
-    case AllocationQuotaReached: return "Allocation Quota Reached";
-    case ServerError: return "Server Error";
-    case InsufficientCapacity: return "Insufficient Capacity";
-    default: return "";
+    case TryAlternate:
+      return "Try Alternate";
+    case BadRequest:
+      return "Bad Request";
+    case Unauthorized:
+      return "Unauthorized";
+    case Forbidden:
+      return "Forbidden";
+    case UnknownAttribute:
+      return "Unknown Attribute";
+    case AllocationMismatch:
+      return "Allocation Mismatch";
+    case StaleNonce:
+      return "Stale Nonce";
+    case AddressFamilyNotSupported:
+      return "Address Family not Supported";
+    case WrongCredentials:
+      return "Wrong Credentials";
+    case UnsupportedTransportProtocol:
+      return "Unsupported Transport Protocol";
+    case PeerAddressFamilyMismatch:
+      return "Peer Address Family Mismatch";
+    case ConnectionAlreadyExists:
+      return "Connection Already Exists";
+    case ConnectionTimeoutOrFailure:
+      return "Connection Timeout or Failure";
+    case AllocationQuotaReached:
+      return "Allocation Quota Reached";
+    case ServerError:
+      return "Server Error";
+    case InsufficientCapacity:
+      return "Insufficient Capacity";
+    default:
+      return "";
   }
 }
 

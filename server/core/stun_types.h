@@ -14,13 +14,13 @@ constexpr uint32_t kTransactionIdSize = 12;
 
 enum class Method : uint16_t {
   Binding = 0x001,
-  Allocate = 0x003,           // RFC 8656 §18
+  Allocate = 0x003,  // RFC 8656 §18
   Refresh = 0x004,
   Send = 0x006,
   Data = 0x007,
   CreatePermission = 0x008,
   ChannelBind = 0x009,
-  Connect = 0x00A,            // RFC 6062 §6.1
+  Connect = 0x00A,  // RFC 6062 §6.1
   ConnectionBind = 0x00B,
   ConnectionAttempt = 0x00C,
 };
@@ -32,8 +32,8 @@ enum class MessageClass : uint8_t { Request = 0, Indication = 1, Success = 2, Er
 constexpr uint16_t message_type(Method m, MessageClass c) {
   const uint16_t mv = uint16_t(m);
   const uint16_t cv = uint16_t(c);
-  return uint16_t((mv & 0x000F) | ((mv & 0x0070) << 1) | ((mv & 0x0F80) << 2) |
-                  ((cv & 0x1) << 4) | ((cv & 0x2) << 7));
+  return uint16_t((mv & 0x000F) | ((mv & 0x0070) << 1) | ((mv & 0x0F80) << 2) | ((cv & 0x1) << 4) |
+                  ((cv & 0x2) << 7));
 }
 constexpr Method method_of(uint16_t type) {
   return Method((type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2));
@@ -49,38 +49,40 @@ constexpr uint16_t Username = 0x0006;
 constexpr uint16_t MessageIntegrity = 0x0008;
 constexpr uint16_t ErrorCode = 0x0009;
 constexpr uint16_t UnknownAttributes = 0x000A;
-constexpr uint16_t ChannelNumber = 0x000C;          // RFC 8656 §18.1
-constexpr uint16_t Lifetime = 0x000D;               // RFC 8656 §18.2
-constexpr uint16_t XorPeerAddress = 0x0012;         // RFC 8656 §18.3
-constexpr uint16_t Data = 0x0013;                   // RFC 8656 §18.4
+constexpr uint16_t ChannelNumber = 0x000C;   // RFC 8656 §18.1
+constexpr uint16_t Lifetime = 0x000D;        // RFC 8656 §18.2
+constexpr uint16_t XorPeerAddress = 0x0012;  // RFC 8656 §18.3
+constexpr uint16_t Data = 0x0013;            // RFC 8656 §18.4
 constexpr uint16_t Realm = 0x0014;
 constexpr uint16_t Nonce = 0x0015;
-constexpr uint16_t XorRelayedAddress = 0x0016;      // RFC 8656 §18.5
-constexpr uint16_t RequestedAddressFamily = 0x0017; // RFC 8656 §18.6
-constexpr uint16_t EvenPort = 0x0018;               // RFC 8656 §18.7
-constexpr uint16_t RequestedTransport = 0x0019;     // RFC 8656 §18.8
-constexpr uint16_t DontFragment = 0x001A;           // RFC 8656 §18.9
-constexpr uint16_t MessageIntegritySha256 = 0x001C; // RFC 8489 §14.6
-constexpr uint16_t PasswordAlgorithm = 0x001D;      // RFC 8489 §14.12
-constexpr uint16_t Userhash = 0x001E;               // RFC 8489 §14.4
+constexpr uint16_t XorRelayedAddress = 0x0016;       // RFC 8656 §18.5
+constexpr uint16_t RequestedAddressFamily = 0x0017;  // RFC 8656 §18.6
+constexpr uint16_t EvenPort = 0x0018;                // RFC 8656 §18.7
+constexpr uint16_t RequestedTransport = 0x0019;      // RFC 8656 §18.8
+constexpr uint16_t DontFragment = 0x001A;            // RFC 8656 §18.9
+constexpr uint16_t MessageIntegritySha256 = 0x001C;  // RFC 8489 §14.6
+constexpr uint16_t PasswordAlgorithm = 0x001D;       // RFC 8489 §14.12
+constexpr uint16_t Userhash = 0x001E;                // RFC 8489 §14.4
 constexpr uint16_t XorMappedAddress = 0x0020;
-constexpr uint16_t ReservationToken = 0x0022;       // RFC 8656 §18.10
-constexpr uint16_t Priority = 0x0024;               // RFC 8445 (ICE)
+constexpr uint16_t ReservationToken = 0x0022;  // RFC 8656 §18.10
+constexpr uint16_t Priority = 0x0024;          // RFC 8445 (ICE)
 constexpr uint16_t UseCandidate = 0x0025;
-constexpr uint16_t ConnectionId = 0x002A;           // RFC 6062 §6.2.1
+constexpr uint16_t ConnectionId = 0x002A;  // RFC 6062 §6.2.1
 // Comprehension-optional (0x8000-0xFFFF).
-constexpr uint16_t AdditionalAddressFamily = 0x8000; // RFC 8656 §18.11
-constexpr uint16_t AddressErrorCode = 0x8001;        // RFC 8656 §18.12
-constexpr uint16_t PasswordAlgorithms = 0x8002;      // RFC 8489 §14.11
+constexpr uint16_t AdditionalAddressFamily = 0x8000;  // RFC 8656 §18.11
+constexpr uint16_t AddressErrorCode = 0x8001;         // RFC 8656 §18.12
+constexpr uint16_t PasswordAlgorithms = 0x8002;       // RFC 8489 §14.11
 constexpr uint16_t AlternateDomain = 0x8003;
-constexpr uint16_t Icmp = 0x8004;                    // RFC 8656 §18.13
+constexpr uint16_t Icmp = 0x8004;  // RFC 8656 §18.13
 constexpr uint16_t Software = 0x8022;
 constexpr uint16_t AlternateServer = 0x8023;
 constexpr uint16_t Fingerprint = 0x8028;
 constexpr uint16_t IceControlled = 0x8029;
 constexpr uint16_t IceControlling = 0x802A;
 
-constexpr bool comprehension_required(uint16_t type) { return type < 0x8000; }
+constexpr bool comprehension_required(uint16_t type) {
+  return type < 0x8000;
+}
 }  // namespace attr
 
 // Error codes (RFC 8489 §14.8, RFC 8656 §19, RFC 6062 §6.3).

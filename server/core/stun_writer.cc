@@ -28,7 +28,8 @@ void StunWriter::set_length(uint32_t attributes_length) {
 
 uint8_t* StunWriter::reserve(uint16_t type, uint32_t length) {
   const uint32_t span = 4 + padded4(length);
-  if (!ok_ || length > 0xFFFF || span > buf_.size() - size_ || size_ + span - kHeaderSize > 0xFFFF) {
+  if (!ok_ || length > 0xFFFF || span > buf_.size() - size_ ||
+      size_ + span - kHeaderSize > 0xFFFF) {
     ok_ = false;
     return nullptr;
   }

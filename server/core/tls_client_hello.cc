@@ -5,10 +5,10 @@
 namespace turnpike::core {
 namespace {
 
-constexpr uint8_t kHandshakeRecord = 22;    // RFC 8446 §5.1 ContentType.handshake
-constexpr uint8_t kClientHello = 1;         // RFC 8446 §4 HandshakeType.client_hello
-constexpr uint16_t kServerNameExt = 0;      // RFC 6066 §3
-constexpr uint16_t kAlpnExt = 16;           // RFC 7301 §3.1
+constexpr uint8_t kHandshakeRecord = 22;  // RFC 8446 §5.1 ContentType.handshake
+constexpr uint8_t kClientHello = 1;       // RFC 8446 §4 HandshakeType.client_hello
+constexpr uint16_t kServerNameExt = 0;    // RFC 6066 §3
+constexpr uint16_t kAlpnExt = 16;         // RFC 7301 §3.1
 constexpr size_t kRecordHeader = 5;
 constexpr size_t kMaxRecord = 16384 + 256;  // RFC 8446 §5.1: 2^14 (+ a little slack)
 
@@ -86,8 +86,8 @@ bool parse_body(Bytes body, ClientHelloInfo* out) {
   Reader r(body);
   uint32_t version, len;
   if (!r.u16(&version) || (version >> 8) != 3) return false;
-  if (!r.skip(32)) return false;  // random
-  if (!r.u8(&len) || len > 32 || !r.skip(len)) return false;  // legacy_session_id
+  if (!r.skip(32)) return false;                                           // random
+  if (!r.u8(&len) || len > 32 || !r.skip(len)) return false;               // legacy_session_id
   if (!r.u16(&len) || len < 2 || (len & 1) || !r.skip(len)) return false;  // cipher_suites
   if (!r.u8(&len) || len < 1 || !r.skip(len)) return false;  // legacy_compression_methods
   if (r.done()) return true;  // no extensions (possible before TLS 1.3)
@@ -136,7 +136,8 @@ HelloStatus parse_client_hello(Bytes data, ClientHelloInfo* out) {
     if (rec_len == 0 || rec_len > kMaxRecord) return HelloStatus::Invalid;
     if (data.size() - pos - kRecordHeader < rec_len) {
       // The record is incomplete; give up only when it could never fit.
-      return hs.size() + rec_len > kMaxClientHello + 4 ? HelloStatus::Invalid : HelloStatus::NeedMore;
+      return hs.size() + rec_len > kMaxClientHello + 4 ? HelloStatus::Invalid
+                                                       : HelloStatus::NeedMore;
     }
     hs.insert(hs.end(), rec + kRecordHeader, rec + kRecordHeader + rec_len);
     pos += kRecordHeader + rec_len;
@@ -146,7 +147,7 @@ HelloStatus parse_client_hello(Bytes data, ClientHelloInfo* out) {
       if (body_len > kMaxClientHello) return HelloStatus::Invalid;
       if (hs.size() >= 4 + body_len) {
         return parse_body(Bytes(hs.data() + 4, body_len), out) ? HelloStatus::Ok
-                                                                : HelloStatus::Invalid;
+                                                               : HelloStatus::Invalid;
       }
     }
     if (hs.size() > kMaxClientHello + 4) return HelloStatus::Invalid;

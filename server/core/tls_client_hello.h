@@ -17,8 +17,8 @@ namespace turnpike::core {
 constexpr size_t kMaxClientHello = 16384;
 
 struct ClientHelloInfo {
-  std::string server_name;         // empty when the client sent no SNI host_name
-  std::vector<std::string> alpn;   // in the client's order; empty without ALPN
+  std::string server_name;        // empty when the client sent no SNI host_name
+  std::vector<std::string> alpn;  // in the client's order; empty without ALPN
   bool offers(std::string_view protocol) const;
 };
 

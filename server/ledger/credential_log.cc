@@ -54,12 +54,18 @@ bool CredentialLog::write(std::vector<IssuedCredential>& batch) {
   }
   if (db_ && db_->exec("BEGIN IMMEDIATE", &err) == SQLITE_OK) {
     Statement ins = db_->prepare(
-        "INSERT INTO credentials (issued_at, host, jid, username, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)", &err);
+        "INSERT INTO credentials (issued_at, host, jid, username, expires_at) VALUES (?1, ?2, ?3, "
+        "?4, ?5)",
+        &err);
     bool ok = bool(ins);
     for (const auto& c : batch) {
       if (!ok) break;
       ins.reset();
-      ins.bind(1, c.issued_ms).bind(2, c.host).bind(3, c.jid).bind(4, c.username).bind(5, c.expires_s * 1000);
+      ins.bind(1, c.issued_ms)
+          .bind(2, c.host)
+          .bind(3, c.jid)
+          .bind(4, c.username)
+          .bind(5, c.expires_s * 1000);
       ok = ins.step() == SQLITE_DONE;
       if (!ok) err = db_->last_error();
     }
@@ -72,7 +78,8 @@ bool CredentialLog::write(std::vector<IssuedCredential>& batch) {
     db_->exec("ROLLBACK");
   }
   db_.reset();
-  if (!failing_ && log_) log_(true, "credential ledger " + path_ + ": " + err + "; credentials are still issued");
+  if (!failing_ && log_)
+    log_(true, "credential ledger " + path_ + ": " + err + "; credentials are still issued");
   failing_ = true;
   std::lock_guard lock(mu_);
   stats_.last_error = err;

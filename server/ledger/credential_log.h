@@ -26,7 +26,7 @@ struct IssuedCredential {
 struct CredentialLogStats {
   uint64_t recorded = 0;  // handed to record()
   uint64_t written = 0;
-  uint64_t dropped = 0;   // batch full while the database was failing
+  uint64_t dropped = 0;  // batch full while the database was failing
   std::string last_error;
 };
 

@@ -44,9 +44,9 @@ struct LedgerEvent {
   static constexpr size_t kMaxPeers = 8;
 
   EventKind kind = EventKind::SessionStart;
-  uint64_t sid = 0;          // the relay's session id
-  int64_t at_ms = 0;         // when it happened (unix ms)
-  int64_t started_ms = 0;    // session start (unix ms)
+  uint64_t sid = 0;        // the relay's session id
+  int64_t at_ms = 0;       // when it happened (unix ms)
+  int64_t started_ms = 0;  // session start (unix ms)
   FixedString<24> transport;
   FixedString<255> username;
   core::SocketAddress client;

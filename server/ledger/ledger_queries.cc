@@ -32,7 +32,8 @@ SessionRow read_session(Statement& s) {
 
 std::vector<SessionRow> query_sessions(Database& db, const SessionFilter& f) {
   std::string sql =
-      "SELECT id, node, sid, realm, username, transport, client_ip, client_port, relay_ip, relay_port,"
+      "SELECT id, node, sid, realm, username, transport, client_ip, client_port, relay_ip, "
+      "relay_port,"
       " relay6_ip, relay6_port, started_at, updated_at, ended_at, end_reason, bytes_from_client,"
       " packets_from_client, bytes_to_client, packets_to_client FROM sessions WHERE 1";
   if (f.active_only) sql += " AND ended_at IS NULL";
@@ -40,7 +41,8 @@ std::vector<SessionRow> query_sessions(Database& db, const SessionFilter& f) {
   if (f.since_ms) sql += " AND coalesce(ended_at, updated_at) >= ?2";
   if (!f.usernames.empty()) {
     sql += " AND username IN (";
-    for (size_t i = 0; i < f.usernames.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(10 + i);
+    for (size_t i = 0; i < f.usernames.size(); ++i)
+      sql += (i ? ",?" : "?") + std::to_string(10 + i);
     sql += ")";
   }
   sql += " ORDER BY id DESC LIMIT " + std::to_string(f.limit);  // row ids follow start order
@@ -57,7 +59,8 @@ std::vector<SessionRow> query_sessions(Database& db, const SessionFilter& f) {
 std::vector<PeerRow> query_peers(Database& db, int64_t session_id) {
   std::vector<PeerRow> out;
   Statement s = db.prepare(
-      "SELECT peer_ip, bytes_to_peer, packets_to_peer, bytes_from_peer, packets_from_peer FROM session_peers"
+      "SELECT peer_ip, bytes_to_peer, packets_to_peer, bytes_from_peer, packets_from_peer FROM "
+      "session_peers"
       " WHERE session_id = ?1 ORDER BY bytes_to_peer + bytes_from_peer DESC");
   if (!s) return out;
   s.bind(1, session_id);
@@ -70,8 +73,10 @@ std::vector<PeerRow> query_peers(Database& db, int64_t session_id) {
 std::vector<RefusalRow> query_refusals(Database& db, std::optional<int64_t> since_ms, int limit) {
   std::vector<RefusalRow> out;
   Statement s = db.prepare(
-      "SELECT at, last_at, count, code, client_port, node, client_ip, transport, method, reason, username,"
-      " coalesce(peer, ''), detail FROM refusals WHERE last_at >= ?1 ORDER BY at DESC, id DESC LIMIT ?2");
+      "SELECT at, last_at, count, code, client_port, node, client_ip, transport, method, reason, "
+      "username,"
+      " coalesce(peer, ''), detail FROM refusals WHERE last_at >= ?1 ORDER BY at DESC, id DESC "
+      "LIMIT ?2");
   if (!s) return out;
   s.bind(1, since_ms.value_or(0)).bind(2, int64_t(limit));
   while (s.step() == SQLITE_ROW) {
@@ -98,7 +103,8 @@ std::vector<CredentialRow> query_credentials(Database& db, const std::string& wh
   std::vector<CredentialRow> out;
   Statement s = db.prepare(
       "SELECT issued_at, expires_at, host, jid, username FROM credentials"
-      " WHERE jid = ?1 OR jid LIKE ?2 ESCAPE '\\' OR username = ?1 ORDER BY issued_at DESC LIMIT 1000");
+      " WHERE jid = ?1 OR jid LIKE ?2 ESCAPE '\\' OR username = ?1 ORDER BY issued_at DESC LIMIT "
+      "1000");
   if (!s) return out;
   std::string like;
   for (char c : who) {
@@ -107,7 +113,8 @@ std::vector<CredentialRow> query_credentials(Database& db, const std::string& wh
   }
   like += "/%";
   s.bind(1, who).bind(2, like);
-  while (s.step() == SQLITE_ROW) out.push_back({s.int_at(0), s.int_at(1), s.text_at(2), s.text_at(3), s.text_at(4)});
+  while (s.step() == SQLITE_ROW)
+    out.push_back({s.int_at(0), s.int_at(1), s.text_at(2), s.text_at(3), s.text_at(4)});
   return out;
 }
 
@@ -115,7 +122,8 @@ Totals query_totals(Database& db, std::optional<int64_t> since_ms, int top) {
   Totals t;
   const int64_t since = since_ms.value_or(0);
   Statement s = db.prepare(
-      "SELECT count(*), sum(ended_at IS NULL), coalesce(sum(bytes_from_client), 0), coalesce(sum(bytes_to_client), 0)"
+      "SELECT count(*), sum(ended_at IS NULL), coalesce(sum(bytes_from_client), 0), "
+      "coalesce(sum(bytes_to_client), 0)"
       " FROM sessions WHERE coalesce(ended_at, updated_at) >= ?1");
   if (s) {
     s.bind(1, since);
@@ -139,17 +147,20 @@ Totals query_totals(Database& db, std::optional<int64_t> since_ms, int top) {
     while (u.step() == SQLITE_ROW) t.top_users.emplace_back(u.text_at(0), u.int_at(1));
   }
   Statement r = db.prepare(
-      "SELECT reason, sum(count) AS n FROM refusals WHERE last_at >= ?1 GROUP BY reason ORDER BY n DESC");
+      "SELECT reason, sum(count) AS n FROM refusals WHERE last_at >= ?1 GROUP BY reason ORDER BY n "
+      "DESC");
   if (r) {
     r.bind(1, since);
     while (r.step() == SQLITE_ROW) t.refusals_by_reason.emplace_back(r.text_at(0), r.int_at(1));
   }
   Statement h = db.prepare(
-      "SELECT node, coalesce(last_error, ''), updated_at, events_written, events_dropped, refusals_folded"
+      "SELECT node, coalesce(last_error, ''), updated_at, events_written, events_dropped, "
+      "refusals_folded"
       " FROM ledger_health ORDER BY node");
   if (h) {
     while (h.step() == SQLITE_ROW) {
-      t.health.push_back({h.text_at(0), h.text_at(1), h.int_at(2), h.int_at(3), h.int_at(4), h.int_at(5)});
+      t.health.push_back(
+          {h.text_at(0), h.text_at(1), h.int_at(2), h.int_at(3), h.int_at(4), h.int_at(5)});
     }
   }
   return t;

@@ -17,7 +17,8 @@ struct SessionRow {
   int64_t client_port = 0, relay_port = 0, relay6_port = 0;
   int64_t started_at = 0, updated_at = 0;
   std::optional<int64_t> ended_at;
-  int64_t bytes_from_client = 0, packets_from_client = 0, bytes_to_client = 0, packets_to_client = 0;
+  int64_t bytes_from_client = 0, packets_from_client = 0, bytes_to_client = 0,
+          packets_to_client = 0;
 };
 
 struct PeerRow {
@@ -52,7 +53,7 @@ std::vector<CredentialRow> query_credentials(Database& db, const std::string& ji
 
 struct Totals {
   int64_t sessions = 0, active = 0, bytes_from_client = 0, bytes_to_client = 0, credentials = 0;
-  std::vector<std::pair<std::string, int64_t>> top_users;       // username, bytes both ways
+  std::vector<std::pair<std::string, int64_t>> top_users;  // username, bytes both ways
   std::vector<std::pair<std::string, int64_t>> refusals_by_reason;
   struct Health {
     std::string node, last_error;

@@ -68,13 +68,16 @@ struct LedgerWriter::Statements {
   Statement upsert_health;
 };
 
-LedgerWriter::LedgerWriter(WriterOptions o, LogFunction log) : o_(std::move(o)), log_(std::move(log)) {
+LedgerWriter::LedgerWriter(WriterOptions o, LogFunction log)
+    : o_(std::move(o)), log_(std::move(log)) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(core::random_u64()));
   boot_ = buf;
 }
 
-LedgerWriter::~LedgerWriter() { stop(); }
+LedgerWriter::~LedgerWriter() {
+  stop();
+}
 
 Producer& LedgerWriter::add_producer() {
   producers_.push_back(std::make_unique<Producer>());
@@ -102,7 +105,8 @@ WriterStats LedgerWriter::stats() const {
 void LedgerWriter::failed(const std::string& what) {
   if (!failing_ || what != failure_) {
     log_(true, "ledger " + o_.path + ": " + what +
-                   "; relaying continues, events wait in memory and are written when the ledger works again");
+                   "; relaying continues, events wait in memory and are written when the ledger "
+                   "works again");
   }
   failing_ = true;
   failure_ = what;
@@ -135,7 +139,8 @@ bool LedgerWriter::ensure_open() {
       "INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip, client_port,"
       " relay_ip, relay_port, relay6_ip, relay6_port, started_at, updated_at, ended_at, end_reason,"
       " bytes_from_client, packets_from_client, bytes_to_client, packets_to_client)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+      "?19, ?20)",
       &err);
   st->insert_session = db_->prepare(
       "INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip, client_port,"
@@ -147,26 +152,31 @@ bool LedgerWriter::ensure_open() {
       " packets_from_client = ?6, bytes_to_client = ?7, packets_to_client = ?8 WHERE id = ?1",
       &err);
   st->upsert_peer = db_->prepare(
-      "INSERT INTO session_peers (session_id, peer_ip, bytes_to_peer, packets_to_peer, bytes_from_peer,"
+      "INSERT INTO session_peers (session_id, peer_ip, bytes_to_peer, packets_to_peer, "
+      "bytes_from_peer,"
       " packets_from_peer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
       " ON CONFLICT (session_id, peer_ip) DO UPDATE SET bytes_to_peer = excluded.bytes_to_peer,"
       " packets_to_peer = excluded.packets_to_peer, bytes_from_peer = excluded.bytes_from_peer,"
       " packets_from_peer = excluded.packets_from_peer",
       &err);
   st->insert_refusal = db_->prepare(
-      "INSERT INTO refusals (at, last_at, node, client_ip, client_port, transport, method, code, reason,"
-      " username, peer, detail) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+      "INSERT INTO refusals (at, last_at, node, client_ip, client_port, transport, method, code, "
+      "reason,"
+      " username, peer, detail) VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+      "RETURNING id",
       &err);
-  st->fold_refusal = db_->prepare("UPDATE refusals SET count = count + ?3, last_at = ?2 WHERE id = ?1", &err);
+  st->fold_refusal =
+      db_->prepare("UPDATE refusals SET count = count + ?3, last_at = ?2 WHERE id = ?1", &err);
   st->upsert_health = db_->prepare(
-      "INSERT INTO ledger_health (node, boot, updated_at, events_written, events_dropped, refusals_folded,"
+      "INSERT INTO ledger_health (node, boot, updated_at, events_written, events_dropped, "
+      "refusals_folded,"
       " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
       " ON CONFLICT (node) DO UPDATE SET boot = excluded.boot, updated_at = excluded.updated_at,"
       " events_written = excluded.events_written, events_dropped = excluded.events_dropped,"
       " refusals_folded = excluded.refusals_folded, last_error = excluded.last_error",
       &err);
-  if (!st->insert_session || !st->update_session || !st->full_session || !st->upsert_peer || !st->insert_refusal ||
-      !st->fold_refusal || !st->upsert_health) {
+  if (!st->insert_session || !st->update_session || !st->full_session || !st->upsert_peer ||
+      !st->insert_refusal || !st->fold_refusal || !st->upsert_health) {
     failed("cannot prepare statements: " + err);
     return false;
   }
@@ -191,7 +201,8 @@ void LedgerWriter::close_interrupted() {
   if (s.step() == SQLITE_DONE) {
     const int n = sqlite3_changes(db_->get());
     if (n > 0) {
-      log_(false, "ledger: " + std::to_string(n) + " session(s) left open by an earlier run closed as interrupted");
+      log_(false, "ledger: " + std::to_string(n) +
+                      " session(s) left open by an earlier run closed as interrupted");
     }
   }
 }
@@ -201,7 +212,8 @@ void LedgerWriter::prune(int64_t now_ms) {
   last_prune_ms_ = now_ms;
   const int64_t cutoff = now_ms - int64_t(o_.retention_days) * 86'400'000;
   for (const char* sql : {"DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1",
-                          "DELETE FROM refusals WHERE last_at < ?1", "DELETE FROM credentials WHERE issued_at < ?1"}) {
+                          "DELETE FROM refusals WHERE last_at < ?1",
+                          "DELETE FROM credentials WHERE issued_at < ?1"}) {
     Statement s = db_->prepare(sql);
     if (!s) continue;
     s.bind(1, cutoff);
@@ -234,7 +246,8 @@ void LedgerWriter::collect() {
 
 void LedgerWriter::set_row(uint64_t sid, std::optional<int64_t> row) {
   auto it = rows_.find(sid);
-  rows_undo_.emplace_back(sid, it == rows_.end() ? std::nullopt : std::optional<int64_t>(it->second));
+  rows_undo_.emplace_back(sid,
+                          it == rows_.end() ? std::nullopt : std::optional<int64_t>(it->second));
   if (row) {
     rows_[sid] = *row;
   } else if (it != rows_.end()) {
@@ -363,7 +376,8 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   // Identical refusals (same source address, reason, user and peer) within a minute fold into
   // one row with a count, and new rows are capped per second: a flood of bad requests costs a
   // few rows, not the disk.
-  const std::string peer = e.has_peer ? (e.peer.port() ? e.peer.to_string() : e.peer.ip().to_string()) : "";
+  const std::string peer =
+      e.has_peer ? (e.peer.port() ? e.peer.to_string() : e.peer.ip().to_string()) : "";
   std::string key = e.client.ip().to_string();
   key += '\n';
   key += e.reason.view();
@@ -371,7 +385,8 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   key += e.username.view();
   key += '\n';
   key += peer;
-  if (auto it = folds_.find(key); it != folds_.end() && e.at_ms - it->second.window_start < 60'000) {
+  if (auto it = folds_.find(key);
+      it != folds_.end() && e.at_ms - it->second.window_start < 60'000) {
     ++it->second.unwritten;  // written with the commit (write_pending), not one UPDATE each
     it->second.last_at = std::max(it->second.last_at, e.at_ms);
     return true;
@@ -388,8 +403,14 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   ++refusal_rows_in_window_;
   Statement& s = st_->insert_refusal;
   s.reset();
-  s.bind(1, e.at_ms).bind(2, o_.node).bind(3, e.client.ip().to_string()).bind(4, int64_t(e.client.port()));
-  s.bind(5, e.transport.view()).bind(6, e.method.view()).bind(7, int64_t(e.code)).bind(8, e.reason.view());
+  s.bind(1, e.at_ms)
+      .bind(2, o_.node)
+      .bind(3, e.client.ip().to_string())
+      .bind(4, int64_t(e.client.port()));
+  s.bind(5, e.transport.view())
+      .bind(6, e.method.view())
+      .bind(7, int64_t(e.code))
+      .bind(8, e.reason.view());
   s.bind(9, e.username.view());
   if (e.has_peer) {
     s.bind(10, peer);
@@ -427,7 +448,11 @@ bool LedgerWriter::write_health() {
   WriterStats s = stats();
   Statement& h = st_->upsert_health;
   h.reset();
-  h.bind(1, o_.node).bind(2, boot_).bind(3, wall_ms()).bind(4, int64_t(s.written)).bind(5, int64_t(s.dropped));
+  h.bind(1, o_.node)
+      .bind(2, boot_)
+      .bind(3, wall_ms())
+      .bind(4, int64_t(s.written))
+      .bind(5, int64_t(s.dropped));
   h.bind(6, int64_t(s.refusals_folded));
   if (s.last_error.empty()) {
     h.bind_null(7);
@@ -490,7 +515,8 @@ bool LedgerWriter::write_pending() {
     stats_.last_error.clear();
     stats_.pending = 0;
   }
-  if (bad) log_(true, "ledger: " + std::to_string(bad) + " event(s) refused by SQLite were skipped");
+  if (bad)
+    log_(true, "ledger: " + std::to_string(bad) + " event(s) refused by SQLite were skipped");
   if (failing_) {
     log_(false, "ledger " + o_.path + " works again; writing resumed");
     failing_ = false;
@@ -509,9 +535,10 @@ void LedgerWriter::run() {
     // and per page, not per row.
     collect();
     const int64_t now = wall_ms();
-    const bool due = now - last_commit_ms_ >= o_.flush_interval_ms || pending_.size() >= o_.commit_batch ||
-                     stopping_;
-    if (due && (!pending_.empty() || now - last_health_ms_ >= 5000) && now >= retry_at_ms_ && ensure_open()) {
+    const bool due = now - last_commit_ms_ >= o_.flush_interval_ms ||
+                     pending_.size() >= o_.commit_batch || stopping_;
+    if (due && (!pending_.empty() || now - last_health_ms_ >= 5000) && now >= retry_at_ms_ &&
+        ensure_open()) {
       write_pending();
       last_commit_ms_ = now;
     }

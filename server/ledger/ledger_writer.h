@@ -38,17 +38,17 @@ struct WriterOptions {
   std::string path;
   std::string node;
   std::string realm;
-  unsigned retention_days = 0;       // 0: keep everything
-  int flush_interval_ms = 500;       // how long events may gather before a commit
-  int drain_interval_ms = 10;        // how often the rings are emptied (they hold 1024 events)
-  size_t commit_batch = 8192;        // commit early when this many events are waiting
-  size_t max_pending = 200'000;      // events held while the database is failing
+  unsigned retention_days = 0;           // 0: keep everything
+  int flush_interval_ms = 500;           // how long events may gather before a commit
+  int drain_interval_ms = 10;            // how often the rings are emptied (they hold 1024 events)
+  size_t commit_batch = 8192;            // commit early when this many events are waiting
+  size_t max_pending = 200'000;          // events held while the database is failing
   unsigned refusal_rows_per_second = 5;  // new refusal rows (identical ones are folded)
 };
 
 struct WriterStats {
   uint64_t written = 0;
-  uint64_t dropped = 0;         // queue full + lost while the database failed
+  uint64_t dropped = 0;  // queue full + lost while the database failed
   uint64_t refusals_folded = 0;
   size_t pending = 0;
   bool database_ok = false;
@@ -108,7 +108,8 @@ class LedgerWriter {
   bool failing_ = false;
   std::string failure_;
   std::unordered_map<uint64_t, int64_t> rows_;  // session id -> its row, while the session lasts
-  std::vector<std::pair<uint64_t, std::optional<int64_t>>> rows_undo_;  // this transaction's changes
+  std::vector<std::pair<uint64_t, std::optional<int64_t>>>
+      rows_undo_;  // this transaction's changes
   struct Fold {
     int64_t row = 0;           // the refusal row this key counts into
     int64_t window_start = 0;  // identical refusals fold for a minute

@@ -32,14 +32,20 @@ bool apply_migrations(Database& db, std::string* error) {
   const int newest = migrations().empty() ? 0 : migrations().back().version;
   if (current > newest) {
     return fail("the ledger is at schema version " + std::to_string(current) +
-                ", newer than this program knows (" + std::to_string(newest) + "); upgrade turnpike");
+                ", newer than this program knows (" + std::to_string(newest) +
+                "); upgrade turnpike");
   }
   for (const Migration& m : migrations()) {
     if (m.version <= current) continue;
-    if (db.exec(m.sql, &err) != SQLITE_OK) return fail(std::string("migration ") + m.name + " failed: " + err);
-    Statement ins = db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)");
-    ins.bind(1, int64_t(m.version)).bind(2, std::string_view(m.name)).bind(3, int64_t(std::time(nullptr)) * 1000);
-    if (ins.step() != SQLITE_DONE) return fail("cannot record migration " + std::string(m.name) + ": " + db.last_error());
+    if (db.exec(m.sql, &err) != SQLITE_OK)
+      return fail(std::string("migration ") + m.name + " failed: " + err);
+    Statement ins =
+        db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)");
+    ins.bind(1, int64_t(m.version))
+        .bind(2, std::string_view(m.name))
+        .bind(3, int64_t(std::time(nullptr)) * 1000);
+    if (ins.step() != SQLITE_DONE)
+      return fail("cannot record migration " + std::string(m.name) + ": " + db.last_error());
   }
   if (db.exec("COMMIT", &err) != SQLITE_OK) return fail("cannot commit the schema: " + err);
   return true;

@@ -20,7 +20,9 @@ class SpscRing {
     if (tail - head_.load(std::memory_order_acquire) >= N) return nullptr;
     return &slots_[tail & (N - 1)];
   }
-  void publish() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void publish() {
+    tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
 
   // Consumer: calls f(const T&) for up to `max` items, oldest first; returns how many.
   template <typename F>
@@ -36,7 +38,9 @@ class SpscRing {
     }
     return n;
   }
-  size_t size() const { return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire); }
+  size_t size() const {
+    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
   static constexpr size_t capacity() { return N; }
 
  private:

@@ -8,12 +8,15 @@ namespace turnpike::ledger {
 std::optional<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms,
                                        std::string* error) {
   sqlite3* raw = nullptr;
-  const int flags = (mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags =
+      (mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+      SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) {
-    if (error) *error = "cannot open ledger " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    if (error)
+      *error =
+          "cannot open ledger " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     return std::nullopt;
   }
   sqlite3_busy_timeout(raw, busy_timeout_ms);
@@ -49,8 +52,8 @@ int Database::exec(const char* sql, std::string* error) {
 
 Statement Database::prepare(std::string_view sql, std::string* error) {
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db_.get(), sql.data(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_.get(), sql.data(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &s,
+                         nullptr) != SQLITE_OK) {
     if (error) *error = sqlite3_errmsg(db_.get());
     return Statement();
   }

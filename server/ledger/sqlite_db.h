@@ -58,7 +58,9 @@ class Statement {
   int64_t int_at(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string text_at(int col) const {
     const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(stmt_, col))) : "";
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           size_t(sqlite3_column_bytes(stmt_, col)))
+             : "";
   }
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 

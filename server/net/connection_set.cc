@@ -7,7 +7,9 @@ namespace turnpike::net {
 ConnectionSet::ConnectionSet(event_base* base)
     : reaper_(event_new(base, -1, 0, &ConnectionSet::on_reap, this)) {}
 
-ConnectionSet::~ConnectionSet() { clear(); }
+ConnectionSet::~ConnectionSet() {
+  clear();
+}
 
 void ConnectionSet::close(Connection& c) {
   if (c.closing_) return;

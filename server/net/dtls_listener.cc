@@ -18,7 +18,9 @@ DtlsListener::DtlsListener(Worker& w, UniqueFd fd, const core::SocketAddress& lo
 
 DtlsListener::~DtlsListener() = default;
 
-const core::DtlsCookie& DtlsListener::cookie() const { return worker_.dtls_cookie(); }
+const core::DtlsCookie& DtlsListener::cookie() const {
+  return worker_.dtls_cookie();
+}
 
 void DtlsListener::forget(DtlsSession* s) {
   auto it = sessions_.find(s->peer());
@@ -36,7 +38,8 @@ void DtlsListener::drain() {
     const int n = b.receive(fd_.get());
     for (int i = 0; i < n; ++i) {
       if (b.truncated(unsigned(i))) continue;
-      auto src = core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
+      auto src =
+          core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
       if (!src) continue;
       datagram(core::Bytes(b.payload(unsigned(i)), b.length(unsigned(i))), *src, t);
     }
@@ -72,7 +75,8 @@ void DtlsListener::stateless(core::Bytes d, const core::SocketAddress& src, cons
     uint8_t cookie[core::DtlsCookie::kSize];
     c.make(src, now.unix_s(), cookie);
     uint8_t out[core::kDtlsHelloVerifyOverhead + core::DtlsCookie::kSize];
-    const size_t n = core::write_hello_verify_request(*hello, core::Bytes(cookie, sizeof cookie), out);
+    const size_t n =
+        core::write_hello_verify_request(*hello, core::Bytes(cookie, sizeof cookie), out);
     if (n <= d.size()) {
       send_datagram(fd_.get(), src, core::Bytes(out, n));
       ++stats_.hello_verify_requests;
@@ -95,8 +99,8 @@ void DtlsListener::stateless(core::Bytes d, const core::SocketAddress& src, cons
   if (!slot) {
     ++stats_.refused;
     if (worker_.log_budget().take(now.mono_ms)) {
-      log(LogLevel::Notice, "refused dtls session from ", src.to_string(), ": max-connections-per-ip (",
-          worker_.limits().per_address(), ") reached");
+      log(LogLevel::Notice, "refused dtls session from ", src.to_string(),
+          ": max-connections-per-ip (", worker_.limits().per_address(), ") reached");
     }
     return;
   }

@@ -18,7 +18,8 @@ namespace {
 // DTLS retransmits its handshake and the media above it tolerates loss.
 int datagram_write(BIO* b, const char* data, int len) {
   auto* s = static_cast<DtlsSession*>(BIO_get_data(b));
-  if (s && len > 0) s->write_datagram(core::Bytes(reinterpret_cast<const uint8_t*>(data), size_t(len)));
+  if (s && len > 0)
+    s->write_datagram(core::Bytes(reinterpret_cast<const uint8_t*>(data), size_t(len)));
   return len;
 }
 
@@ -42,7 +43,8 @@ int datagram_create(BIO* b) {
 
 BIO_METHOD* datagram_method() {
   static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "turnpike DTLS datagram");
+    BIO_METHOD* m =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "turnpike DTLS datagram");
     BIO_meth_set_write(m, datagram_write);
     BIO_meth_set_ctrl(m, datagram_ctrl);
     BIO_meth_set_create(m, datagram_create);
@@ -113,7 +115,9 @@ bool DtlsSession::begin(SSL_CTX* ctx, core::Bytes client_hello, const relay::Now
   return !closing();
 }
 
-bool DtlsSession::established() const { return ssl_ && SSL_is_init_finished(ssl_.get()) == 1; }
+bool DtlsSession::established() const {
+  return ssl_ && SSL_is_init_finished(ssl_.get()) == 1;
+}
 
 void DtlsSession::on_datagram(core::Bytes d, const relay::Now& now) {
   if (closing() || !ssl_) return;
@@ -138,8 +142,9 @@ void DtlsSession::pump(const relay::Now& now) {
       close("closed by the client (DTLS close_notify)");
       return;
     }
-    close(std::string(established() ? "DTLS error: " : "DTLS handshake failed: ") + openssl_errors(),
-          true);
+    close(
+        std::string(established() ? "DTLS error: " : "DTLS handshake failed: ") + openssl_errors(),
+        true);
     return;
   }
   // Whatever is left in the memory BIO (a damaged record OpenSSL skipped) is not kept.

@@ -16,7 +16,8 @@ std::vector<core::IpAddress> local_addresses() {
   if (getifaddrs(&list) != 0) return out;
   for (ifaddrs* i = list; i; i = i->ifa_next) {
     if (!i->ifa_addr || !(i->ifa_flags & IFF_UP)) continue;
-    const socklen_t len = i->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    const socklen_t len =
+        i->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     auto a = core::SocketAddress::from_sockaddr(i->ifa_addr, len);
     if (!a) continue;
     const core::IpAddress ip = a->ip();

@@ -4,7 +4,8 @@
 
 namespace turnpike::net {
 
-void LedgerSink::fill_session(ledger::LedgerEvent& e, const relay::Allocation& a, const relay::Now& now) {
+void LedgerSink::fill_session(ledger::LedgerEvent& e, const relay::Allocation& a,
+                              const relay::Now& now) {
   e = ledger::LedgerEvent{};
   e.sid = a.id;
   e.at_ms = now.unix_ms;
@@ -38,7 +39,8 @@ void LedgerSink::push_peers(const relay::Allocation& a, const relay::Now& now) {
     e.at_ms = now.unix_ms;
     for (; i < a.permissions.size() && e.peer_count < ledger::LedgerEvent::kMaxPeers; ++i) {
       const relay::Permission& p = a.permissions[i];
-      e.peers[e.peer_count++] = {p.peer, p.to_peer.bytes, p.to_peer.packets, p.from_peer.bytes, p.from_peer.packets};
+      e.peers[e.peer_count++] = {p.peer, p.to_peer.bytes, p.to_peer.packets, p.from_peer.bytes,
+                                 p.from_peer.packets};
     }
     push(e);
   }
@@ -57,7 +59,8 @@ void LedgerSink::session_progress(const relay::Allocation& a, const relay::Now& 
   push_peers(a, now);
 }
 
-void LedgerSink::session_ended(const relay::Allocation& a, relay::EndReason why, const relay::Now& now) {
+void LedgerSink::session_ended(const relay::Allocation& a, relay::EndReason why,
+                               const relay::Now& now) {
   // Peers first: the writer attaches them to the session row, which exists from the start.
   push_peers(a, now);
   fill_session(event_, a, now);
@@ -74,15 +77,33 @@ void LedgerSink::refused(const relay::Refusal& r) {
   e.client = r.five_tuple.client;
   e.transport.set(relay::transport_name(r.five_tuple.transport));
   switch (r.method) {
-    case core::Method::Binding: e.method.set("Binding"); break;
-    case core::Method::Allocate: e.method.set("Allocate"); break;
-    case core::Method::Refresh: e.method.set("Refresh"); break;
-    case core::Method::Send: e.method.set("Send"); break;
-    case core::Method::CreatePermission: e.method.set("CreatePermission"); break;
-    case core::Method::ChannelBind: e.method.set("ChannelBind"); break;
-    case core::Method::Connect: e.method.set("Connect"); break;
-    case core::Method::ConnectionBind: e.method.set("ConnectionBind"); break;
-    default: e.method.set("other"); break;
+    case core::Method::Binding:
+      e.method.set("Binding");
+      break;
+    case core::Method::Allocate:
+      e.method.set("Allocate");
+      break;
+    case core::Method::Refresh:
+      e.method.set("Refresh");
+      break;
+    case core::Method::Send:
+      e.method.set("Send");
+      break;
+    case core::Method::CreatePermission:
+      e.method.set("CreatePermission");
+      break;
+    case core::Method::ChannelBind:
+      e.method.set("ChannelBind");
+      break;
+    case core::Method::Connect:
+      e.method.set("Connect");
+      break;
+    case core::Method::ConnectionBind:
+      e.method.set("ConnectionBind");
+      break;
+    default:
+      e.method.set("other");
+      break;
   }
   e.code = r.code;
   e.reason.set(relay::refusal_reason_name(r.reason));

@@ -13,7 +13,8 @@ class LedgerSink : public relay::EventSink {
   explicit LedgerSink(ledger::Producer& p) : producer_(p) {}
 
   void session_started(const relay::Allocation& a, const relay::Now& now) override;
-  void session_ended(const relay::Allocation& a, relay::EndReason why, const relay::Now& now) override;
+  void session_ended(const relay::Allocation& a, relay::EndReason why,
+                     const relay::Now& now) override;
   void refused(const relay::Refusal& r) override;
   // Counters of a session that is still going (called periodically by the worker).
   void session_progress(const relay::Allocation& a, const relay::Now& now);

@@ -27,22 +27,32 @@ LogState& state() {
 
 const char* level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::Error: return "error";
-    case LogLevel::Warning: return "warning";
-    case LogLevel::Notice: return "notice";
-    case LogLevel::Info: return "info";
-    case LogLevel::Debug: return "debug";
+    case LogLevel::Error:
+      return "error";
+    case LogLevel::Warning:
+      return "warning";
+    case LogLevel::Notice:
+      return "notice";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Debug:
+      return "debug";
   }
   return "";
 }
 
 int syslog_priority(LogLevel l) {
   switch (l) {
-    case LogLevel::Error: return LOG_ERR;
-    case LogLevel::Warning: return LOG_WARNING;
-    case LogLevel::Notice: return LOG_NOTICE;
-    case LogLevel::Info: return LOG_INFO;
-    case LogLevel::Debug: return LOG_DEBUG;
+    case LogLevel::Error:
+      return LOG_ERR;
+    case LogLevel::Warning:
+      return LOG_WARNING;
+    case LogLevel::Notice:
+      return LOG_NOTICE;
+    case LogLevel::Info:
+      return LOG_INFO;
+    case LogLevel::Debug:
+      return LOG_DEBUG;
   }
   return LOG_INFO;
 }
@@ -102,9 +112,10 @@ void log_line(LogLevel level, std::string_view message) {
   tm t{};
   gmtime_r(&ts.tv_sec, &t);
   char head[64];
-  const int n = std::snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ",
-                              t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min,
-                              t.tm_sec, ts.tv_nsec / 1'000'000, level_name(level));
+  const int n = std::snprintf(head, sizeof head,
+                              "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ", t.tm_year + 1900,
+                              t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                              ts.tv_nsec / 1'000'000, level_name(level));
   std::string line;
   line.reserve(size_t(n) + message.size() + 1);
   line.append(head, size_t(n));

@@ -16,7 +16,8 @@ class LogBudget {
   // True when a line may be written now; otherwise the line is counted and reported later.
   bool take(int64_t now_ms) {
     if (now_ms - window_start_ms_ >= 1000) {
-      if (suppressed_) log(LogLevel::Notice, suppressed_, " more connection messages were not logged");
+      if (suppressed_)
+        log(LogLevel::Notice, suppressed_, " more connection messages were not logged");
       suppressed_ = 0;
       window_start_ms_ = now_ms;
       used_ = 0;

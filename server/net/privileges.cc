@@ -27,7 +27,8 @@ std::string drop_privileges(const std::string& user, const std::string& group) {
   if (!user.empty() && initgroups(user.c_str(), gid) != 0) {
     return std::string("initgroups: ") + std::strerror(errno);
   }
-  if (setgid(gid) != 0) return "cannot switch to group id " + std::to_string(gid) + ": " + std::strerror(errno);
+  if (setgid(gid) != 0)
+    return "cannot switch to group id " + std::to_string(gid) + ": " + std::strerror(errno);
   if (setuid(uid) != 0) return "cannot switch to user '" + user + "': " + std::strerror(errno);
   return {};
 }

@@ -17,7 +17,8 @@ namespace {
 std::string probe_exclusive_udp(const core::SocketAddress& addr) {
   std::string err;
   if (!open_udp(addr, false, &err)) {
-    return err + " (is another TURN server, such as coturn or a second turnpike, already using it?)";
+    return err +
+           " (is another TURN server, such as coturn or a second turnpike, already using it?)";
   }
   return {};
 }
@@ -43,7 +44,9 @@ std::string probe_exclusive_tcp(const core::SocketAddress& addr) {
 
 RelayService::RelayService(ServiceOptions o) : o_(std::move(o)) {}
 
-RelayService::~RelayService() { stop(); }
+RelayService::~RelayService() {
+  stop();
+}
 
 std::string RelayService::open() {
   std::array<uint8_t, 32> nonce_key;
@@ -51,8 +54,9 @@ std::string RelayService::open() {
   relay::PeerPolicy::Options policy = o_.policy;
   for (const auto& a : o_.udp_listeners) policy.own_listeners.push_back(a);
   for (const auto& a : o_.dtls_listeners) policy.own_listeners.push_back(a);
-  shared_ = std::make_unique<SharedState>(o_.settings, relay::PeerPolicy(std::move(policy)), nonce_key,
-                                          o_.user_quota, o_.total_quota, o_.min_port, o_.max_port);
+  shared_ =
+      std::make_unique<SharedState>(o_.settings, relay::PeerPolicy(std::move(policy)), nonce_key,
+                                    o_.user_quota, o_.total_quota, o_.min_port, o_.max_port);
   // Every worker binds each listener with SO_REUSEPORT, which the kernel also grants to any
   // other process of the same user: a second turnpike (or coturn) would silently share the
   // port and split the clients between the two. A plain bind first proves the port is free.
@@ -124,7 +128,9 @@ std::string RelayService::reload_tls(const TlsFiles& files, std::string* descrip
   return {};
 }
 
-std::string RelayService::tls_description() const { return tls_ ? tls_->description : std::string(); }
+std::string RelayService::tls_description() const {
+  return tls_ ? tls_->description : std::string();
+}
 
 void RelayService::start() {
   // Workers never handle signals: the main thread does.

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "net/shared_state.h"
 #include "ledger/ledger_writer.h"
+#include "net/shared_state.h"
 #include "net/stream_settings.h"
 #include "net/tcp_listener.h"
 #include "net/tls_context.h"

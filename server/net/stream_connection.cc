@@ -30,7 +30,7 @@ StreamConnection::StreamConnection(Worker& w, const StreamListenerSpec& spec, Un
       slot_(std::move(slot)),
       idle_since_ms_(now_ms),
       in_(new uint8_t[kMaxFrame]) {
-  stage_ = spec.proxy_protocol          ? Stage::ProxyHeader
+  stage_ = spec.proxy_protocol            ? Stage::ProxyHeader
            : spec.kind == StreamKind::Mux ? Stage::Classify
            : spec.kind == StreamKind::Tls ? Stage::Tls
                                           : Stage::Frames;
@@ -60,8 +60,10 @@ StreamConnection::StreamConnection(Worker& w, StreamHandoff moved, int64_t now_m
 StreamConnection::~StreamConnection() = default;
 
 bool StreamConnection::start() {
-  read_ev_.reset(event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &StreamConnection::on_read, this));
-  write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST, &StreamConnection::on_write, this));
+  read_ev_.reset(
+      event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &StreamConnection::on_read, this));
+  write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST,
+                            &StreamConnection::on_write, this));
   if (!read_ev_ || !write_ev_ || event_add(read_ev_.get(), nullptr) != 0) return false;
   if (stage_ == Stage::Tls && !begin_tls()) return false;
   if (stage_ == Stage::Frames || stage_ == Stage::Tls) register_client();
@@ -69,8 +71,10 @@ bool StreamConnection::start() {
 }
 
 bool StreamConnection::start_moved(const relay::Now& now) {
-  read_ev_.reset(event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &StreamConnection::on_read, this));
-  write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST, &StreamConnection::on_write, this));
+  read_ev_.reset(
+      event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &StreamConnection::on_read, this));
+  write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST,
+                            &StreamConnection::on_write, this));
   if (!read_ev_ || !write_ev_ || event_add(read_ev_.get(), nullptr) != 0) return false;
   register_client();
   if (out_end_ > out_start_ || (tls_ && tls_->outbound_pending())) arm_write(true);
@@ -121,7 +125,8 @@ void StreamConnection::hand_off(size_t frame, size_t size) {
 }
 
 void StreamConnection::register_client() {
-  tuple_ = relay::FiveTuple{peer_, spec_.address, tls_ ? relay::Transport::Tls : relay::Transport::Tcp};
+  tuple_ =
+      relay::FiveTuple{peer_, spec_.address, tls_ ? relay::Transport::Tls : relay::Transport::Tcp};
   // The relay hands this pointer back to Worker::send_to_client as a ClientTransport*.
   ref_ = relay::ClientRef{static_cast<ClientTransport*>(this), peer_};
   registered_ = true;
@@ -314,8 +319,8 @@ void StreamConnection::hand_off_to_web() {
   // byte) and this connection's place in the per-address count.
   event_del(read_ev_.get());
   event_del(write_ev_.get());
-  auto proxy = std::make_unique<WebProxy>(worker_, std::move(fd_), peer_, spec_.address,
-                                          std::move(slot_));
+  auto proxy =
+      std::make_unique<WebProxy>(worker_, std::move(fd_), peer_, spec_.address, std::move(slot_));
   WebProxy& p = worker_.connections().add(std::move(proxy));
   if (!p.start(core::Bytes(in_.get(), in_len_))) worker_.connections().close(p);
   in_len_ = 0;
@@ -385,7 +390,8 @@ bool StreamConnection::deliver_frames(const relay::Now& now) {
       return false;
     }
     if (rest.size() < f->size) break;
-    if (f->kind == core::FrameKind::Stun && core::load_be32(rest.data() + 4) != core::kMagicCookie) {
+    if (f->kind == core::FrameKind::Stun &&
+        core::load_be32(rest.data() + 4) != core::kMagicCookie) {
       close("a STUN message without the magic cookie", true);
       return false;
     }
@@ -461,10 +467,11 @@ bool StreamConnection::queue_plain(core::Bytes data) {
 
 bool StreamConnection::flush() {
   for (;;) {
-    core::Bytes pending = tls_ ? tls_->outbound()
-                               : core::Bytes(out_.get() + out_start_, out_end_ - out_start_);
+    core::Bytes pending =
+        tls_ ? tls_->outbound() : core::Bytes(out_.get() + out_start_, out_end_ - out_start_);
     if (pending.empty()) break;
-    const ssize_t n = ::send(fd_.get(), pending.data(), pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n =
+        ::send(fd_.get(), pending.data(), pending.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -111,7 +111,7 @@ class StreamConnection final : public Connection, public ClientTransport {
   Worker& worker_;
   StreamListenerSpec spec_;
   UniqueFd fd_;
-  EventPtr read_ev_;   // destroyed before fd_ closes
+  EventPtr read_ev_;  // destroyed before fd_ closes
   EventPtr write_ev_;
   core::SocketAddress peer_;  // the client: the socket's peer, or the PROXY header's source
   std::optional<ConnectionLimits::Slot> slot_;

@@ -30,8 +30,8 @@ std::optional<core::SocketAddress> probe_public_address(const core::IpAddress& f
   uint8_t txid[12];
   core::random_bytes(txid, sizeof txid);
   uint8_t request[64];
-  core::StunWriter w(core::MutableBytes(request, sizeof request), core::Method::Binding, core::MessageClass::Request,
-                     txid);
+  core::StunWriter w(core::MutableBytes(request, sizeof request), core::Method::Binding,
+                     core::MessageClass::Request, txid);
   w.add_fingerprint();
   for (int attempt = 0; attempt < 3; ++attempt) {
     send_datagram(fd.get(), stun_server, w.bytes());

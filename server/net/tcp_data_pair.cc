@@ -35,10 +35,14 @@ TcpDataPair::~TcpDataPair() = default;  // events are freed before their sockets
 
 bool TcpDataPair::start(int64_t now_ms) {
   now_ms_ = now_ms;
-  peer_.read_ev.reset(event_new(base_, peer_.fd.get(), EV_READ | EV_PERSIST, &TcpDataPair::on_peer_read, this));
-  peer_.write_ev.reset(event_new(base_, peer_.fd.get(), EV_WRITE | EV_PERSIST, &TcpDataPair::on_peer_write, this));
-  client_.read_ev.reset(event_new(base_, client_.fd.get(), EV_READ | EV_PERSIST, &TcpDataPair::on_client_read, this));
-  client_.write_ev.reset(event_new(base_, client_.fd.get(), EV_WRITE | EV_PERSIST, &TcpDataPair::on_client_write, this));
+  peer_.read_ev.reset(
+      event_new(base_, peer_.fd.get(), EV_READ | EV_PERSIST, &TcpDataPair::on_peer_read, this));
+  peer_.write_ev.reset(
+      event_new(base_, peer_.fd.get(), EV_WRITE | EV_PERSIST, &TcpDataPair::on_peer_write, this));
+  client_.read_ev.reset(
+      event_new(base_, client_.fd.get(), EV_READ | EV_PERSIST, &TcpDataPair::on_client_read, this));
+  client_.write_ev.reset(event_new(base_, client_.fd.get(), EV_WRITE | EV_PERSIST,
+                                   &TcpDataPair::on_client_write, this));
   if (!peer_.read_ev || !peer_.write_ev || !client_.read_ev || !client_.write_ev) {
     fail("out of memory");
     return false;
@@ -67,12 +71,15 @@ void TcpDataPair::stop() {
 
 void TcpDataPair::tick(int64_t now_ms) {
   now_ms_ = now_ms;
-  if (!done_ && draining_ && now_ms >= drain_deadline_ms_) end(drain_reason_ + " (the other side did not take what was left)");
+  if (!done_ && draining_ && now_ms >= drain_deadline_ms_)
+    end(drain_reason_ + " (the other side did not take what was left)");
 }
 
 // ---- events ----------------------------------------------------------------------------------
 
-void TcpDataPair::on_peer_read(evutil_socket_t, short, void* arg) { static_cast<TcpDataPair*>(arg)->peer_readable(); }
+void TcpDataPair::on_peer_read(evutil_socket_t, short, void* arg) {
+  static_cast<TcpDataPair*>(arg)->peer_readable();
+}
 void TcpDataPair::on_client_read(evutil_socket_t, short, void* arg) {
   static_cast<TcpDataPair*>(arg)->client_readable();
 }
@@ -117,8 +124,9 @@ bool TcpDataPair::flush_to_client() {
   if (!tls_) {
     for (;;) {
       const bool prefix = prefix_sent_ < prefix_.size();
-      const core::Bytes d = prefix ? core::Bytes(prefix_.data() + prefix_sent_, prefix_.size() - prefix_sent_)
-                                   : to_client_.data();
+      const core::Bytes d =
+          prefix ? core::Bytes(prefix_.data() + prefix_sent_, prefix_.size() - prefix_sent_)
+                 : to_client_.data();
       if (d.empty()) break;
       const Sent r = send_some(client_, "client", d);
       if (r.failed) return false;
@@ -275,7 +283,8 @@ TcpDataPair::Sent TcpDataPair::send_some(Side& s, const char* who, core::Bytes d
 // ---- flow control and the end ----------------------------------------------------------------
 
 bool TcpDataPair::client_output_empty() const {
-  return prefix_sent_ == prefix_.size() && to_client_.empty() && (!tls_ || tls_->outbound_pending() == 0);
+  return prefix_sent_ == prefix_.size() && to_client_.empty() &&
+         (!tls_ || tls_->outbound_pending() == 0);
 }
 
 void TcpDataPair::after_io() {
@@ -323,7 +332,9 @@ void TcpDataPair::set_writing(Side& s, bool on) {
   }
 }
 
-void TcpDataPair::fail(const std::string& why) { end(why); }
+void TcpDataPair::fail(const std::string& why) {
+  end(why);
+}
 
 void TcpDataPair::end(const std::string& why) {
   if (done_) return;

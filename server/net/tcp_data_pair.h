@@ -43,7 +43,8 @@ class TcpDataPair {
 
   // `to_client`: what the peer sent before the bind (relayed first, after client.unsent).
   // `client.unread`: what the client sent after its ConnectionBind (relayed to the peer first).
-  TcpDataPair(event_base* base, Owner& owner, UniqueFd peer, ByteBuffer to_client, StreamHandoff client);
+  TcpDataPair(event_base* base, Owner& owner, UniqueFd peer, ByteBuffer to_client,
+              StreamHandoff client);
   ~TcpDataPair();
   TcpDataPair(const TcpDataPair&) = delete;
   TcpDataPair& operator=(const TcpDataPair&) = delete;

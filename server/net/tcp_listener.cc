@@ -16,9 +16,12 @@ namespace turnpike::net {
 
 const char* stream_kind_name(StreamKind k) {
   switch (k) {
-    case StreamKind::Tcp: return "tcp";
-    case StreamKind::Tls: return "tls";
-    case StreamKind::Mux: return "tls-mux";
+    case StreamKind::Tcp:
+      return "tcp";
+    case StreamKind::Tls:
+      return "tls";
+    case StreamKind::Mux:
+      return "tls-mux";
   }
   return "";
 }
@@ -45,8 +48,9 @@ UniqueFd open_tcp_listener(const core::SocketAddress& addr, std::string* error) 
     const int e = errno;
     *error = "cannot bind " + addr.to_string() + "/tcp: " + std::strerror(e);
     if (e == EACCES && addr.port() < 1024) {
-      *error += " (ports below 1024 need root or CAP_NET_BIND_SERVICE; run turnpike as root with "
-                "proc-user=... and it drops root after binding)";
+      *error +=
+          " (ports below 1024 need root or CAP_NET_BIND_SERVICE; run turnpike as root with "
+          "proc-user=... and it drops root after binding)";
     }
     return UniqueFd();
   }
@@ -79,7 +83,8 @@ void TcpListener::accept_ready() {
   for (int i = 0; i < 32; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    UniqueFd fd(::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd(
+        ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: stop accepting for a second rather than spin on a listener that
@@ -111,10 +116,10 @@ void TcpListener::accept_ready() {
     }
     const int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // media: no Nagle delay
-    log(LogLevel::Info, stream_kind_name(spec_.kind), " connection from ", peer->to_string(), " on ",
-        spec_.address.to_string());
-    auto c = std::make_unique<StreamConnection>(worker_, spec_, std::move(fd), *peer, std::move(slot),
-                                                t.mono_ms);
+    log(LogLevel::Info, stream_kind_name(spec_.kind), " connection from ", peer->to_string(),
+        " on ", spec_.address.to_string());
+    auto c = std::make_unique<StreamConnection>(worker_, spec_, std::move(fd), *peer,
+                                                std::move(slot), t.mono_ms);
     StreamConnection& ref = worker_.connections().add(std::move(c));
     if (!ref.start()) worker_.connections().close(ref);
   }

@@ -24,7 +24,7 @@ const char* stream_kind_name(StreamKind k);
 struct StreamListenerSpec {
   core::SocketAddress address;
   StreamKind kind = StreamKind::Tcp;
-  bool proxy_protocol = false;  // every connection starts with a PROXY v1/v2 header
+  bool proxy_protocol = false;   // every connection starts with a PROXY v1/v2 header
   std::string describe() const;  // "127.0.0.1:5349/tls"
 };
 
@@ -35,7 +35,8 @@ class TcpListener {
  public:
   TcpListener(Worker& w, StreamListenerSpec spec, UniqueFd fd);
   const StreamListenerSpec& spec() const { return spec_; }
-  // After EMFILE the listener pauses for a second instead of spinning; the worker's tick calls this.
+  // After EMFILE the listener pauses for a second instead of spinning; the worker's tick calls
+  // this.
   void resume_if_paused(int64_t now_ms);
 
  private:

@@ -57,18 +57,20 @@ std::unique_ptr<TcpPeerConnection> TcpPeerConnection::connect(Worker& w, uint32_
   return std::make_unique<TcpPeerConnection>(w, std::move(fd), peer, State::Connecting, id);
 }
 
-TcpPeerConnection::TcpPeerConnection(Worker& w, UniqueFd fd, const core::SocketAddress& peer, State state,
-                                     uint32_t id)
+TcpPeerConnection::TcpPeerConnection(Worker& w, UniqueFd fd, const core::SocketAddress& peer,
+                                     State state, uint32_t id)
     : worker_(w), fd_(std::move(fd)), peer_(peer), state_(state), id_(id) {}
 
 TcpPeerConnection::~TcpPeerConnection() = default;
 
 bool TcpPeerConnection::start() {
-  read_ev_.reset(event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &TcpPeerConnection::on_readable, this));
+  read_ev_.reset(event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST,
+                           &TcpPeerConnection::on_readable, this));
   if (!read_ev_) return false;
   if (state_ == State::Connecting) {
     // Writable once the connect succeeded or failed (the outcome is in SO_ERROR).
-    connect_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE, &TcpPeerConnection::on_connected, this));
+    connect_ev_.reset(
+        event_new(worker_.base(), fd_.get(), EV_WRITE, &TcpPeerConnection::on_connected, this));
     return connect_ev_ && event_add(connect_ev_.get(), nullptr) == 0;
   }
   return event_add(read_ev_.get(), nullptr) == 0;
@@ -132,13 +134,15 @@ void TcpPeerConnection::bind(StreamHandoff client) {
   read_ev_.reset();
   log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_),
       " bound to the data connection from ", client.peer.to_string());
-  pair_ = std::make_unique<TcpDataPair>(worker_.base(), *this, std::move(fd_), std::move(pending_), std::move(client));
+  pair_ = std::make_unique<TcpDataPair>(worker_.base(), *this, std::move(fd_), std::move(pending_),
+                                        std::move(client));
   pair_->start(now().mono_ms);
 }
 
 void TcpPeerConnection::close_by_relay() {
   relay_knows_ = true;
-  if (reason_.empty()) reason_ = "closed by the relay (allocation ended, ConnectionBind timeout or connect failure)";
+  if (reason_.empty())
+    reason_ = "closed by the relay (allocation ended, ConnectionBind timeout or connect failure)";
   end(reason_);
 }
 
@@ -151,7 +155,8 @@ void TcpPeerConnection::end(const std::string& why) {
   worker_.connections().close(*this);
   if (!relay_knows_) {
     relay_knows_ = true;
-    worker_.server().on_peer_closed(id_, now());  // the relay calls close_peer: nothing more happens
+    worker_.server().on_peer_closed(id_,
+                                    now());  // the relay calls close_peer: nothing more happens
   }
 }
 
@@ -159,7 +164,9 @@ void TcpPeerConnection::relayed(size_t to_peer, size_t to_client) {
   worker_.server().on_tcp_relayed(id_, to_peer, to_client);
 }
 
-void TcpPeerConnection::ended(const std::string& why) { end(why); }
+void TcpPeerConnection::ended(const std::string& why) {
+  end(why);
+}
 
 void TcpPeerConnection::tick(const relay::Now& now) {
   if (pair_) pair_->tick(now.mono_ms);
@@ -167,11 +174,12 @@ void TcpPeerConnection::tick(const relay::Now& now) {
 
 void TcpPeerConnection::finish(const relay::Now&) {
   if (pair_) {
-    log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_), " closed (",
-        reason_, "): ", pair_->bytes_to_peer(), " B to the peer, ", pair_->bytes_to_client(),
-        " B to the client");
+    log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_),
+        " closed (", reason_, "): ", pair_->bytes_to_peer(), " B to the peer, ",
+        pair_->bytes_to_client(), " B to the client");
   } else {
-    log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_), " closed: ", reason_);
+    log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_),
+        " closed: ", reason_);
   }
 }
 

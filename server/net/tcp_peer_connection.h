@@ -38,17 +38,22 @@ namespace turnpike::net {
 
 class Worker;
 
-class TcpPeerConnection final : public Connection, public relay::PeerConnection, public TcpDataPair::Owner {
+class TcpPeerConnection final : public Connection,
+                                public relay::PeerConnection,
+                                public TcpDataPair::Owner {
  public:
   enum class State : uint8_t { Connecting, Pending, Bound };
 
   // Connect (RFC 6062 §5.2): a non-blocking connection from `from`, the relayed address (the
   // allocation's listener has SO_REUSEPORT, so the address can be bound again), to `peer`.
   // Null, with `error`, when no socket could be made.
-  static std::unique_ptr<TcpPeerConnection> connect(Worker& w, uint32_t id, const core::SocketAddress& from,
-                                                    const core::SocketAddress& peer, std::string* error);
+  static std::unique_ptr<TcpPeerConnection> connect(Worker& w, uint32_t id,
+                                                    const core::SocketAddress& from,
+                                                    const core::SocketAddress& peer,
+                                                    std::string* error);
   // A connection accepted on a relayed address (RFC 6062 §5.3); its id comes with set_id().
-  TcpPeerConnection(Worker& w, UniqueFd fd, const core::SocketAddress& peer, State state, uint32_t id);
+  TcpPeerConnection(Worker& w, UniqueFd fd, const core::SocketAddress& peer, State state,
+                    uint32_t id);
   ~TcpPeerConnection() override;
 
   // Registers its events. False when that failed (close it).

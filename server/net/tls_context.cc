@@ -58,7 +58,9 @@ bool read_pem(const char* what, const std::string& path, std::string* out, std::
   return true;
 }
 
-int no_password(char*, int, int, void*) { return -1; }  // never prompt on a terminal
+int no_password(char*, int, int, void*) {
+  return -1;
+}  // never prompt on a terminal
 
 // RFC 7443 §4.3: "stun.turn" for TURN, "stun.nat-discovery" for STUN; RFC 7301 §3.2.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -122,7 +124,8 @@ bool load_material(const TlsFiles& f, Material* m, std::string* error) {
     *error = "cert " + f.cert + " holds no PEM certificate: " + openssl_errors();
     return false;
   }
-  while (X509* c = PEM_read_bio_X509(cb.get(), nullptr, no_password, nullptr)) m->chain.emplace_back(c);
+  while (X509* c = PEM_read_bio_X509(cb.get(), nullptr, no_password, nullptr))
+    m->chain.emplace_back(c);
   // Reading stops at the end of the file with "no start line"; anything else is an error.
   const unsigned long e = ERR_peek_last_error();
   if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
@@ -171,8 +174,8 @@ SslCtxPtr make_context(const SSL_METHOD* method, bool dtls, const TlsFiles& f, c
   }
   // A client-initiated renegotiation (TLS 1.2) is refused with a no_renegotiation alert: it
   // costs the server a handshake per request and has a history of attacks (RFC 5746).
-  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                             SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   static const unsigned char kSessionContext[] = "turnpike";
   SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
   if (!f.cipher_list.empty() && SSL_CTX_set_cipher_list(c, f.cipher_list.c_str()) != 1) {

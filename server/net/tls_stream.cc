@@ -63,16 +63,21 @@ void TlsStream::outbound_consume(size_t n) {
   BIO_nread(network_.get(), &p, int(n));
 }
 
-size_t TlsStream::outbound_pending() const { return BIO_ctrl_pending(network_.get()); }
+size_t TlsStream::outbound_pending() const {
+  return BIO_ctrl_pending(network_.get());
+}
 
 TlsStream::Io TlsStream::read(uint8_t* out, size_t cap, size_t* n) {
   *n = 0;
   ERR_clear_error();
   if (SSL_read_ex(ssl_.get(), out, cap, n) == 1) return Io::Ok;
   switch (SSL_get_error(ssl_.get(), 0)) {
-    case SSL_ERROR_WANT_READ: return Io::WantRead;
-    case SSL_ERROR_WANT_WRITE: return Io::WantWrite;
-    case SSL_ERROR_ZERO_RETURN: return Io::Closed;  // close_notify
+    case SSL_ERROR_WANT_READ:
+      return Io::WantRead;
+    case SSL_ERROR_WANT_WRITE:
+      return Io::WantWrite;
+    case SSL_ERROR_ZERO_RETURN:
+      return Io::Closed;  // close_notify
     default:
       error_ = openssl_errors();
       return Io::Error;
@@ -94,15 +99,19 @@ bool TlsStream::write(core::Bytes data) {
   return false;
 }
 
-bool TlsStream::handshake_done() const { return SSL_is_init_finished(ssl_.get()) == 1; }
+bool TlsStream::handshake_done() const {
+  return SSL_is_init_finished(ssl_.get()) == 1;
+}
 
 std::string TlsStream::describe() const {
   std::string s = SSL_get_version(ssl_.get());
-  if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl_.get())) s += std::string(" ") + SSL_CIPHER_get_name(c);
+  if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl_.get()))
+    s += std::string(" ") + SSL_CIPHER_get_name(c);
   const unsigned char* alpn = nullptr;
   unsigned len = 0;
   SSL_get0_alpn_selected(ssl_.get(), &alpn, &len);
-  s += " alpn=" + (len ? std::string(reinterpret_cast<const char*>(alpn), len) : std::string("none"));
+  s += " alpn=" +
+       (len ? std::string(reinterpret_cast<const char*>(alpn), len) : std::string("none"));
   return s;
 }
 

@@ -45,8 +45,8 @@ bool WebProxy::start(core::Bytes first) {
   const timeval connect_timeout{10, 0};
   bufferevent_set_timeouts(backend_.get(), nullptr, &connect_timeout);
   if (bufferevent_socket_connect(backend_.get(), reinterpret_cast<sockaddr*>(&ss), int(len)) != 0) {
-    end("cannot connect to mux-web-backend " + worker_.stream_settings().mux.web_backend.to_string() +
-            ": " + std::strerror(errno),
+    end("cannot connect to mux-web-backend " +
+            worker_.stream_settings().mux.web_backend.to_string() + ": " + std::strerror(errno),
         true);
     return false;
   }
@@ -55,8 +55,12 @@ bool WebProxy::start(core::Bytes first) {
   return true;
 }
 
-void WebProxy::on_read(bufferevent* bev, void* arg) { static_cast<WebProxy*>(arg)->moved(bev); }
-void WebProxy::on_write(bufferevent* bev, void* arg) { static_cast<WebProxy*>(arg)->drained(bev); }
+void WebProxy::on_read(bufferevent* bev, void* arg) {
+  static_cast<WebProxy*>(arg)->moved(bev);
+}
+void WebProxy::on_write(bufferevent* bev, void* arg) {
+  static_cast<WebProxy*>(arg)->drained(bev);
+}
 void WebProxy::on_event(bufferevent* bev, short what, void* arg) {
   static_cast<WebProxy*>(arg)->event(bev, what);
 }
@@ -101,9 +105,10 @@ void WebProxy::event(bufferevent* bev, short what) {
   }
   const bool from_client = bev == client_.get();
   if (!connected_ && !from_client) {
-    const char* why = (what & BEV_EVENT_TIMEOUT) ? "timed out" : std::strerror(EVUTIL_SOCKET_ERROR());
-    end("cannot connect to mux-web-backend " + worker_.stream_settings().mux.web_backend.to_string() +
-            ": " + why,
+    const char* why =
+        (what & BEV_EVENT_TIMEOUT) ? "timed out" : std::strerror(EVUTIL_SOCKET_ERROR());
+    end("cannot connect to mux-web-backend " +
+            worker_.stream_settings().mux.web_backend.to_string() + ": " + why,
         true);
     return;
   }

@@ -48,7 +48,9 @@ class WebProxy final : public Connection {
   void moved(bufferevent* from);
   void drained(bufferevent* to);
   void event(bufferevent* bev, short what);
-  bufferevent* other(bufferevent* b) const { return b == client_.get() ? backend_.get() : client_.get(); }
+  bufferevent* other(bufferevent* b) const {
+    return b == client_.get() ? backend_.get() : client_.get();
+  }
   void end(const std::string& why, bool notice = false);
 
   Worker& worker_;

@@ -28,22 +28,23 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
       base_(event_base_new()),
       batch_(std::make_unique<RecvBatch>()),
       events_(std::move(realm)) {
-  server_ = std::make_unique<relay::Server>(shared_.settings, shared_.policy, std::move(credentials),
-                                            shared_.nonces, *this, events_, shared_.quotas,
-                                            shared_.connection_ids, uint8_t(index + 1));
+  server_ = std::make_unique<relay::Server>(
+      shared_.settings, shared_.policy, std::move(credentials), shared_.nonces, *this, events_,
+      shared_.quotas, shared_.connection_ids, uint8_t(index + 1));
   // One coarse tick per worker for every expiry (DESIGN.md), not one timer per object.
   connections_ = std::make_unique<ConnectionSet>(base_.get());
   tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));
   const timeval one_second{1, 0};
   event_add(tick_.get(), &one_second);
   mailbox_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  mailbox_ev_.reset(event_new(base_.get(), mailbox_fd_.get(), EV_READ | EV_PERSIST, &Worker::on_mailbox, this));
+  mailbox_ev_.reset(
+      event_new(base_.get(), mailbox_fd_.get(), EV_READ | EV_PERSIST, &Worker::on_mailbox, this));
   event_add(mailbox_ev_.get(), nullptr);
 }
 
 Worker::~Worker() {
   join();
-  server_.reset();  // closes the remaining relay sockets while the base is alive
+  server_.reset();       // closes the remaining relay sockets while the base is alive
   connections_.reset();  // TCP/TLS connections and DTLS sessions, before their listeners
   dtls_.clear();
   tcp_.clear();
@@ -57,7 +58,8 @@ std::string Worker::listen_udp(const core::SocketAddress& addr) {
   UniqueFd fd = open_udp_listener(addr, &error);
   if (!fd) return error;
   auto l = std::make_unique<UdpListener>(*this, std::move(fd), addr);
-  l->ev.reset(event_new(base_.get(), l->fd(), EV_READ | EV_PERSIST, &Worker::on_listener_readable, l.get()));
+  l->ev.reset(event_new(base_.get(), l->fd(), EV_READ | EV_PERSIST, &Worker::on_listener_readable,
+                        l.get()));
   event_add(l->ev.get(), nullptr);
   udp_.push_back(std::move(l));
   return {};
@@ -157,7 +159,8 @@ void Worker::on_tick(evutil_socket_t, short, void* arg) {
   // Counters of long sessions reach the ledger every half minute, so `turnpike-admin sessions
   // --active` is current and a crash loses at most that much.
   if (w->ledger_ && ++w->ticks_ % 30 == 0) {
-    w->server_->for_each_allocation([&](const relay::Allocation& a) { w->ledger_->session_progress(a, t); });
+    w->server_->for_each_allocation(
+        [&](const relay::Allocation& a) { w->ledger_->session_progress(a, t); });
   }
 }
 
@@ -176,11 +179,13 @@ void Worker::drain_listener(UdpListener& l) {
     const int n = b.receive(l.fd());
     for (int i = 0; i < n; ++i) {
       if (b.truncated(unsigned(i))) continue;
-      auto src = core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
+      auto src =
+          core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
       if (!src) continue;
       const relay::ClientRef ref{&l, *src};
       const relay::FiveTuple tuple{*src, l.local(), relay::Transport::Udp};
-      server_->on_client_packet(ref, tuple, core::Bytes(b.payload(unsigned(i)), b.length(unsigned(i))), t);
+      server_->on_client_packet(ref, tuple,
+                                core::Bytes(b.payload(unsigned(i)), b.length(unsigned(i))), t);
     }
     b.keep(unsigned(n));  // the queue may point into them until flush_sends()
     if (n < int(RecvBatch::kCount)) break;
@@ -202,9 +207,11 @@ void Worker::drain_relay(relay::RelaySocket& s) {
     const int n = b.receive(s.fd.get());
     for (int i = 0; i < n; ++i) {
       if (b.truncated(unsigned(i))) continue;
-      auto src = core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
+      auto src =
+          core::SocketAddress::from_sockaddr(b.source(unsigned(i)), b.source_len(unsigned(i)));
       if (!src) continue;
-      server_->on_peer_packet(*s.owner, s.index, *src, b.payload(unsigned(i)), b.length(unsigned(i)), t);
+      server_->on_peer_packet(*s.owner, s.index, *src, b.payload(unsigned(i)),
+                              b.length(unsigned(i)), t);
     }
     b.keep(unsigned(n));
     if (n < int(RecvBatch::kCount)) break;
@@ -231,7 +238,8 @@ relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t inde
     s->index = index;
     s->tcp = true;
     s->bound = listener->address;
-    s->ev.reset(event_new(base_.get(), s->fd.get(), EV_READ | EV_PERSIST, &Worker::on_relay_acceptable, s));
+    s->ev.reset(
+        event_new(base_.get(), s->fd.get(), EV_READ | EV_PERSIST, &Worker::on_relay_acceptable, s));
     event_add(s->ev.get(), nullptr);
     res.socket = s;
     res.bound = listener->address;
@@ -260,7 +268,8 @@ relay::OpenRelayResult Worker::open_relay(relay::Allocation& owner, uint8_t inde
   s->worker = this;
   s->owner = &owner;
   s->index = index;
-  s->ev.reset(event_new(base_.get(), s->fd.get(), EV_READ | EV_PERSIST, &Worker::on_relay_readable, s));
+  s->ev.reset(
+      event_new(base_.get(), s->fd.get(), EV_READ | EV_PERSIST, &Worker::on_relay_readable, s));
   event_add(s->ev.get(), nullptr);
   res.socket = s;
   res.bound = bound->address;
@@ -276,7 +285,8 @@ void Worker::close_relay(relay::RelaySocket* s) {
   delete s;  // frees the event (removing it from the base), then closes the fd
 }
 
-void Worker::send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) {
+void Worker::send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer,
+                          core::Bytes payload) {
   send_udp(s->fd.get(), peer, payload);
 }
 
@@ -308,11 +318,12 @@ void Worker::accept_peers(relay::RelaySocket& s) {
   for (int i = 0; i < 16; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    UniqueFd fd(::accept4(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd(::accept4(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
       if ((errno == EMFILE || errno == ENFILE) && log_budget_.take(t.mono_ms)) {
-        log(LogLevel::Warning, "cannot accept a peer on ", s.bound.to_string(), ": ", std::strerror(errno),
-            " (raise LimitNOFILE / ulimit -n?)");
+        log(LogLevel::Warning, "cannot accept a peer on ", s.bound.to_string(), ": ",
+            std::strerror(errno), " (raise LimitNOFILE / ulimit -n?)");
       }
       return;
     }
@@ -353,12 +364,15 @@ void Worker::bind_peer(relay::PeerConnection* p, const relay::ClientRef& data) {
   }
 }
 
-void Worker::close_peer(relay::PeerConnection* p) { static_cast<TcpPeerConnection*>(p)->close_by_relay(); }
+void Worker::close_peer(relay::PeerConnection* p) {
+  static_cast<TcpPeerConnection*>(p)->close_by_relay();
+}
 
 bool Worker::move_client(const relay::ClientRef& c, uint8_t worker, core::Bytes) {
   // The message goes along with the connection's unread bytes (StreamConnection::hand_off).
   StreamConnection* s = static_cast<ClientTransport*>(c.transport)->as_stream();
-  if (!s || worker == 0 || worker > shared_.workers.size() || shared_.workers[worker - 1] == this) return false;
+  if (!s || worker == 0 || worker > shared_.workers.size() || shared_.workers[worker - 1] == this)
+    return false;
   return s->detach_to_worker(*shared_.workers[worker - 1]);
 }
 

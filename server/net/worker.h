@@ -103,7 +103,8 @@ class Worker final : public relay::RelayIo {
   relay::OpenRelayResult open_relay(relay::Allocation& owner, uint8_t index,
                                     const relay::OpenRelayRequest& r) override;
   void close_relay(relay::RelaySocket* s) override;
-  void send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer, core::Bytes payload) override;
+  void send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer,
+                    core::Bytes payload) override;
   void send_to_client(const relay::ClientRef& c, core::Bytes message) override;
   relay::PeerConnection* connect_peer(uint32_t id, const core::SocketAddress& from,
                                       const core::SocketAddress& peer) override;

@@ -16,15 +16,24 @@ std::string session_id(uint64_t id) {
 
 std::string method_name(core::Method m) {
   switch (m) {
-    case core::Method::Binding: return "Binding";
-    case core::Method::Allocate: return "Allocate";
-    case core::Method::Refresh: return "Refresh";
-    case core::Method::Send: return "Send";
-    case core::Method::CreatePermission: return "CreatePermission";
-    case core::Method::ChannelBind: return "ChannelBind";
-    case core::Method::Connect: return "Connect";
-    case core::Method::ConnectionBind: return "ConnectionBind";
-    default: return "request";
+    case core::Method::Binding:
+      return "Binding";
+    case core::Method::Allocate:
+      return "Allocate";
+    case core::Method::Refresh:
+      return "Refresh";
+    case core::Method::Send:
+      return "Send";
+    case core::Method::CreatePermission:
+      return "CreatePermission";
+    case core::Method::ChannelBind:
+      return "ChannelBind";
+    case core::Method::Connect:
+      return "Connect";
+    case core::Method::ConnectionBind:
+      return "ConnectionBind";
+    default:
+      return "request";
   }
 }
 
@@ -33,7 +42,8 @@ std::string relayed(const relay::Allocation& a) {
   for (uint8_t i = 0; i < a.relay_count; ++i) {
     if (i) s += ",";
     s += a.relays[i].announced.to_string();
-    if (a.relays[i].announced != a.relays[i].bound) s += " (bound " + a.relays[i].bound.to_string() + ")";
+    if (a.relays[i].announced != a.relays[i].bound)
+      s += " (bound " + a.relays[i].bound.to_string() + ")";
   }
   return s;
 }
@@ -42,9 +52,9 @@ std::string relayed(const relay::Allocation& a) {
 
 void WorkerEvents::session_started(const relay::Allocation& a, const relay::Now& now) {
   log(LogLevel::Notice, "session ", session_id(a.id), " allocated: user=<", a.username, "> realm=<",
-      realm_, "> ", relay::transport_name(a.five_tuple.transport), " client=",
-      a.five_tuple.client.to_string(), " relayed=", relayed(a), " lifetime=", a.lifetime_s, "s",
-      a.tcp ? " (TCP relay, RFC 6062)" : "");
+      realm_, "> ", relay::transport_name(a.five_tuple.transport),
+      " client=", a.five_tuple.client.to_string(), " relayed=", relayed(a),
+      " lifetime=", a.lifetime_s, "s", a.tcp ? " (TCP relay, RFC 6062)" : "");
   if (next_) next_->session_started(a, now);
 }
 
@@ -64,7 +74,8 @@ void WorkerEvents::channel_bound(const relay::Allocation& a, uint16_t channel,
                                  const relay::SocketAddress& peer, const relay::Now& now) {
   char ch[8];
   std::snprintf(ch, sizeof ch, "0x%04x", channel);
-  log(LogLevel::Info, "session ", session_id(a.id), " channel ", ch, " bound to ", peer.to_string());
+  log(LogLevel::Info, "session ", session_id(a.id), " channel ", ch, " bound to ",
+      peer.to_string());
   if (next_) next_->channel_bound(a, channel, peer, now);
 }
 
@@ -72,8 +83,9 @@ void WorkerEvents::session_ended(const relay::Allocation& a, relay::EndReason wh
                                  const relay::Now& now) {
   log(LogLevel::Notice, "session ", session_id(a.id), " closed (", relay::end_reason_name(why),
       "): user=<", a.username, "> after ", (now.unix_ms - a.started_unix_ms) / 1000,
-      "s; client->peers ", a.from_client.packets, " pkts/", a.from_client.bytes, " B, peers->client ",
-      a.to_client.packets, " pkts/", a.to_client.bytes, " B, dropped ", a.dropped);
+      "s; client->peers ", a.from_client.packets, " pkts/", a.from_client.bytes,
+      " B, peers->client ", a.to_client.packets, " pkts/", a.to_client.bytes, " B, dropped ",
+      a.dropped);
   if (next_) next_->session_ended(a, why, now);
 }
 
@@ -97,8 +109,9 @@ bool WorkerEvents::refusal_budget(int64_t now_ms) {
 void WorkerEvents::refused(const relay::Refusal& r) {
   if (refusal_budget(r.now.mono_ms)) {
     std::string code = r.code ? std::to_string(r.code) + " " : std::string("dropped, ");
-    std::string peer = r.peer ? " peer " + (r.peer->port() ? r.peer->to_string() : r.peer->ip().to_string())
-                              : std::string();
+    std::string peer =
+        r.peer ? " peer " + (r.peer->port() ? r.peer->to_string() : r.peer->ip().to_string())
+               : std::string();
     log(LogLevel::Notice, "refused ", method_name(r.method), " from ",
         r.five_tuple.client.to_string(), " (", relay::transport_name(r.five_tuple.transport),
         ") user=<", r.username, ">: ", code, relay::refusal_reason_name(r.reason), peer,

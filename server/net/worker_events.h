@@ -14,12 +14,14 @@ class WorkerEvents : public relay::EventSink {
   explicit WorkerEvents(std::string realm) : realm_(std::move(realm)) {}
 
   void session_started(const relay::Allocation& a, const relay::Now& now) override;
-  void session_refreshed(const relay::Allocation& a, uint32_t lifetime_s, const relay::Now& now) override;
+  void session_refreshed(const relay::Allocation& a, uint32_t lifetime_s,
+                         const relay::Now& now) override;
   void permission_installed(const relay::Allocation& a, const relay::IpAddress& peer,
                             const relay::Now& now) override;
   void channel_bound(const relay::Allocation& a, uint16_t channel, const relay::SocketAddress& peer,
                      const relay::Now& now) override;
-  void session_ended(const relay::Allocation& a, relay::EndReason why, const relay::Now& now) override;
+  void session_ended(const relay::Allocation& a, relay::EndReason why,
+                     const relay::Now& now) override;
   void refused(const relay::Refusal& r) override;
 
   // Further sinks (the ledger) see every event too.

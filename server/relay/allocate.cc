@@ -81,9 +81,15 @@ void Server::handle_allocate(Request& r) {
     family_count = 2;
   } else {
     switch (settings_.default_family) {
-      case DefaultFamily::Ipv4: families[0] = Family::V4; break;
-      case DefaultFamily::Ipv6: families[0] = Family::V6; break;
-      case DefaultFamily::Keep: families[0] = r.tuple.client.family(); break;
+      case DefaultFamily::Ipv4:
+        families[0] = Family::V4;
+        break;
+      case DefaultFamily::Ipv6:
+        families[0] = Family::V6;
+        break;
+      case DefaultFamily::Keep:
+        families[0] = r.tuple.client.family();
+        break;
     }
   }
 
@@ -102,7 +108,8 @@ void Server::handle_allocate(Request& r) {
     }
   }
   switch (quotas_.acquire(quota_key)) {
-    case QuotaBook::Result::Ok: break;
+    case QuotaBook::Result::Ok:
+      break;
     case QuotaBook::Result::UserQuota:
       return refuse(r, err::AllocationQuotaReached, RefusalReason::Quota, "user-quota reached");
     case QuotaBook::Result::TotalQuota:

@@ -64,7 +64,7 @@ struct Allocation {
   core::LongTermKey key;
   bool authenticated = false;  // false only under no-auth
   bool sha256 = false;
-  bool fingerprint = false;    // the client uses FINGERPRINT: answer with it too
+  bool fingerprint = false;  // the client uses FINGERPRINT: answer with it too
   bool dont_fragment = false;
   // RFC 6062: a TCP allocation (REQUESTED-TRANSPORT TCP). Its relay sockets listen for peers;
   // data goes over peer connections (tcp_connections), never as ChannelData or Send/Data.
@@ -90,7 +90,7 @@ struct Allocation {
   // "packet" per read). And back to the client.
   TrafficCounters from_client;
   TrafficCounters to_client;
-  uint64_t dropped = 0;         // packets dropped for want of a permission or channel
+  uint64_t dropped = 0;  // packets dropped for want of a permission or channel
 
   std::array<CachedResponse, 2> cache{};
   uint8_t cache_next = 0;

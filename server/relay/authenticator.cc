@@ -40,7 +40,8 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   }
   const bool sha256 = m.message_integrity_sha256().has_value();
   // RFC 8489 §9.2.4: no MESSAGE-INTEGRITY(-SHA256) -> 401 with REALM and NONCE.
-  if (!sha256 && !m.message_integrity()) return refuse(AuthStatus::Challenge, RefusalReason::BadRequest, "");
+  if (!sha256 && !m.message_integrity())
+    return refuse(AuthStatus::Challenge, RefusalReason::BadRequest, "");
 
   const auto username_attr = m.find(core::attr::Username);
   const auto userhash_attr = m.find(core::attr::Userhash);
@@ -56,7 +57,8 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   if (!core::is_valid_text(username, core::kMaxUsernameBytes) ||
       !core::is_valid_text(realm, core::kMaxRealmBytes) ||
       !core::is_valid_text(nonce, core::kMaxNonceBytes)) {
-    return refuse(AuthStatus::BadRequest, RefusalReason::BadRequest, "USERNAME, REALM or NONCE too long");
+    return refuse(AuthStatus::BadRequest, RefusalReason::BadRequest,
+                  "USERNAME, REALM or NONCE too long");
   }
 
   // Stateless nonce: ours, for this address, and fresh (RFC 8489 §9.2.4 step 3 -> 438).
@@ -65,9 +67,11 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
     nonce_check = nonces_->check(nonce, *nonce_also, now.unix_s(), stale_nonce_s_);
   }
   switch (nonce_check) {
-    case core::NonceCodec::Check::Valid: break;
+    case core::NonceCodec::Check::Valid:
+      break;
     case core::NonceCodec::Check::Stale:
-      return refuse(AuthStatus::StaleNonce, RefusalReason::StaleNonce, "nonce expired", std::string(username));
+      return refuse(AuthStatus::StaleNonce, RefusalReason::StaleNonce, "nonce expired",
+                    std::string(username));
     case core::NonceCodec::Check::Invalid:
       return refuse(AuthStatus::StaleNonce, RefusalReason::BadNonce,
                     "nonce not issued by this server to this address", std::string(username));
@@ -91,7 +95,8 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
     }
     auto chosen = core::decode_password_algorithm(m.value(*alg));
     if (!chosen) {
-      return refuse(AuthStatus::BadRequest, RefusalReason::BadRequest, "unknown PASSWORD-ALGORITHM");
+      return refuse(AuthStatus::BadRequest, RefusalReason::BadRequest,
+                    "unknown PASSWORD-ALGORITHM");
     }
     algorithm = *chosen;
   }
@@ -100,16 +105,19 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   if (!username_attr) {
     // USERHASH (RFC 8489 §14.4): only static users can be found by it.
     const auto h = m.value(*userhash_attr);
-    auto it = creds.users_by_hash.find(std::string(reinterpret_cast<const char*>(h.data()), h.size()));
+    auto it =
+        creds.users_by_hash.find(std::string(reinterpret_cast<const char*>(h.data()), h.size()));
     if (it == creds.users_by_hash.end()) {
-      return refuse(AuthStatus::Unauthorized, RefusalReason::UnknownUser, "USERHASH of no known user");
+      return refuse(AuthStatus::Unauthorized, RefusalReason::UnknownUser,
+                    "USERHASH of no known user");
     }
     name = it->second;
   }
   if (realm != creds.realm) {
-    return refuse(AuthStatus::Unauthorized, RefusalReason::BadIntegrity,
-                  "client used realm '" + std::string(realm) + "', the server's is '" + creds.realm + "'",
-                  name);
+    return refuse(
+        AuthStatus::Unauthorized, RefusalReason::BadIntegrity,
+        "client used realm '" + std::string(realm) + "', the server's is '" + creds.realm + "'",
+        name);
   }
 
   AuthResult ok;
@@ -156,7 +164,8 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   // coturn accepts while expiry >= now.
   if (rest->expiry < now.unix_s()) {
     return refuse(AuthStatus::Unauthorized, RefusalReason::ExpiredCredential,
-                  "credential expired " + std::to_string(now.unix_s() - rest->expiry) + " s ago", name);
+                  "credential expired " + std::to_string(now.unix_s() - rest->expiry) + " s ago",
+                  name);
   }
   if (creds.max_ttl > 0 && rest->expiry - now.unix_s() > creds.max_ttl) {
     return refuse(AuthStatus::Unauthorized, RefusalReason::CredentialTooLong,
@@ -171,7 +180,8 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
     if (verify(m, ok.key, sha256)) return ok;
   }
   return refuse(AuthStatus::Unauthorized, RefusalReason::BadIntegrity,
-                "MESSAGE-INTEGRITY matches no static-auth-secret (the client's secret differs)", name);
+                "MESSAGE-INTEGRITY matches no static-auth-secret (the client's secret differs)",
+                name);
 }
 
 }  // namespace turnpike::relay

@@ -45,7 +45,8 @@ class Authenticator {
   // `nonce_also`: another address whose nonces are accepted too (RFC 6062 ConnectionBind: the
   // allocation's control connection, see Server::on_stun).
   AuthResult authenticate(const core::StunMessage& m, const SocketAddress& client, const Now& now,
-                          const KnownKey& known = {}, const SocketAddress* nonce_also = nullptr) const;
+                          const KnownKey& known = {},
+                          const SocketAddress* nonce_also = nullptr) const;
 
   std::string issue_nonce(const SocketAddress& client, const Now& now) const {
     return nonces_->issue(client, now.unix_s());

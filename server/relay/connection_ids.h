@@ -30,8 +30,8 @@ namespace turnpike::relay {
 class ConnectionIds {
  public:
   struct Entry {
-    uint8_t worker = 0;      // the worker that owns the id
-    SocketAddress control;   // the client side of the allocation's control connection
+    uint8_t worker = 0;     // the worker that owns the id
+    SocketAddress control;  // the client side of the allocation's control connection
   };
 
   // A fresh id owned by `worker` for the allocation of control connection `control`:

@@ -15,7 +15,7 @@
 namespace turnpike::relay {
 
 struct StaticUserEntry {
-  std::string password;                         // empty when only the MD5 key is known
+  std::string password;                            // empty when only the MD5 key is known
   std::optional<std::array<uint8_t, 16>> md5_key;  // "user=name:0x..." form
 };
 

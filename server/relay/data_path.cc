@@ -27,8 +27,9 @@ void Server::handle_send_indication(Allocation& a, const core::StunMessage& m, c
   if (const PeerDecision d = policy_.check(*peer); !d) {
     if (!a.refused_send_logged) {
       a.refused_send_logged = true;  // one line per allocation, not one per packet
-      Refusal ref{now, a.five_tuple, core::Method::Send, 0, RefusalReason::ForbiddenPeer,
-                  a.username, *peer, d.reason};
+      Refusal ref{
+          now,   a.five_tuple, core::Method::Send, 0, RefusalReason::ForbiddenPeer, a.username,
+          *peer, d.reason};
       events_.refused(ref);
     }
     return;

@@ -18,8 +18,8 @@ enum class EndReason : uint8_t {
   Expired,       // not refreshed in time
   ClientClosed,  // its TCP/TLS connection closed
   Quota,
-  Shutdown,      // the server stopped
-  Interrupted,   // found open after a crash (ledger only)
+  Shutdown,     // the server stopped
+  Interrupted,  // found open after a crash (ledger only)
 };
 const char* end_reason_name(EndReason r);
 
@@ -29,11 +29,11 @@ enum class RefusalReason : uint8_t {
   CredentialTooLong,  // REST expiry further ahead than max-credential-ttl
   UnknownUser,        // no such static user, or not a REST username
   StaleNonce,
-  BadNonce,           // not one of ours, or issued to another address
+  BadNonce,  // not one of ours, or issued to another address
   ForbiddenPeer,
-  Quota,              // user-quota (486) or total-quota (508)
-  WrongCredentials,   // a request on an allocation with another username (441)
-  Capacity,           // no relay port left (508)
+  Quota,             // user-quota (486) or total-quota (508)
+  WrongCredentials,  // a request on an allocation with another username (441)
+  Capacity,          // no relay port left (508)
   BadRequest,
 };
 const char* refusal_reason_name(RefusalReason r);
@@ -42,11 +42,11 @@ struct Refusal {
   Now now;
   FiveTuple five_tuple;
   core::Method method = core::Method::Binding;
-  uint16_t code = 0;            // the STUN error code sent (0: dropped silently)
+  uint16_t code = 0;  // the STUN error code sent (0: dropped silently)
   RefusalReason reason = RefusalReason::BadRequest;
-  std::string_view username;    // as the client sent it (may be empty)
+  std::string_view username;          // as the client sent it (may be empty)
   std::optional<SocketAddress> peer;  // for ForbiddenPeer
-  std::string_view detail;      // human detail: which range, which expiry, ...
+  std::string_view detail;            // human detail: which range, which expiry, ...
 };
 
 class EventSink {

@@ -15,10 +15,10 @@ struct Allocation;
 struct OpenRelayRequest {
   Family family = Family::V4;
   IpAddress bind_ip;
-  bool even_port = false;     // RFC 8656 §7.2: EVEN-PORT
-  bool reserve_next = false;  // EVEN-PORT with R: keep port+1 and return a token
+  bool even_port = false;                     // RFC 8656 §7.2: EVEN-PORT
+  bool reserve_next = false;                  // EVEN-PORT with R: keep port+1 and return a token
   std::optional<uint64_t> reservation_token;  // RESERVATION-TOKEN: use the port kept earlier
-  bool dont_fragment = false; // DONT-FRAGMENT: set DF on relayed datagrams
+  bool dont_fragment = false;                 // DONT-FRAGMENT: set DF on relayed datagrams
   // RFC 6062 §5.1: a TCP allocation. The relay socket is a listening TCP socket on the relayed
   // address (peers connect to it: Server::on_peer_accepted), and outgoing connections to peers
   // (connect_peer) are made from that same address.
@@ -37,7 +37,8 @@ class RelayIo {
   virtual ~RelayIo() = default;
   // Binds a relay socket for `owner`; data arriving on it is delivered to
   // Server::on_peer_packet(owner, index, ...).
-  virtual OpenRelayResult open_relay(Allocation& owner, uint8_t index, const OpenRelayRequest& r) = 0;
+  virtual OpenRelayResult open_relay(Allocation& owner, uint8_t index,
+                                     const OpenRelayRequest& r) = 0;
   virtual void close_relay(RelaySocket* s) = 0;
   virtual void send_to_peer(RelaySocket* s, const SocketAddress& peer, core::Bytes payload) = 0;
   virtual void send_to_client(const ClientRef& c, core::Bytes message) = 0;
@@ -48,7 +49,8 @@ class RelayIo {
   // Starts a non-blocking TCP connection from `from` (the allocation's relayed address) to
   // `peer` (RFC 6062 §5.2). The outcome arrives later in Server::on_peer_connected(id, ...),
   // never from inside this call. Null when no socket could be made (the Connect fails with 447).
-  virtual PeerConnection* connect_peer(uint32_t id, const SocketAddress& from, const SocketAddress& peer) = 0;
+  virtual PeerConnection* connect_peer(uint32_t id, const SocketAddress& from,
+                                       const SocketAddress& peer) = 0;
   // RFC 6062 §5.4: the client connection `data` sent a ConnectionBind for `p`, whose success
   // response has just been sent on it. After the message being handled, `data` stops carrying
   // STUN: its bytes and the peer's are relayed as they are, both ways, with what the peer sent

@@ -18,7 +18,6 @@ using core::Method;
 using core::StunMessage;
 using core::StunWriter;
 
-
 Server::Server(const Settings& settings, const PeerPolicy& policy, CredentialsPtr credentials,
                const core::NonceCodec& nonces, RelayIo& io, EventSink& events, QuotaBook& quotas,
                ConnectionIds& connection_ids, uint8_t worker_id)
@@ -189,11 +188,20 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
     return;
   }
   switch (method) {
-    case Method::Refresh: handle_refresh(r); break;
-    case Method::CreatePermission: handle_create_permission(r); break;
-    case Method::ChannelBind: handle_channel_bind(r); break;
-    case Method::Connect: handle_connect(r); break;
-    default: break;
+    case Method::Refresh:
+      handle_refresh(r);
+      break;
+    case Method::CreatePermission:
+      handle_create_permission(r);
+      break;
+    case Method::ChannelBind:
+      handle_channel_bind(r);
+      break;
+    case Method::Connect:
+      handle_connect(r);
+      break;
+    default:
+      break;
   }
 }
 
@@ -283,14 +291,16 @@ void Server::tick(const Now& now) {
     // RFC 8656 §9: permissions expire after their lifetime unless refreshed.
     std::erase_if(a.permissions, [&](const Permission& p) { return p.expires_ms <= now.mono_ms; });
     // RFC 8656 §12: channel bindings expire, then stay reserved for five more minutes.
-    std::erase_if(a.channels,
-                  [&](const Channel& c) { return c.expires_ms + kChannelCoolingMs <= now.mono_ms; });
+    std::erase_if(a.channels, [&](const Channel& c) {
+      return c.expires_ms + kChannelCoolingMs <= now.mono_ms;
+    });
   }
   tick_tcp(now);
 }
 
 void Server::shutdown(const Now& now) {
-  while (!allocations_.empty()) end_allocation(*allocations_.begin()->second, EndReason::Shutdown, now);
+  while (!allocations_.empty())
+    end_allocation(*allocations_.begin()->second, EndReason::Shutdown, now);
 }
 
 std::optional<IpAddress> Server::choose_relay_ip(Family f, const IpAddress& reached) const {

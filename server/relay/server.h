@@ -27,12 +27,12 @@ namespace turnpike::relay {
 
 // Counters a worker keeps for itself (read by the stats reporter; never shared while hot).
 struct ServerStats {
-  uint64_t malformed = 0;          // dropped before parsing succeeded
+  uint64_t malformed = 0;  // dropped before parsing succeeded
   uint64_t unauth_rate_limited = 0;
-  uint64_t no_permission = 0;      // data dropped: no permission / no channel
+  uint64_t no_permission = 0;  // data dropped: no permission / no channel
   uint64_t allocations_created = 0;
-  uint64_t tcp_connections = 0;    // peer TCP connections made or accepted (RFC 6062)
-  uint64_t tcp_refused = 0;        // peers connecting without a permission, or over the limit
+  uint64_t tcp_connections = 0;  // peer TCP connections made or accepted (RFC 6062)
+  uint64_t tcp_refused = 0;      // peers connecting without a permission, or over the limit
 };
 
 class Server {
@@ -66,7 +66,8 @@ class Server {
   void on_peer_connected(uint32_t id, bool ok, const Now& now);
   // A peer connected to the relayed address of TCP allocation `a` (RFC 6062 §5.3). Returns the
   // connection's id, or 0 when it is refused (then `p` has been given to close_peer).
-  uint32_t on_peer_accepted(Allocation& a, PeerConnection* p, const SocketAddress& peer, const Now& now);
+  uint32_t on_peer_accepted(Allocation& a, PeerConnection* p, const SocketAddress& peer,
+                            const Now& now);
   // The peer connection (or, when bound, its data connection) closed or failed.
   void on_peer_closed(uint32_t id, const Now& now);
   // Bytes a bound connection relayed: from the client to the peer and back.
@@ -117,7 +118,8 @@ class Server {
   void tick_tcp(const Now& now);
   // The client address of the control connection whose allocation owns the CONNECTION-ID of
   // ConnectionBind `m`, if it is on the same host as `client`.
-  std::optional<SocketAddress> control_connection_of(const core::StunMessage& m, const SocketAddress& client) const;
+  std::optional<SocketAddress> control_connection_of(const core::StunMessage& m,
+                                                     const SocketAddress& client) const;
 
   // Answers.
   core::StunWriter begin(Request& r, core::MessageClass c);
@@ -153,7 +155,7 @@ class Server {
   ServerStats stats_;
   std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> allocations_;
   std::unordered_map<uint32_t, TcpConnection> tcp_;  // by CONNECTION-ID (RFC 6062)
-  std::array<uint8_t, 2048> out_{};  // scratch for building responses
+  std::array<uint8_t, 2048> out_{};                  // scratch for building responses
 };
 
 }  // namespace turnpike::relay

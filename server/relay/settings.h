@@ -42,9 +42,9 @@ struct Settings {
   std::vector<IpAddress> relay_addresses;
   std::vector<AddressMapping> external;
 
-  bool fingerprint = false;   // FINGERPRINT on every response
-  bool secure_stun = false;   // Binding needs authentication
-  uint32_t stale_nonce = 600; // seconds
+  bool fingerprint = false;    // FINGERPRINT on every response
+  bool secure_stun = false;    // Binding needs authentication
+  uint32_t stale_nonce = 600;  // seconds
   // Unauthenticated responses per client IP per second (and twice that as a burst); 0: no limit.
   uint32_t unauth_rate = 200;
 

@@ -14,8 +14,8 @@ struct Allocation;
 struct TcpConnection {
   enum class State : uint8_t {
     Connecting,  // Connect (§5.2): the server is connecting to the peer
-    Pending,     // connected (Connect answered, or ConnectionAttempt sent): waiting for ConnectionBind
-    Bound,       // ConnectionBind succeeded (§5.4): the data connection and the peer are spliced
+    Pending,  // connected (Connect answered, or ConnectionAttempt sent): waiting for ConnectionBind
+    Bound,    // ConnectionBind succeeded (§5.4): the data connection and the peer are spliced
   };
 
   uint32_t id = 0;  // CONNECTION-ID (§6.2.1)

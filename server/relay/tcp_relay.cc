@@ -21,8 +21,9 @@ const TcpConnection* Server::find_tcp(uint32_t id) const {
   return it == tcp_.end() ? nullptr : &it->second;
 }
 
-TcpConnection& Server::add_tcp(Allocation& a, PeerConnection* p, uint32_t id, const SocketAddress& peer,
-                               TcpConnection::State state, int64_t deadline_ms) {
+TcpConnection& Server::add_tcp(Allocation& a, PeerConnection* p, uint32_t id,
+                               const SocketAddress& peer, TcpConnection::State state,
+                               int64_t deadline_ms) {
   TcpConnection& c = tcp_[id];
   c.id = id;
   c.owner = &a;
@@ -96,7 +97,8 @@ void Server::handle_connect(Request& r) {
 void Server::answer_connect(const TcpConnection& c, uint16_t error) {
   Allocation& a = *c.owner;
   core::StunWriter w(core::MutableBytes(out_.data(), out_.size()), Method::Connect,
-                     error ? MessageClass::Error : MessageClass::Success, c.connect_transaction_id.data());
+                     error ? MessageClass::Error : MessageClass::Success,
+                     c.connect_transaction_id.data());
   if (error) {
     w.add_error_code(error, a.authenticated ? err::reason_phrase(error) : "");
   } else {
@@ -151,7 +153,8 @@ void Server::on_peer_connected(uint32_t id, bool ok, const Now& now) {
   answer_connect(c, 0);
 }
 
-uint32_t Server::on_peer_accepted(Allocation& a, PeerConnection* p, const SocketAddress& peer, const Now& now) {
+uint32_t Server::on_peer_accepted(Allocation& a, PeerConnection* p, const SocketAddress& peer,
+                                  const Now& now) {
   // RFC 6062 §5.3: only peers with a permission may connect (the policy is asked again, as for
   // every Send); others are closed at once.
   Permission* permission = nullptr;
@@ -208,7 +211,8 @@ void Server::handle_connection_bind(Request& r) {
     if (const auto owner = connection_ids_.owner(*id); owner && *owner != worker_id_) {
       if (io_.move_client(r.client, *owner, m.bytes())) return;
     }
-    return refuse(r, err::BadRequest, RefusalReason::BadRequest, "unknown or expired CONNECTION-ID");
+    return refuse(r, err::BadRequest, RefusalReason::BadRequest,
+                  "unknown or expired CONNECTION-ID");
   }
   TcpConnection& c = it->second;
   if (c.state != TcpConnection::State::Pending) {
@@ -253,7 +257,8 @@ void Server::tick_tcp(const Now& now) {
     if (c.state == TcpConnection::State::Bound || c.deadline_ms > now.mono_ms) continue;
     // RFC 6062 §5.2: no connection within the timeout -> 447. §5.2, §5.3: no ConnectionBind
     // within 30 s -> the peer connection is closed.
-    if (c.state == TcpConnection::State::Connecting) answer_connect(c, err::ConnectionTimeoutOrFailure);
+    if (c.state == TcpConnection::State::Connecting)
+      answer_connect(c, err::ConnectionTimeoutOrFailure);
     close_tcp(c.id);
   }
 }

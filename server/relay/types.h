@@ -13,7 +13,9 @@ using core::SocketAddress;
 
 enum class Transport : uint8_t { Udp, Tcp, Tls, Dtls };
 const char* transport_name(Transport t);
-constexpr bool is_stream(Transport t) { return t == Transport::Tcp || t == Transport::Tls; }
+constexpr bool is_stream(Transport t) {
+  return t == Transport::Tcp || t == Transport::Tls;
+}
 
 // RFC 8656 §2: the client's 5-tuple identifies its allocation.
 struct FiveTuple {

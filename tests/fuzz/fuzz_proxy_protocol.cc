@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       uint8_t out[kProxyV2MaxWritten];
       const size_t n = write_proxy_v2(*h.source, *h.destination, out);
       ProxyHeader again;
-      if (parse_proxy_header(Bytes(out, n), &again) != ProxyStatus::Ok || again.source != h.source) {
+      if (parse_proxy_header(Bytes(out, n), &again) != ProxyStatus::Ok ||
+          again.source != h.source) {
         std::abort();
       }
     }

@@ -84,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static uint8_t buf[Server::kHeadroom + 2048 + Server::kTailroom];
     const size_t n = std::min<size_t>(size, 2048);
     std::memcpy(buf + Server::kHeadroom, data, n);
-    w.server->on_peer_packet(*a, 0, SocketAddress(*IpAddress::parse("203.0.113.9"), 9), buf + Server::kHeadroom, n, now);
+    w.server->on_peer_packet(*a, 0, SocketAddress(*IpAddress::parse("203.0.113.9"), 9),
+                             buf + Server::kHeadroom, n, now);
   }
   if (t % 1000 == 0) w.server->tick(Now{t + 700'000, 1'800'000'000'000 + t});
   return 0;

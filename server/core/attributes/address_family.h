@@ -22,7 +22,9 @@ inline std::optional<Family> family_from_code(uint8_t code) {
   return std::nullopt;
 }
 
-inline uint8_t code_from_family(Family f) { return f == Family::V4 ? kFamilyIpv4 : kFamilyIpv6; }
+inline uint8_t code_from_family(Family f) {
+  return f == Family::V4 ? kFamilyIpv4 : kFamilyIpv6;
+}
 
 inline void encode_address_family(Family f, uint8_t out[4]) {
   out[0] = code_from_family(f);

@@ -18,8 +18,9 @@ inline std::optional<ErrorCodeValue> decode_error_code(Bytes v) {
   const unsigned cls = v[2] & 0x07;
   const unsigned number = v[3];
   if (cls < 3 || cls > 6 || number > 99) return std::nullopt;
-  return ErrorCodeValue{uint16_t(cls * 100 + number),
-                        std::string_view(reinterpret_cast<const char*>(v.data() + 4), v.size() - 4)};
+  return ErrorCodeValue{
+      uint16_t(cls * 100 + number),
+      std::string_view(reinterpret_cast<const char*>(v.data() + 4), v.size() - 4)};
 }
 
 }  // namespace turnpike::core

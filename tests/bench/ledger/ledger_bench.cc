@@ -58,11 +58,14 @@ void fill(ledger::LedgerEvent& e, uint64_t n, unsigned worker) {
   e.started_ms = e.at_ms - 1000;
   e.transport.set("udp");
   char user[64];
-  std::snprintf(user, sizeof user, "%llu:user%llu@meet.example", static_cast<unsigned long long>(1'800'000'000 + session % 97),
+  std::snprintf(user, sizeof user, "%llu:user%llu@meet.example",
+                static_cast<unsigned long long>(1'800'000'000 + session % 97),
                 static_cast<unsigned long long>(session % 1000));
   e.username.set(user);
-  e.client = core::SocketAddress(core::IpAddress::v4(0xC6336400u + uint32_t(session % 250)), uint16_t(40000 + session % 20000));
-  e.relay = core::SocketAddress(core::IpAddress::v4(0xCB007101u), uint16_t(49152 + session % 16000));
+  e.client = core::SocketAddress(core::IpAddress::v4(0xC6336400u + uint32_t(session % 250)),
+                                 uint16_t(40000 + session % 20000));
+  e.relay =
+      core::SocketAddress(core::IpAddress::v4(0xCB007101u), uint16_t(49152 + session % 16000));
   e.has_relay = true;
   if (session % 10 == 9) {
     e.kind = ledger::EventKind::Refusal;
@@ -73,7 +76,9 @@ void fill(ledger::LedgerEvent& e, uint64_t n, unsigned worker) {
     return;
   }
   switch (n % 3) {
-    case 0: e.kind = ledger::EventKind::SessionStart; break;
+    case 0:
+      e.kind = ledger::EventKind::SessionStart;
+      break;
     case 1:
       e.kind = ledger::EventKind::SessionPeers;
       e.peer_count = 1;
@@ -94,13 +99,14 @@ double sqlite_floor_us_per_row(const std::string& path, int rows, int batch) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   std::string err;
   auto db = ledger::Database::open(path, ledger::Database::Mode::ReadWrite, 5000, &err);
-  if (!db || db->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, node TEXT, username TEXT, client_ip TEXT, "
-                      "client_port INTEGER, started_at INTEGER)") != SQLITE_OK) {
+  if (!db ||
+      db->exec("CREATE TABLE t (id INTEGER PRIMARY KEY, node TEXT, username TEXT, client_ip TEXT, "
+               "client_port INTEGER, started_at INTEGER)") != SQLITE_OK) {
     std::fprintf(stderr, "floor: %s\n", err.c_str());
     return 0;
   }
-  ledger::Statement st =
-      db->prepare("INSERT INTO t (node, username, client_ip, client_port, started_at) VALUES (?, ?, ?, ?, ?)");
+  ledger::Statement st = db->prepare(
+      "INSERT INTO t (node, username, client_ip, client_port, started_at) VALUES (?, ?, ?, ?, ?)");
   const double c0 = thread_cpu_s();
   for (int n = 0; n < rows;) {
     db->exec("BEGIN IMMEDIATE");
@@ -132,14 +138,23 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--rate") rate = std::stod(next());
-    else if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--workers") workers = unsigned(std::stoul(next()));
-    else if (a == "--dir") dir = next();
-    else if (a == "--json") json = true;
-    else if (a == "--flush-ms") flush_ms = std::stoi(next());
+    if (a == "--rate")
+      rate = std::stod(next());
+    else if (a == "--seconds")
+      seconds = std::stod(next());
+    else if (a == "--workers")
+      workers = unsigned(std::stoul(next()));
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--json")
+      json = true;
+    else if (a == "--flush-ms")
+      flush_ms = std::stoi(next());
     else {
-      std::fprintf(stderr, "usage: %s [--rate N] [--seconds S] [--workers W] [--dir DIR] [--flush-ms MS] [--json]\n", argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--rate N] [--seconds S] [--workers W] [--dir DIR] [--flush-ms MS] [--json]\n",
+          argv[0]);
       return 2;
     }
   }
@@ -218,30 +233,39 @@ int main(int argc, char** argv) {
   // The floor: as many bare rows as there were events, in transactions as big as the writer's
   // at this rate (one commit per flush interval).
   const double events = double(produced.load());
-  const int floor_batch = int(rate * o.flush_interval_ms / 1000.0) > 0 ? int(rate * o.flush_interval_ms / 1000.0) : 1;
+  const int floor_batch =
+      int(rate * o.flush_interval_ms / 1000.0) > 0 ? int(rate * o.flush_interval_ms / 1000.0) : 1;
   const double floor_us = sqlite_floor_us_per_row(path, int(events), floor_batch);
 
   const double achieved = events / elapsed;
   const double writer_pct = 100.0 * writer_cpu / elapsed;
   const double push_ns = double(push_ns_total.load()) / double(ledger::EventRing::capacity());
   if (json) {
-    std::printf("{\"rate\":%.0f,\"seconds\":%.2f,\"events\":%.0f,\"writer_cpu_s\":%.4f,\"writer_core_percent\":%.3f,"
-                "\"writer_us_per_event\":%.3f,\"push_ns_per_event\":%.0f,\"written\":%llu,\"dropped\":%llu,"
-                "\"sessions\":%lld,\"refusal_rows\":%lld,\"refusals\":%lld,\"sqlite_floor_us_per_row\":%.3f}\n",
-                achieved, elapsed, events, writer_cpu, writer_pct, 1e6 * writer_cpu / events, push_ns,
-                static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.dropped),
-                static_cast<long long>(sessions), static_cast<long long>(refusal_rows), static_cast<long long>(refusals),
-                floor_us);
+    std::printf(
+        "{\"rate\":%.0f,\"seconds\":%.2f,\"events\":%.0f,\"writer_cpu_s\":%.4f,\"writer_core_"
+        "percent\":%.3f,"
+        "\"writer_us_per_event\":%.3f,\"push_ns_per_event\":%.0f,\"written\":%llu,\"dropped\":%llu,"
+        "\"sessions\":%lld,\"refusal_rows\":%lld,\"refusals\":%lld,\"sqlite_floor_us_per_row\":%."
+        "3f}\n",
+        achieved, elapsed, events, writer_cpu, writer_pct, 1e6 * writer_cpu / events, push_ns,
+        static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.dropped),
+        static_cast<long long>(sessions), static_cast<long long>(refusal_rows),
+        static_cast<long long>(refusals), floor_us);
   } else {
-    std::printf("events produced: %.0f in %.1f s (%.0f/s by %u workers)\n", events, elapsed, achieved, workers);
-    std::printf("ledger writer:   %.3f s CPU = %.3f%% of one core, %.2f us per event\n", writer_cpu, writer_pct,
-                1e6 * writer_cpu / events);
+    std::printf("events produced: %.0f in %.1f s (%.0f/s by %u workers)\n", events, elapsed,
+                achieved, workers);
+    std::printf("ledger writer:   %.3f s CPU = %.3f%% of one core, %.2f us per event\n", writer_cpu,
+                writer_pct, 1e6 * writer_cpu / events);
     std::printf("producers:       %.0f ns per event pushed\n", push_ns);
-    std::printf("written %llu, dropped %llu; rows: %lld sessions, %lld refusal rows for %lld refusals\n",
-                static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.dropped),
-                static_cast<long long>(sessions), static_cast<long long>(refusal_rows), static_cast<long long>(refusals));
-    std::printf("SQLite floor:    %.2f us per bare row appended (%d-row transactions) = %.2f%% of one core at %.0f rows/s\n",
-                floor_us, floor_batch, floor_us * achieved / 1e4, achieved);
+    std::printf(
+        "written %llu, dropped %llu; rows: %lld sessions, %lld refusal rows for %lld refusals\n",
+        static_cast<unsigned long long>(st.written), static_cast<unsigned long long>(st.dropped),
+        static_cast<long long>(sessions), static_cast<long long>(refusal_rows),
+        static_cast<long long>(refusals));
+    std::printf(
+        "SQLite floor:    %.2f us per bare row appended (%d-row transactions) = %.2f%% of one core "
+        "at %.0f rows/s\n",
+        floor_us, floor_batch, floor_us * achieved / 1e4, achieved);
   }
   return st.dropped == 0 ? 0 : 1;
 }

@@ -90,14 +90,18 @@ TEST(Config, BadValuesAreErrors) {
   EXPECT_NE(parse_err("listening-port=65536\n").message.find("port number"), std::string::npos);
   EXPECT_NE(parse_err("listening-port=12ab\n").message.find("port number"), std::string::npos);
   EXPECT_NE(parse_err("listening-port\n").message.find("needs a value"), std::string::npos);
-  EXPECT_NE(parse_err("listening-ip=example.org\n").message.find("not resolved"), std::string::npos);
-  EXPECT_NE(parse_err("denied-peer-ip=10.0.0.9-10.0.0.1\n").message.find("range"), std::string::npos);
+  EXPECT_NE(parse_err("listening-ip=example.org\n").message.find("not resolved"),
+            std::string::npos);
+  EXPECT_NE(parse_err("denied-peer-ip=10.0.0.9-10.0.0.1\n").message.find("range"),
+            std::string::npos);
   EXPECT_NE(parse_err("user=alice\n").message.find("NAME:PASSWORD"), std::string::npos);
   EXPECT_NE(parse_err("fingerprint=maybe\n").message.find("flag"), std::string::npos);
   EXPECT_NE(parse_err("allocation-default-address-family=ipv5\n").message.find("ipv4, ipv6, keep"),
             std::string::npos);
-  EXPECT_NE(parse_err("external-ip=203.0.113.1/2001:db8::1\n").message.find("same family"), std::string::npos);
-  EXPECT_NE(parse_err("relay-threads=100000\n").message.find("between 0 and 256"), std::string::npos);
+  EXPECT_NE(parse_err("external-ip=203.0.113.1/2001:db8::1\n").message.find("same family"),
+            std::string::npos);
+  EXPECT_NE(parse_err("relay-threads=100000\n").message.find("between 0 and 256"),
+            std::string::npos);
   EXPECT_NE(parse_err("server-relay\n").message.find("not supported"), std::string::npos);
   EXPECT_EQ(parse_err("realm=x\nlistening-port=-1\n").line, 2);
 }
@@ -148,7 +152,8 @@ TEST(Config, ExternalIpAutoNeedsAStunServer) {
   EXPECT_EQ(c.external_ip_stun_server->to_string(), "198.51.100.20:3478");
   c = parse_ok("no-auth\nexternal-ip-stun-server=[2001:db8::1]:19302\n");
   EXPECT_EQ(c.external_ip_stun_server->port(), 19302);
-  EXPECT_NE(parse_err("external-ip-stun-server=stun.example.org\n").message.find("ADDRESS:PORT"), std::string::npos);
+  EXPECT_NE(parse_err("external-ip-stun-server=stun.example.org\n").message.find("ADDRESS:PORT"),
+            std::string::npos);
   EXPECT_NE(parse_err("external-ip=autoo\n").message.find("or auto"), std::string::npos);
 }
 
@@ -171,7 +176,8 @@ TEST(Config, ValidationNamesTheProblem) {
   c = parse_ok("user=a:b\nstatic-auth-secret=s\n");
   EXPECT_FALSE(validate(c));
   int secret_notices = 0;
-  for (const auto& n : c.notices) secret_notices += n.find("'use-auth-secret' is not") != std::string::npos;
+  for (const auto& n : c.notices)
+    secret_notices += n.find("'use-auth-secret' is not") != std::string::npos;
   EXPECT_EQ(secret_notices, 1);
 }
 
@@ -181,8 +187,8 @@ TEST(Config, CommandLineWinsOverTheFileAndReplacesLists) {
     std::ofstream f(path);
     f << "listening-port=3478\nlistening-ip=10.0.0.1\nuse-auth-secret\nstatic-auth-secret=file\n";
   }
-  const char* argv[] = {"turnpike", "-c", path.c_str(), "--listening-port=4000", "--listening-ip",
-                        "127.0.0.1", "--verbose", "--static-auth-secret=cli"};
+  const char* argv[] = {"turnpike",       "-c",        path.c_str(), "--listening-port=4000",
+                        "--listening-ip", "127.0.0.1", "--verbose",  "--static-auth-secret=cli"};
   CommandLine cl = parse_command_line(8, argv);
   ASSERT_FALSE(cl.error) << cl.error->to_string();
   ASSERT_TRUE(cl.config);

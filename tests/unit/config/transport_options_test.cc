@@ -9,7 +9,8 @@ namespace {
 
 std::optional<ConfigError> load(const std::string& text, Config* out = nullptr) {
   Config c;
-  if (auto e = parse_config_text("use-auth-secret\nstatic-auth-secret=s\n" + text, "/etc/t.conf", c)) {
+  if (auto e =
+          parse_config_text("use-auth-secret\nstatic-auth-secret=s\n" + text, "/etc/t.conf", c)) {
     return e;
   }
   c.source = "/etc/t.conf";
@@ -58,9 +59,10 @@ TEST(TransportOptions, MuxNeedsBackendAndCertificate) {
   EXPECT_NE(e->message.find("cert="), std::string::npos) << e->to_string();
 
   Config c;
-  ASSERT_FALSE(load("cert=/c.pem\nmux-listening-port=443\nmux-web-backend=[::1]:4444\n"
-                    "mux-web-sni=Meet.Example.org\nmux-web-sni=www.example.org\nmux-proxy-protocol\n",
-                    &c));
+  ASSERT_FALSE(
+      load("cert=/c.pem\nmux-listening-port=443\nmux-web-backend=[::1]:4444\n"
+           "mux-web-sni=Meet.Example.org\nmux-web-sni=www.example.org\nmux-proxy-protocol\n",
+           &c));
   EXPECT_EQ(c.mux_web_backend->to_string(), "[::1]:4444");
   ASSERT_EQ(c.mux_web_sni.size(), 2u);
   EXPECT_EQ(c.mux_web_sni[0], "meet.example.org");

@@ -74,8 +74,10 @@ TEST_F(NonceTest, ValidForItsAddressOnly) {
   EXPECT_EQ(codec.check(n, client, 1000, 600), NonceCodec::Check::Valid);
   EXPECT_EQ(codec.check(n, client, 1600, 600), NonceCodec::Check::Valid);
   EXPECT_EQ(codec.check(n, client, 1601, 600), NonceCodec::Check::Stale);
-  EXPECT_EQ(codec.check(n, *SocketAddress::parse("198.51.100.1:5001"), 1000, 600), NonceCodec::Check::Invalid);
-  EXPECT_EQ(codec.check(n, *SocketAddress::parse("198.51.100.2:5000"), 1000, 600), NonceCodec::Check::Invalid);
+  EXPECT_EQ(codec.check(n, *SocketAddress::parse("198.51.100.1:5001"), 1000, 600),
+            NonceCodec::Check::Invalid);
+  EXPECT_EQ(codec.check(n, *SocketAddress::parse("198.51.100.2:5000"), 1000, 600),
+            NonceCodec::Check::Invalid);
   // Another server's key.
   std::array<uint8_t, 32> other{8};
   EXPECT_EQ(NonceCodec(other).check(n, client, 1000, 600), NonceCodec::Check::Invalid);
@@ -92,7 +94,8 @@ TEST_F(NonceTest, TamperingIsInvalid) {
     t[i] = t[i] == 'A' ? 'B' : 'A';
     EXPECT_EQ(codec.check(t, client, 1000, 600), NonceCodec::Check::Invalid) << i;
   }
-  EXPECT_EQ(codec.check("f//499k954d6OL34oL9FSTvy64sA", client, 1000, 600), NonceCodec::Check::Invalid);
+  EXPECT_EQ(codec.check("f//499k954d6OL34oL9FSTvy64sA", client, 1000, 600),
+            NonceCodec::Check::Invalid);
   EXPECT_EQ(codec.check("", client, 1000, 600), NonceCodec::Check::Invalid);
 }
 

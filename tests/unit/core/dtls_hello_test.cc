@@ -13,17 +13,18 @@ namespace {
 // A DTLS 1.2 ClientHello record carrying `cookie`, with record sequence 5.
 std::vector<uint8_t> client_hello(const std::vector<uint8_t>& cookie, uint16_t message_seq = 0) {
   std::vector<uint8_t> body = {254, 253};
-  body.resize(2 + 32, 0x11);                   // random
-  body.push_back(0);                           // session id
+  body.resize(2 + 32, 0x11);  // random
+  body.push_back(0);          // session id
   body.push_back(uint8_t(cookie.size()));
   body.insert(body.end(), cookie.begin(), cookie.end());
   body.insert(body.end(), {0x00, 0x02, 0xC0, 0x2B, 0x01, 0x00});  // one suite, null compression
   const uint32_t n = uint32_t(body.size());
-  std::vector<uint8_t> hs = {1, 0, uint8_t(n >> 8), uint8_t(n), uint8_t(message_seq >> 8),
-                             uint8_t(message_seq), 0, 0, 0, 0, uint8_t(n >> 8), uint8_t(n)};
+  std::vector<uint8_t> hs = {
+      1, 0, uint8_t(n >> 8), uint8_t(n), uint8_t(message_seq >> 8), uint8_t(message_seq), 0, 0,
+      0, 0, uint8_t(n >> 8), uint8_t(n)};
   hs.insert(hs.end(), body.begin(), body.end());
-  std::vector<uint8_t> rec = {22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 5, uint8_t(hs.size() >> 8),
-                              uint8_t(hs.size())};
+  std::vector<uint8_t> rec = {
+      22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 5, uint8_t(hs.size() >> 8), uint8_t(hs.size())};
   rec.insert(rec.end(), hs.begin(), hs.end());
   return rec;
 }
@@ -88,7 +89,7 @@ TEST(DtlsCookie, BoundToAddressAndTime) {
   c.make(a, 1'000'000, cookie);
   const Bytes v(cookie, sizeof cookie);
   EXPECT_TRUE(c.verify(v, a, 1'000'000));
-  EXPECT_TRUE(c.verify(v, a, 1'000'000 + 60));   // the next minute still accepts it
+  EXPECT_TRUE(c.verify(v, a, 1'000'000 + 60));    // the next minute still accepts it
   EXPECT_FALSE(c.verify(v, a, 1'000'000 + 150));  // two minutes later it is stale
   EXPECT_FALSE(c.verify(v, b, 1'000'000));        // another port
   cookie[5] ^= 1;

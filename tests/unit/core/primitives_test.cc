@@ -61,7 +61,8 @@ TEST(StreamFraming, StunChannelDataAndInvalid) {
   EXPECT_EQ(next_frame(Bytes(big.data(), 4))->size, 4u + 0x10000u);
   std::vector<uint8_t> big_stun = {0x00, 0x01, 0xFF, 0xFC};
   EXPECT_EQ(next_frame(Bytes(big_stun.data(), 4))->size, 20u + 0xFFFCu);
-  std::vector<uint8_t> tls = {0x16, 0x03, 0x01, 0x00};  // a TLS ClientHello starts 0x16: STUN-ish bits 00
+  std::vector<uint8_t> tls = {0x16, 0x03, 0x01,
+                              0x00};  // a TLS ClientHello starts 0x16: STUN-ish bits 00
   EXPECT_EQ(next_frame(Bytes(tls.data(), 4))->kind, FrameKind::Stun);
   std::vector<uint8_t> http = {'G', 'E', 'T', ' '};  // 0x47: bits 01 -> ChannelData-looking
   EXPECT_EQ(next_frame(Bytes(http.data(), 4))->kind, FrameKind::ChannelData);
@@ -71,8 +72,12 @@ TEST(StreamFraming, StunChannelDataAndInvalid) {
 }
 
 TEST(Base64, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> v[] = {{"", ""},         {"f", "Zg=="},     {"fo", "Zm8="},
-                                                   {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  const std::pair<const char*, const char*> v[] = {{"", ""},
+                                                   {"f", "Zg=="},
+                                                   {"fo", "Zm8="},
+                                                   {"foo", "Zm9v"},
+                                                   {"foob", "Zm9vYg=="},
+                                                   {"fooba", "Zm9vYmE="},
                                                    {"foobar", "Zm9vYmFy"}};
   for (auto [plain, enc] : v) {
     const std::string p = plain;

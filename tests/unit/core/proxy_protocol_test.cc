@@ -9,7 +9,9 @@
 namespace turnpike::core {
 namespace {
 
-Bytes text(const std::string& s) { return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+Bytes text(const std::string& s) {
+  return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
 
 TEST(ProxyProtocol, V1Tcp4AndTcp6) {
   const std::string h = "PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\nrest";
@@ -37,19 +39,18 @@ TEST(ProxyProtocol, V1Prefixes) {
 
 TEST(ProxyProtocol, V1Invalid) {
   ProxyHeader p;
-  for (const char* bad : {"PROXY TCP4 192.0.2.7 198.51.100.1 56324\r\n",
-                          "PROXY TCP4 192.0.2.7 198.51.100.1 56324 443 9\r\n",
-                          "PROXY TCP4 2001:db8::1 198.51.100.1 1 2\r\n",
-                          "PROXY TCP6 192.0.2.7 198.51.100.1 1 2\r\n",
-                          "PROXY TCP4 192.0.2.7 198.51.100.1 65536 2\r\n",
-                          "PROXY TCP4 192.0.2.7 198.51.100.1 01 2\r\n",
-                          "PROXY UDP4 192.0.2.7 198.51.100.1 1 2\r\n",
-                          "PROXY TCP4 host.example 198.51.100.1 1 2\r\n",
-                          "GET / HTTP/1.1\r\n", "\x16\x03\x01"}) {
+  for (const char* bad :
+       {"PROXY TCP4 192.0.2.7 198.51.100.1 56324\r\n",
+        "PROXY TCP4 192.0.2.7 198.51.100.1 56324 443 9\r\n",
+        "PROXY TCP4 2001:db8::1 198.51.100.1 1 2\r\n", "PROXY TCP6 192.0.2.7 198.51.100.1 1 2\r\n",
+        "PROXY TCP4 192.0.2.7 198.51.100.1 65536 2\r\n",
+        "PROXY TCP4 192.0.2.7 198.51.100.1 01 2\r\n", "PROXY UDP4 192.0.2.7 198.51.100.1 1 2\r\n",
+        "PROXY TCP4 host.example 198.51.100.1 1 2\r\n", "GET / HTTP/1.1\r\n", "\x16\x03\x01"}) {
     EXPECT_EQ(parse_proxy_header(text(bad), &p), ProxyStatus::Invalid) << bad;
   }
   // No CRLF within the 107 bytes a v1 header may take.
-  EXPECT_EQ(parse_proxy_header(text("PROXY TCP4 " + std::string(120, '1')), &p), ProxyStatus::Invalid);
+  EXPECT_EQ(parse_proxy_header(text("PROXY TCP4 " + std::string(120, '1')), &p),
+            ProxyStatus::Invalid);
 }
 
 TEST(ProxyProtocol, V2RoundTrip) {
@@ -71,7 +72,8 @@ TEST(ProxyProtocol, V2RoundTrip) {
 }
 
 TEST(ProxyProtocol, V2LocalTlvsAndInvalid) {
-  const std::vector<uint8_t> sig = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+  const std::vector<uint8_t> sig = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
   // LOCAL command (a health check from the proxy): addresses are the connection's own.
   std::vector<uint8_t> local = sig;
   local.insert(local.end(), {0x20, 0x00, 0x00, 0x00});
@@ -81,14 +83,16 @@ TEST(ProxyProtocol, V2LocalTlvsAndInvalid) {
   EXPECT_FALSE(p.source);
   // PROXY with IPv4 addresses and a TLV after them: the TLV is skipped.
   std::vector<uint8_t> tlv = sig;
-  tlv.insert(tlv.end(), {0x21, 0x11, 0x00, 12 + 5, 192, 0, 2, 7, 198, 51, 100, 1, 0xDC, 0x04, 0x01,
-                         0xBB, 0x04, 0x00, 0x02, 'h', 'i'});
+  tlv.insert(tlv.end(), {0x21, 0x11, 0x00, 12 + 5, 192,  0,    2,    7,    198, 51, 100,
+                         1,    0xDC, 0x04, 0x01,   0xBB, 0x04, 0x00, 0x02, 'h', 'i'});
   ASSERT_EQ(parse_proxy_header(Bytes(tlv.data(), tlv.size()), &p), ProxyStatus::Ok);
   EXPECT_EQ(p.size, tlv.size());
   EXPECT_EQ(p.source->to_string(), "192.0.2.7:56324");
   // Version 1 in the v2 framing, an unknown command, an IPv4 block that is too short.
-  for (std::vector<uint8_t> tail : std::vector<std::vector<uint8_t>>{
-           {0x11, 0x11, 0x00, 0x0C}, {0x22, 0x11, 0x00, 0x0C}, {0x21, 0x11, 0x00, 0x04, 1, 2, 3, 4}}) {
+  for (std::vector<uint8_t> tail :
+       std::vector<std::vector<uint8_t>>{{0x11, 0x11, 0x00, 0x0C},
+                                         {0x22, 0x11, 0x00, 0x0C},
+                                         {0x21, 0x11, 0x00, 0x04, 1, 2, 3, 4}}) {
     std::vector<uint8_t> h = sig;
     h.insert(h.end(), tail.begin(), tail.end());
     h.resize(h.size() + 12);

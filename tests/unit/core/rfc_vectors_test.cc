@@ -14,50 +14,53 @@ using test::hex;
 
 // RFC 5769 §2.1: Binding request, short-term credential "VOkJxbRl1RmTxUk/WvJxBt". The
 // USERNAME "evtj:h6vY" is padded with three spaces (padding content must be ignored).
-const auto kRequest = hex(
-    "00010058 2112a442 b7e7a701 bc34d686 fa87dfae"
-    "80220010 5354554e 20746573 7420636c 69656e74"
-    "00240004 6e0001ff"
-    "80290008 932ff9b1 51263b36"
-    "00060009 6576746a 3a683676 59202020"  // "evtj:h6vY" + 3 padding bytes (spaces)
-    "000800 14 9aeaa70c bfd8cb56 781ef2b5 b2d3f249 c1b571a2"
-    "80280004 e57a3bcf");
+const auto kRequest =
+    hex("00010058 2112a442 b7e7a701 bc34d686 fa87dfae"
+        "80220010 5354554e 20746573 7420636c 69656e74"
+        "00240004 6e0001ff"
+        "80290008 932ff9b1 51263b36"
+        "00060009 6576746a 3a683676 59202020"  // "evtj:h6vY" + 3 padding bytes (spaces)
+        "000800 14 9aeaa70c bfd8cb56 781ef2b5 b2d3f249 c1b571a2"
+        "80280004 e57a3bcf");
 // §2.2: Binding success, XOR-MAPPED-ADDRESS 192.0.2.1:32853.
-const auto kIpv4Response = hex(
-    "0101003c 2112a442 b7e7a701 bc34d686 fa87dfae"
-    "8022000b 74657374 20766563 746f7220"
-    "00200008 0001a147 e112a643"
-    "00080014 2b91f599 fd9e90c3 8c7489f9 2af9ba53 f06be7d7"
-    "80280004 c07d4c96");
+const auto kIpv4Response =
+    hex("0101003c 2112a442 b7e7a701 bc34d686 fa87dfae"
+        "8022000b 74657374 20766563 746f7220"
+        "00200008 0001a147 e112a643"
+        "00080014 2b91f599 fd9e90c3 8c7489f9 2af9ba53 f06be7d7"
+        "80280004 c07d4c96");
 // §2.3: XOR-MAPPED-ADDRESS [2001:db8:1234:5678:11:2233:4455:6677]:32853.
-const auto kIpv6Response = hex(
-    "01010048 2112a442 b7e7a701 bc34d686 fa87dfae"
-    "8022000b 74657374 20766563 746f7220"
-    "00200014 0002a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9"
-    "00080014 a382954e 4be67bf1 1784c97c 8292c275 bfe3ed41"
-    "80280004 c8fb0b4c");
+const auto kIpv6Response =
+    hex("01010048 2112a442 b7e7a701 bc34d686 fa87dfae"
+        "8022000b 74657374 20766563 746f7220"
+        "00200014 0002a147 0113a9fa a5d3f179 bc25f4b5 bed2b9d9"
+        "00080014 a382954e 4be67bf1 1784c97c 8292c275 bfe3ed41"
+        "80280004 c8fb0b4c");
 // §2.4: long-term credentials; USERNAME "マトリックス", NONCE, REALM "example.org", password
 // "TheMatrIX" after SASLprep.
-const auto kLongTermRequest = hex(
-    "00010060 2112a442 78ad3433 c6ad72c0 29da412e"
-    "00060012 e3839ee3 8388e383 aae38383 e382afe3 82b90000"
-    "0015001c 662f2f34 39396b39 35346436 4f4c3334 6f4c3946 53547679 36347341"
-    "0014000b 6578616d 706c652e 6f726700"
-    "00080014 f6702465 6dd64a3e 02b8e071 2e85c9a2 8ca89666");
+const auto kLongTermRequest =
+    hex("00010060 2112a442 78ad3433 c6ad72c0 29da412e"
+        "00060012 e3839ee3 8388e383 aae38383 e382afe3 82b90000"
+        "0015001c 662f2f34 39396b39 35346436 4f4c3334 6f4c3946 53547679 36347341"
+        "0014000b 6578616d 706c652e 6f726700"
+        "00080014 f6702465 6dd64a3e 02b8e071 2e85c9a2 8ca89666");
 // RFC 8489 B.1 as corrected by errata 6268: USERHASH and MESSAGE-INTEGRITY-SHA256 with the
 // MD5-derived long-term key (no PASSWORD-ALGORITHM, so MD5).
-const auto kSha256Request = hex(
-    "00010088 2112a442 78ad3433 c6ad72c0 29da412e"
-    "001e0020 4a3cf38f ef6992bd a952c678 0417da0f 24819415 569e60b2 05c46e41 407f1704"
-    "00150029 6f624d61 744a6f73 32414141 43662f2f 3439396b 39353464 364f4c33 346f4c39"
-    "46535476 79363473 41000000"
-    "0014000b 6578616d 706c652e 6f726700"
-    "001c0020 fd8c2738 60d2e18e bca4c89b 6973befa 7ee8ecc6 9e9642db 326fab65 a0b955ba");
+const auto kSha256Request =
+    hex("00010088 2112a442 78ad3433 c6ad72c0 29da412e"
+        "001e0020 4a3cf38f ef6992bd a952c678 0417da0f 24819415 569e60b2 05c46e41 407f1704"
+        "00150029 6f624d61 744a6f73 32414141 43662f2f 3439396b 39353464 364f4c33 346f4c39"
+        "46535476 79363473 41000000"
+        "0014000b 6578616d 706c652e 6f726700"
+        "001c0020 fd8c2738 60d2e18e bca4c89b 6973befa 7ee8ecc6 9e9642db 326fab65 a0b955ba");
 
 const std::string kShortTermPassword = "VOkJxbRl1RmTxUk/WvJxBt";
-const std::string kUser = "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9";
+const std::string kUser =
+    "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9";
 
-Bytes key_of(const std::string& s) { return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+Bytes key_of(const std::string& s) {
+  return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
 
 TEST(Rfc5769, SampleRequestParsesAndVerifies) {
   ParseStatus st;

@@ -111,15 +111,16 @@ TEST(Parse, AttributeOverrunsAreRejected) {
 
 TEST(Parse, FirstOccurrenceWinsAndAttributesAfterIntegrityAreIgnored) {
   std::vector<uint8_t> buf(512);
-  StunWriter w(MutableBytes(buf.data(), buf.size()), Method::Allocate, MessageClass::Request, kTxid);
+  StunWriter w(MutableBytes(buf.data(), buf.size()), Method::Allocate, MessageClass::Request,
+               kTxid);
   w.add_text(attr::Username, "first");
   w.add_text(attr::Username, "second");
   const uint8_t key[4] = {1, 2, 3, 4};
   w.add_message_integrity(Bytes(key, 4));
   buf.resize(w.size());
   // Append a USERNAME and an XOR-PEER-ADDRESS after MESSAGE-INTEGRITY (fixing the length).
-  const uint8_t extra[] = {0x00, 0x06, 0x00, 0x04, 'e', 'v', 'i', 'l', 0x00, 0x12, 0x00, 0x08,
-                           0x00, 0x01, 0x00, 0x00, 0x5e, 0x12, 0xa4, 0x43};
+  const uint8_t extra[] = {0x00, 0x06, 0x00, 0x04, 'e',  'v',  'i',  'l',  0x00, 0x12,
+                           0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x5e, 0x12, 0xa4, 0x43};
   buf.insert(buf.end(), extra, extra + sizeof extra);
   store_be16(buf.data() + 2, uint16_t(buf.size() - 20));
   auto m = parse(buf);
@@ -165,7 +166,8 @@ TEST(Parse, FingerprintMustMatchAndBeLast) {
 }
 
 TEST(Parse, UnknownComprehensionRequiredAttributes) {
-  const auto bytes = build({{0x0042, {1}}, {0x7FFF, {}}, {0x8042, {2}}, {attr::Lifetime, {0, 0, 0, 1}}, {0x0042, {3}}});
+  const auto bytes = build(
+      {{0x0042, {1}}, {0x7FFF, {}}, {0x8042, {2}}, {attr::Lifetime, {0, 0, 0, 1}}, {0x0042, {3}}});
   auto m = parse(bytes);  // the message views `bytes`, which must outlive it
   ASSERT_TRUE(m);
   uint16_t out[16];
@@ -177,7 +179,8 @@ TEST(Parse, UnknownComprehensionRequiredAttributes) {
 
 TEST(Writer, PaddingIsZeroAndLengthsAreRight) {
   std::vector<uint8_t> buf(256, 0xAA);  // poison: padding must not leak it
-  StunWriter w(MutableBytes(buf.data(), buf.size()), Method::Allocate, MessageClass::Success, kTxid);
+  StunWriter w(MutableBytes(buf.data(), buf.size()), Method::Allocate, MessageClass::Success,
+               kTxid);
   w.add_text(attr::Realm, "abcde");
   w.add_error_code(486, "Allocation Quota Reached");
   ASSERT_TRUE(w.ok());
@@ -218,7 +221,8 @@ TEST(Writer, IntegrityThenFingerprintRoundTrip) {
 }
 
 TEST(XorAddress, RejectsFamilyLengthMismatch) {
-  const uint8_t header[20] = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  const uint8_t header[20] = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1,  2,
+                              3, 4, 5, 6, 7,    8,    9,    10,   11, 12};
   std::vector<uint8_t> v4 = {0, 1, 0, 0, 1, 2, 3, 4};
   std::vector<uint8_t> v6(20, 0);
   v6[1] = 2;
@@ -234,8 +238,10 @@ TEST(XorAddress, RejectsFamilyLengthMismatch) {
 }
 
 TEST(XorAddress, RoundTripBothFamilies) {
-  const uint8_t header[20] = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0xde, 0xad, 0xbe, 0xef, 5, 6, 7, 8, 9, 10, 11, 12};
-  for (const char* text : {"203.0.113.5:1", "[2001:db8::77]:65535", "0.0.0.0:0", "[::ffff:127.0.0.1]:3478"}) {
+  const uint8_t header[20] = {0,    1,    0, 0, 0x21, 0x12, 0xa4, 0x42, 0xde, 0xad,
+                              0xbe, 0xef, 5, 6, 7,    8,    9,    10,   11,   12};
+  for (const char* text :
+       {"203.0.113.5:1", "[2001:db8::77]:65535", "0.0.0.0:0", "[::ffff:127.0.0.1]:3478"}) {
     auto a = SocketAddress::parse(text);
     ASSERT_TRUE(a) << text;
     uint8_t v[20];

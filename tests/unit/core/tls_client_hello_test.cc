@@ -3,22 +3,29 @@
 
 #include <vector>
 
-#include "core/tls_client_hello.h"
 #include "../test_util.h"
+#include "core/tls_client_hello.h"
 
 namespace turnpike::core {
 namespace {
 
 // Sent by `openssl s_client -alpn stun.turn,h2 -servername Turn.Example.org` (OpenSSL 3.0).
 const std::vector<uint8_t> kOpenSslHello = test::hex(
-      "16030101500100014c0303c612e0091f214c466d7ab82743a3e33a1645ef616fe867dc3970a1eeb8c59f1220a10d5ad4"
-      "f25d8a305baf227f800b62a3ee56e2a40b7dd3023d8e3d65957425bf003e130213031301c02cc030009fcca9cca8ccaa"
-      "c02bc02f009ec024c028006bc023c0270067c00ac0140039c009c0130033009d009c003d003c0035002f00ff010000c5"
-      "0000001500130000105475726e2e4578616d706c652e6f7267000b000403000102000a00160014001d0017001e001900"
-      "1801000101010201030104002300000010000f000d097374756e2e7475726e0268320016000000170000000d002a0028"
-      "040305030603080708080809080a080b080408050806040105010601030303010302040205020602002b000908030403"
-      "0303020301002d00020101003300260024001d002037642d8406e25e65bb5447ff5c2c730688db08e36879892c7b42aa"
-      "5c86c4f862");
+    "16030101500100014c0303c612e0091f214c466d7ab82743a3e33a1645ef616fe867dc3970a1eeb8c59f1220a10d5a"
+    "d4"
+    "f25d8a305baf227f800b62a3ee56e2a40b7dd3023d8e3d65957425bf003e130213031301c02cc030009fcca9cca8cc"
+    "aa"
+    "c02bc02f009ec024c028006bc023c0270067c00ac0140039c009c0130033009d009c003d003c0035002f00ff010000"
+    "c5"
+    "0000001500130000105475726e2e4578616d706c652e6f7267000b000403000102000a00160014001d0017001e0019"
+    "00"
+    "1801000101010201030104002300000010000f000d097374756e2e7475726e0268320016000000170000000d002a00"
+    "28"
+    "040305030603080708080809080a080b080408050806040105010601030303010302040205020602002b0009080304"
+    "03"
+    "0303020301002d00020101003300260024001d002037642d8406e25e65bb5447ff5c2c730688db08e36879892c7b42"
+    "aa"
+    "5c86c4f862");
 
 TEST(TlsClientHello, RealHelloGivesSniAndAlpn) {
   ClientHelloInfo info;
@@ -34,7 +41,8 @@ TEST(TlsClientHello, RealHelloGivesSniAndAlpn) {
 TEST(TlsClientHello, EveryPrefixNeedsMore) {
   ClientHelloInfo info;
   for (size_t n = 0; n < kOpenSslHello.size(); ++n) {
-    EXPECT_EQ(parse_client_hello(Bytes(kOpenSslHello.data(), n), &info), HelloStatus::NeedMore) << n;
+    EXPECT_EQ(parse_client_hello(Bytes(kOpenSslHello.data(), n), &info), HelloStatus::NeedMore)
+        << n;
   }
 }
 
@@ -52,7 +60,8 @@ TEST(TlsClientHello, FragmentedAcrossRecords) {
   ClientHelloInfo info;
   ASSERT_EQ(parse_client_hello(Bytes(split.data(), split.size()), &info), HelloStatus::Ok);
   EXPECT_EQ(info.server_name, "turn.example.org");
-  EXPECT_EQ(parse_client_hello(Bytes(split.data(), split.size() - 1), &info), HelloStatus::NeedMore);
+  EXPECT_EQ(parse_client_hello(Bytes(split.data(), split.size() - 1), &info),
+            HelloStatus::NeedMore);
 }
 
 TEST(TlsClientHello, NotTlsAndInvalid) {
@@ -62,7 +71,8 @@ TEST(TlsClientHello, NotTlsAndInvalid) {
   const std::vector<uint8_t> http = {'G', 'E', 'T', ' ', '/'};
   EXPECT_EQ(parse_client_hello(Bytes(http.data(), http.size()), &info), HelloStatus::NotTls);
   const std::vector<uint8_t> sslv2ish = {0x16, 0x02, 0x00};
-  EXPECT_EQ(parse_client_hello(Bytes(sslv2ish.data(), sslv2ish.size()), &info), HelloStatus::NotTls);
+  EXPECT_EQ(parse_client_hello(Bytes(sslv2ish.data(), sslv2ish.size()), &info),
+            HelloStatus::NotTls);
   // A handshake record holding a ServerHello (type 2) is not a ClientHello.
   std::vector<uint8_t> server_hello = kOpenSslHello;
   server_hello[5] = 2;

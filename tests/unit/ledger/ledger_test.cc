@@ -20,8 +20,9 @@ namespace fs = std::filesystem;
 class LedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::path(::testing::TempDir()) / ("ledger-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = fs::path(::testing::TempDir()) /
+          ("ledger-" + std::to_string(::getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
     fs::create_directories(dir);
     path = (dir / "ledger.db").string();
@@ -53,7 +54,8 @@ class LedgerTest : public ::testing::Test {
     return o;
   }
 
-  static LedgerEvent session(EventKind kind, uint64_t sid, const char* user, int64_t at, uint64_t bytes = 0) {
+  static LedgerEvent session(EventKind kind, uint64_t sid, const char* user, int64_t at,
+                             uint64_t bytes = 0) {
     LedgerEvent e;
     e.kind = kind;
     e.sid = sid;
@@ -252,7 +254,8 @@ TEST_F(LedgerTest, IdenticalRefusalsFoldAndNewRowsAreCapped) {
       }
     }
     // Ten different sources in the same second: only three new rows, the rest counted.
-    for (int i = 0; i < 10; ++i) p.push(refusal(("198.51.100." + std::to_string(100 + i)).c_str(), "stale-nonce", 2'000'500));
+    for (int i = 0; i < 10; ++i)
+      p.push(refusal(("198.51.100." + std::to_string(100 + i)).c_str(), "stale-nonce", 2'000'500));
     w.stop();
     EXPECT_EQ(w.stats().refusals_folded, 8u);
   }
@@ -266,7 +269,8 @@ TEST_F(LedgerTest, AFullRingDropsAndCountsWithoutBlocking) {
   Producer& p = w.add_producer();  // not started: nobody drains
   size_t accepted = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 3000; ++i) accepted += p.push(session(EventKind::SessionStart, uint64_t(i), "u", 1));
+  for (int i = 0; i < 3000; ++i)
+    accepted += p.push(session(EventKind::SessionStart, uint64_t(i), "u", 1));
   const auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(accepted, EventRing::capacity());
   EXPECT_EQ(p.dropped.load(), 3000 - EventRing::capacity());
@@ -280,14 +284,16 @@ TEST_F(LedgerTest, LockedDatabaseDelaysWritesAndLosesNothing) {
   LedgerWriter w(options(), log);
   Producer& p = w.add_producer();
   w.start();
-  for (int i = 0; i < 50; ++i) p.push(session(EventKind::SessionEnd, uint64_t(i), "1:a", 1'000'000 + i, 10));
+  for (int i = 0; i < 50; ++i)
+    p.push(session(EventKind::SessionEnd, uint64_t(i), "1:a", 1'000'000 + i, 10));
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // longer than the busy timeout
   EXPECT_FALSE(w.stats().database_ok);
   EXPECT_EQ(w.stats().written, 0u);
   holder.exec("COMMIT");
   // The writer retries on its own schedule (a second after a failure, then up to the busy
   // timeout): give it time, generously, on a loaded machine.
-  for (int i = 0; i < 300 && w.stats().written < 50; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 300 && w.stats().written < 50; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(w.stats().written, 50u);
   EXPECT_EQ(w.stats().dropped, 0u);
   w.stop();
@@ -321,11 +327,16 @@ TEST_F(LedgerTest, UnopenableLedgerIsReportedAndEventsAreBoundedInMemory) {
 TEST_F(LedgerTest, RetentionDeletesOldRows) {
   {
     auto db = open_rw();
-    db.exec("INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip, client_port, started_at,"
-            " updated_at, ended_at, end_reason) VALUES ('n', 'b', 'old', 'r', 'u', 'udp', '1.1.1.1', 1, 1000, 1000,"
-            " 1000, 'expired')");
-    db.exec("INSERT INTO refusals (at, last_at, node, client_ip, client_port, transport, method, code, reason)"
-            " VALUES (1000, 1000, 'n', '1.1.1.1', 1, 'udp', 'Allocate', 401, 'bad-integrity')");
+    db.exec(
+        "INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip, "
+        "client_port, started_at,"
+        " updated_at, ended_at, end_reason) VALUES ('n', 'b', 'old', 'r', 'u', 'udp', '1.1.1.1', "
+        "1, 1000, 1000,"
+        " 1000, 'expired')");
+    db.exec(
+        "INSERT INTO refusals (at, last_at, node, client_ip, client_port, transport, method, code, "
+        "reason)"
+        " VALUES (1000, 1000, 'n', '1.1.1.1', 1, 'udp', 'Allocate', 401, 'bad-integrity')");
   }
   WriterOptions o = options();
   o.retention_days = 30;
@@ -350,7 +361,8 @@ TEST_F(LedgerTest, CredentialLogAndWhoQueries) {
     EXPECT_EQ(c.stats().written, 3u);
   }
   auto db = open_rw();
-  EXPECT_EQ(query_credentials(db, "alice@localhost").size(), 2u);  // a bare JID matches its resources
+  EXPECT_EQ(query_credentials(db, "alice@localhost").size(),
+            2u);  // a bare JID matches its resources
   EXPECT_EQ(query_credentials(db, "alice@localhost/phone").size(), 1u);
   EXPECT_EQ(query_credentials(db, "102:bob").size(), 1u);
   EXPECT_EQ(query_credentials(db, "alice@local%").size(), 0u);  // LIKE wildcards are literal

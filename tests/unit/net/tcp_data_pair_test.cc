@@ -42,7 +42,9 @@ struct Link {
   ~Link() {
     if (outer >= 0) ::close(outer);
   }
-  void write(const std::string& s) const { ASSERT_EQ(::send(outer, s.data(), s.size(), MSG_NOSIGNAL), ssize_t(s.size())); }
+  void write(const std::string& s) const {
+    ASSERT_EQ(::send(outer, s.data(), s.size(), MSG_NOSIGNAL), ssize_t(s.size()));
+  }
   // Everything readable now; `eof` tells whether the other end closed.
   std::string read(bool* eof = nullptr) const {
     std::string out;
@@ -72,14 +74,17 @@ class DataPair : public ::testing::Test {
     event_base_free(base);
   }
 
-  void make(const std::string& early_from_peer, const std::string& unsent, const std::string& unread) {
+  void make(const std::string& early_from_peer, const std::string& unsent,
+            const std::string& unread) {
     ByteBuffer held(TcpDataPair::kBuffer);
-    held.append(core::Bytes(reinterpret_cast<const uint8_t*>(early_from_peer.data()), early_from_peer.size()));
+    held.append(core::Bytes(reinterpret_cast<const uint8_t*>(early_from_peer.data()),
+                            early_from_peer.size()));
     StreamHandoff h;
     h.fd = std::move(client.inner);
     h.unsent.assign(unsent.begin(), unsent.end());
     h.unread.assign(unread.begin(), unread.end());
-    pair = std::make_unique<TcpDataPair>(base, owner, std::move(peer.inner), std::move(held), std::move(h));
+    pair = std::make_unique<TcpDataPair>(base, owner, std::move(peer.inner), std::move(held),
+                                         std::move(h));
     ASSERT_TRUE(pair->start(0));
   }
 
@@ -119,7 +124,8 @@ TEST_F(DataPair, SlowReaderStopsTheSenderWithoutLossOrGrowth) {
   size_t stalled_rounds = 0;
   for (int i = 0; i < 2000 && stalled_rounds < 50; ++i) {
     const size_t at = written % pattern.size();
-    const ssize_t n = ::send(peer.outer, pattern.data() + at, pattern.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n =
+        ::send(peer.outer, pattern.data() + at, pattern.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       written += size_t(n);
       stalled_rounds = 0;

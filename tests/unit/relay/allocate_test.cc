@@ -40,8 +40,10 @@ TEST_F(RelayTest, LifetimeIsClampedBetweenDefaultAndMaximum) {
 TEST_F(RelayTest, RetransmittedAllocateGetsTheSameAnswerAndNoSecondAllocation) {
   get_nonce();
   const uint8_t txid[12] = {0xAA, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
-  auto req = build(Method::Allocate, MessageClass::Request,
-                   [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); }, true, txid);
+  auto req = build(
+      Method::Allocate, MessageClass::Request,
+      [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); }, true,
+      txid);
   auto first = one(req);
   ASSERT_TRUE(first.ok());
   auto again = one(req);
@@ -63,9 +65,12 @@ TEST_F(RelayTest, RetransmittedAllocateGetsTheSameAnswerAndNoSecondAllocation) {
 TEST_F(RelayTest, RetransmittedRequestsAreNotExecutedTwice) {
   ASSERT_TRUE(allocate().ok());
   const uint8_t txid[12] = {0xBB};
-  auto req = build(Method::CreatePermission, MessageClass::Request, [](core::StunWriter& w) {
-    w.add_xor_address(attr::XorPeerAddress, *SocketAddress::parse("203.0.113.9:0"));
-  }, true, txid);
+  auto req = build(
+      Method::CreatePermission, MessageClass::Request,
+      [](core::StunWriter& w) {
+        w.add_xor_address(attr::XorPeerAddress, *SocketAddress::parse("203.0.113.9:0"));
+      },
+      true, txid);
   auto a = one(req);
   auto b = one(req);
   EXPECT_EQ(a.bytes, b.bytes);
@@ -140,16 +145,19 @@ TEST_F(RelayTest, ReservationTokenExcludesEvenPortAndFamilies) {
               token(w);
               const uint8_t e = 0;
               w.add(attr::EvenPort, core::Bytes(&e, 1));
-            }).error(), 400);
+            }).error(),
+            400);
   EXPECT_EQ(allocate([&](core::StunWriter& w) {
               token(w);
               const uint8_t f[4] = {1, 0, 0, 0};
               w.add(attr::RequestedAddressFamily, core::Bytes(f, 4));
-            }).error(), 400);
+            }).error(),
+            400);
   EXPECT_EQ(allocate([&](core::StunWriter& w) {
               const uint8_t t[6] = {1};
               w.add(attr::ReservationToken, core::Bytes(t, 6));
-            }).error(), 400);
+            }).error(),
+            400);
   io.fail_with = 508;  // the network layer does not know the token
   EXPECT_EQ(allocate(token).error(), 508);
   ASSERT_FALSE(io.opened.empty());
@@ -202,12 +210,14 @@ TEST_F(RelayTest, DualAllocation) {
   EXPECT_EQ(allocate([](core::StunWriter& w) {
               const uint8_t f[4] = {1, 0, 0, 0};
               w.add(attr::AdditionalAddressFamily, core::Bytes(f, 4));
-            }).error(), 400);
+            }).error(),
+            400);
   EXPECT_EQ(allocate([&](core::StunWriter& w) {
               both(w);
               const uint8_t f[4] = {1, 0, 0, 0};
               w.add(attr::RequestedAddressFamily, core::Bytes(f, 4));
-            }).error(), 400);
+            }).error(),
+            400);
   // The IPv6 half fails: success with IPv4 only and ADDRESS-ERROR-CODE for IPv6.
   io.fail_with = 508;
   io.fail_family = Family::V6;
@@ -308,9 +318,9 @@ TEST_F(RelayTest, RefreshWithAFamilyTheAllocationLacksIs443) {
 
 TEST_F(RelayTest, DeletingOneFamilyOfADualAllocation) {
   ASSERT_TRUE(allocate([](core::StunWriter& w) {
-    const uint8_t f[4] = {2, 0, 0, 0};
-    w.add(attr::AdditionalAddressFamily, core::Bytes(f, 4));
-  }).ok());
+                const uint8_t f[4] = {2, 0, 0, 0};
+                w.add(attr::AdditionalAddressFamily, core::Bytes(f, 4));
+              }).ok());
   auto r = request(Method::Refresh, [](core::StunWriter& w) {
     w.add_u32(attr::Lifetime, 0);
     const uint8_t f[4] = {2, 0, 0, 0};

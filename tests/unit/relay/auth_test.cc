@@ -8,8 +8,9 @@ namespace turnpike::relay::test {
 namespace {
 
 TEST_F(RelayTest, FirstRequestIsChallengedWithRealmNonceAndAlgorithms) {
-  auto r = one(build(Method::Allocate, MessageClass::Request,
-                     [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); }, false));
+  auto r = one(build(
+      Method::Allocate, MessageClass::Request,
+      [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); }, false));
   EXPECT_EQ(r.error(), 401);
   EXPECT_EQ(r.reason(), "");  // nothing more than needed before authentication
   EXPECT_EQ(r.text(attr::Realm), kRealm);
@@ -25,7 +26,8 @@ TEST_F(RelayTest, FirstRequestIsChallengedWithRealmNonceAndAlgorithms) {
 TEST_F(RelayTest, RestCredentialAllocatesAndTheAnswerIsSigned) {
   auto r = allocate();
   ASSERT_TRUE(r.ok()) << r.error() << " " << r.reason();
-  const core::LongTermKey k = core::long_term_key(core::HashAlgorithm::Md5, username, kRealm, password);
+  const core::LongTermKey k =
+      core::long_term_key(core::HashAlgorithm::Md5, username, kRealm, password);
   EXPECT_TRUE(core::verify_message_integrity(*r.msg, k.view()));
   EXPECT_EQ(events.started.size(), 1u);
   EXPECT_EQ(allocation()->username, username);
@@ -108,11 +110,13 @@ TEST_F(RelayTest, IntegrityWithoutUsernameRealmOrNonceIs400) {
   get_nonce();
   std::vector<uint8_t> buf(256);
   const uint8_t id[12] = {9};
-  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Allocate, MessageClass::Request, id);
+  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Allocate,
+                     MessageClass::Request, id);
   w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
   w.add_text(attr::Username, username);
   w.add_text(attr::Nonce, nonce);  // no REALM
-  w.add_message_integrity(core::long_term_key(core::HashAlgorithm::Md5, username, kRealm, password).view());
+  w.add_message_integrity(
+      core::long_term_key(core::HashAlgorithm::Md5, username, kRealm, password).view());
   buf.resize(w.size());
   EXPECT_EQ(one(buf).error(), 400);
 }
@@ -126,12 +130,14 @@ TEST_F(RelayTest, WrongRealmIsExplained) {
   get_nonce();
   std::vector<uint8_t> buf(512);
   const uint8_t id[12] = {8};
-  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Allocate, MessageClass::Request, id);
+  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Allocate,
+                     MessageClass::Request, id);
   w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
   w.add_text(attr::Username, username);
   w.add_text(attr::Realm, "other.realm");
   w.add_text(attr::Nonce, nonce);
-  w.add_message_integrity(core::long_term_key(core::HashAlgorithm::Md5, username, "other.realm", password).view());
+  w.add_message_integrity(
+      core::long_term_key(core::HashAlgorithm::Md5, username, "other.realm", password).view());
   buf.resize(w.size());
   EXPECT_EQ(one(buf).error(), 401);
   EXPECT_NE(events.refused_list.back().detail.find("other.realm"), std::string::npos);
@@ -193,13 +199,15 @@ TEST_F(RelayTest, UserhashFindsStaticUsers) {
   get_nonce();
   std::vector<uint8_t> buf(512);
   const uint8_t id[12] = {7};
-  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Allocate, MessageClass::Request, id);
+  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Allocate,
+                     MessageClass::Request, id);
   w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
   const auto h = core::userhash("dave", kRealm);
   w.add(attr::Userhash, core::Bytes(h.data(), h.size()));
   w.add_text(attr::Realm, kRealm);
   w.add_text(attr::Nonce, nonce);
-  w.add_message_integrity_sha256(core::long_term_key(core::HashAlgorithm::Md5, "dave", kRealm, "davepass").view());
+  w.add_message_integrity_sha256(
+      core::long_term_key(core::HashAlgorithm::Md5, "dave", kRealm, "davepass").view());
   buf.resize(w.size());
   auto r = one(buf);
   ASSERT_TRUE(r.ok()) << r.error();
@@ -212,7 +220,8 @@ TEST_F(RelayTest, Sha256IntegrityIsAnsweredWithSha256) {
   auto r = allocate();
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r.msg->message_integrity());
-  const core::LongTermKey k = core::long_term_key(core::HashAlgorithm::Md5, username, kRealm, password);
+  const core::LongTermKey k =
+      core::long_term_key(core::HashAlgorithm::Md5, username, kRealm, password);
   EXPECT_TRUE(core::verify_message_integrity_sha256(*r.msg, k.view()));
 }
 
@@ -224,7 +233,8 @@ TEST_F(RelayTest, PasswordAlgorithmSha256) {
     w.add(attr::PasswordAlgorithms, core::Bytes(core::kPasswordAlgorithmsValue, 8));
   });
   ASSERT_TRUE(r.ok()) << r.error();
-  const core::LongTermKey k = core::long_term_key(core::HashAlgorithm::Sha256, username, kRealm, password);
+  const core::LongTermKey k =
+      core::long_term_key(core::HashAlgorithm::Sha256, username, kRealm, password);
   EXPECT_TRUE(core::verify_message_integrity(*r.msg, k.view()));
 }
 
@@ -254,8 +264,9 @@ TEST_F(RelayTest, PasswordAlgorithmsBidDownIs400) {
 
 TEST_F(RelayTest, NoAuthModeNeedsNoCredentials) {
   creds->no_auth = true;
-  auto r = one(build(Method::Allocate, MessageClass::Request,
-                     [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); }, false));
+  auto r = one(build(
+      Method::Allocate, MessageClass::Request,
+      [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); }, false));
   EXPECT_TRUE(r.ok());
   EXPECT_FALSE(r.msg->message_integrity());
 }
@@ -272,7 +283,8 @@ TEST_F(RelayTest, AnotherUsersRequestOnAnAllocationIs441) {
 TEST_F(RelayTest, BindingNeedsNoAuthAndStaysSmall) {
   std::vector<uint8_t> buf(64);
   const uint8_t id[12] = {1};
-  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Binding, MessageClass::Request, id);
+  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Binding,
+                     MessageClass::Request, id);
   buf.resize(w.size());
   auto r = one(buf);
   ASSERT_TRUE(r.ok());
@@ -285,7 +297,8 @@ TEST_F(RelayTest, BindingNeedsNoAuthAndStaysSmall) {
 TEST_F(RelayTest, BindingWithFingerprintIsAnsweredWithFingerprint) {
   std::vector<uint8_t> buf(64);
   const uint8_t id[12] = {2};
-  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Binding, MessageClass::Request, id);
+  core::StunWriter w(core::MutableBytes(buf.data(), buf.size()), Method::Binding,
+                     MessageClass::Request, id);
   w.add_fingerprint();
   buf.resize(w.size());
   auto r = one(buf);
@@ -304,11 +317,14 @@ TEST_F(RelayTest, SecureStunChallengesBinding) {
 }
 
 TEST_F(RelayTest, UnknownComprehensionRequiredAttributeIs420) {
-  auto r = one(build(Method::Allocate, MessageClass::Request, [](core::StunWriter& w) {
-    w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
-    w.add_text(0x0042, "x");
-    w.add_text(0x8042, "optional attributes are fine");
-  }, false));
+  auto r = one(build(
+      Method::Allocate, MessageClass::Request,
+      [](core::StunWriter& w) {
+        w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
+        w.add_text(0x0042, "x");
+        w.add_text(0x8042, "optional attributes are fine");
+      },
+      false));
   EXPECT_EQ(r.error(), 420);
   auto u = r.msg->find(attr::UnknownAttributes);
   ASSERT_TRUE(u);
@@ -325,8 +341,12 @@ TEST_F(RelayTest, UnknownMethodIs400AndResponsesAreIgnored) {
 
 TEST_F(RelayTest, MalformedDatagramsAreDroppedSilently) {
   EXPECT_TRUE(feed({0x00, 0x01, 0x00}).empty());
-  EXPECT_TRUE(feed({0x80, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}).empty());
-  EXPECT_TRUE(feed({0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x43, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}).empty());
+  EXPECT_TRUE(
+      feed({0x80, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+          .empty());
+  EXPECT_TRUE(
+      feed({0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x43, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+          .empty());
   EXPECT_TRUE(feed({}).empty());
   EXPECT_GT(server->stats().malformed, 0u);
 }
@@ -335,11 +355,13 @@ TEST_F(RelayTest, UnauthenticatedAnswersAreRateLimitedPerSource) {
   settings.unauth_rate = 10;
   start(0, 0);
   int answered = 0;
-  for (int i = 0; i < 100; ++i) answered += int(feed(build(Method::Binding, MessageClass::Request, nullptr, false)).size());
+  for (int i = 0; i < 100; ++i)
+    answered += int(feed(build(Method::Binding, MessageClass::Request, nullptr, false)).size());
   EXPECT_EQ(answered, 20);  // a burst of 2 x rate
   advance(1);
   answered = 0;
-  for (int i = 0; i < 100; ++i) answered += int(feed(build(Method::Binding, MessageClass::Request, nullptr, false)).size());
+  for (int i = 0; i < 100; ++i)
+    answered += int(feed(build(Method::Binding, MessageClass::Request, nullptr, false)).size());
   EXPECT_EQ(answered, 10);
   // Another source has its own budget.
   client = *SocketAddress::parse("203.0.113.50:1234");

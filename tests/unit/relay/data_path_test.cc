@@ -36,10 +36,15 @@ TEST_F(DataPath, SendIndicationToAForbiddenPeerIsDroppedAndLoggedOnce) {
 
 TEST_F(DataPath, MalformedSendIndicationsAreDropped) {
   ASSERT_TRUE(create_permission({"203.0.113.9"}).ok());
-  feed(build(Method::Send, MessageClass::Indication, [](core::StunWriter& w) { w.add_text(attr::Data, "no peer"); }, false));
-  feed(build(Method::Send, MessageClass::Indication, [](core::StunWriter& w) {
-    w.add_xor_address(attr::XorPeerAddress, *SocketAddress::parse("203.0.113.9:1"));
-  }, false));
+  feed(build(
+      Method::Send, MessageClass::Indication,
+      [](core::StunWriter& w) { w.add_text(attr::Data, "no peer"); }, false));
+  feed(build(
+      Method::Send, MessageClass::Indication,
+      [](core::StunWriter& w) {
+        w.add_xor_address(attr::XorPeerAddress, *SocketAddress::parse("203.0.113.9:1"));
+      },
+      false));
   EXPECT_TRUE(io.to_peer.empty());
 }
 
@@ -142,9 +147,9 @@ class DualDataPath : public RelayTest {
   void SetUp() override {
     RelayTest::SetUp();
     ASSERT_TRUE(allocate([](core::StunWriter& w) {
-      const uint8_t f[4] = {2, 0, 0, 0};
-      w.add(attr::AdditionalAddressFamily, core::Bytes(f, 4));
-    }).ok());
+                  const uint8_t f[4] = {2, 0, 0, 0};
+                  w.add(attr::AdditionalAddressFamily, core::Bytes(f, 4));
+                }).ok());
   }
 };
 

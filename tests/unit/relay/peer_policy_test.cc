@@ -27,29 +27,53 @@ TEST(PeerPolicy, RefusedByDefaultInEverySpelling) {
   const PeerPolicy p;
   const char* refused[] = {
       // unspecified (CVE-2020-26262)
-      "0.0.0.0", "0.1.2.3", "::", "::ffff:0.0.0.0",
+      "0.0.0.0",
+      "0.1.2.3",
+      "::",
+      "::ffff:0.0.0.0",
       // loopback (CVE-2018-4058) and its IPv6 spellings (CVE-2026-27624, coturn #1945)
-      "127.0.0.1", "127.8.9.10", "127.255.255.254", "::1", "::ffff:127.0.0.1", "::127.0.0.1",
-      "64:ff9b::7f00:1", "2002:7f00:1::1",
+      "127.0.0.1",
+      "127.8.9.10",
+      "127.255.255.254",
+      "::1",
+      "::ffff:127.0.0.1",
+      "::127.0.0.1",
+      "64:ff9b::7f00:1",
+      "2002:7f00:1::1",
       // link-local and the cloud metadata address (coturn #1947)
-      "169.254.169.254", "169.254.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "fe80::1",
+      "169.254.169.254",
+      "169.254.0.1",
+      "::ffff:169.254.169.254",
+      "64:ff9b::a9fe:a9fe",
+      "fe80::1",
       "febf::1",
       // unique local and site-local
-      "fc00::1", "fd00::2", "fd00:ec2::254", "fec0::1",
+      "fc00::1",
+      "fd00::2",
+      "fd00:ec2::254",
+      "fec0::1",
       // multicast and broadcast, reserved
-      "224.0.0.1", "239.255.255.254", "ff02::1", "ff0e::1", "255.255.255.255", "240.0.0.1",
+      "224.0.0.1",
+      "239.255.255.254",
+      "ff02::1",
+      "ff0e::1",
+      "255.255.255.255",
+      "240.0.0.1",
       "::ffff:224.0.0.1",
       // Teredo and 6to4 (RFC 6156 §9.1)
-      "2001::1", "2001:0:7f00:1::1", "2002:c000:204::1", "2002::",
+      "2001::1",
+      "2001:0:7f00:1::1",
+      "2002:c000:204::1",
+      "2002::",
   };
   for (const char* s : refused) EXPECT_FALSE(p.check(ip(s))) << s;
 }
 
 TEST(PeerPolicy, AllowedByDefault) {
   const PeerPolicy p;
-  for (const char* s : {"8.8.8.8", "203.0.113.9", "10.0.0.1", "192.168.1.1", "172.16.0.1",
-                        "100.64.0.1", "2001:db8::1", "2a00:1450::1", "::ffff:8.8.8.8",
-                        "64:ff9b::808:808", "1.2.3.4"}) {
+  for (const char* s :
+       {"8.8.8.8", "203.0.113.9", "10.0.0.1", "192.168.1.1", "172.16.0.1", "100.64.0.1",
+        "2001:db8::1", "2a00:1450::1", "::ffff:8.8.8.8", "64:ff9b::808:808", "1.2.3.4"}) {
     EXPECT_TRUE(p.check(ip(s))) << s;
   }
 }
@@ -106,7 +130,8 @@ TEST(PeerPolicy, AllowedRangeWinsOverEveryRefusal) {
 
 TEST(PeerPolicy, OwnListenersAreRefusedByPortOnly) {
   PeerPolicy::Options o;
-  o.own_listeners = {*SocketAddress::parse("203.0.113.1:3478"), *SocketAddress::parse("[2001:db8::1]:3478")};
+  o.own_listeners = {*SocketAddress::parse("203.0.113.1:3478"),
+                     *SocketAddress::parse("[2001:db8::1]:3478")};
   const PeerPolicy p(o);
   EXPECT_FALSE(p.check(*SocketAddress::parse("203.0.113.1:3478")));
   EXPECT_FALSE(p.check(*SocketAddress::parse("[::ffff:203.0.113.1]:3478")));

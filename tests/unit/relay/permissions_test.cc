@@ -93,13 +93,20 @@ TEST_F(RelayTest, ChannelNumbersOutsideTheRangeAre400) {
 
 TEST_F(RelayTest, ChannelBindNeedsNumberAndPeer) {
   ASSERT_TRUE(allocate().ok());
-  EXPECT_EQ(request(Method::ChannelBind, [](core::StunWriter& w) {
-              w.add_xor_address(attr::XorPeerAddress, *SocketAddress::parse("203.0.113.9:1"));
-            }).error(), 400);
-  EXPECT_EQ(request(Method::ChannelBind, [](core::StunWriter& w) {
-              const uint8_t v[4] = {0x40, 0x01, 0, 0};
-              w.add(attr::ChannelNumber, core::Bytes(v, 4));
-            }).error(), 400);
+  EXPECT_EQ(request(Method::ChannelBind,
+                    [](core::StunWriter& w) {
+                      w.add_xor_address(attr::XorPeerAddress,
+                                        *SocketAddress::parse("203.0.113.9:1"));
+                    })
+                .error(),
+            400);
+  EXPECT_EQ(request(Method::ChannelBind,
+                    [](core::StunWriter& w) {
+                      const uint8_t v[4] = {0x40, 0x01, 0, 0};
+                      w.add(attr::ChannelNumber, core::Bytes(v, 4));
+                    })
+                .error(),
+            400);
 }
 
 TEST_F(RelayTest, RebindingRules) {

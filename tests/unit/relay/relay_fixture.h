@@ -22,8 +22,8 @@
 
 namespace turnpike::relay::test {
 
-using core::Method;
 using core::MessageClass;
+using core::Method;
 namespace attr = core::attr;
 
 struct FakeIo : RelayIo {
@@ -42,8 +42,8 @@ struct FakeIo : RelayIo {
   std::set<RelaySocket*> open_sockets;
   uintptr_t next_socket = 1;
   uint16_t next_port = 50000;
-  uint16_t fail_with = 0;               // make open_relay fail with this code
-  std::optional<Family> fail_family;    // ... only for this family
+  uint16_t fail_with = 0;             // make open_relay fail with this code
+  std::optional<Family> fail_family;  // ... only for this family
 
   OpenRelayResult open_relay(Allocation&, uint8_t, const OpenRelayRequest& r) override {
     opened.push_back(r);
@@ -55,7 +55,8 @@ struct FakeIo : RelayIo {
     res.socket = reinterpret_cast<RelaySocket*>(next_socket++);
     open_sockets.insert(res.socket);
     next_port += 2;
-    res.bound = SocketAddress(r.reservation_token ? *IpAddress::parse("192.0.2.1") : r.bind_ip, next_port);
+    res.bound =
+        SocketAddress(r.reservation_token ? *IpAddress::parse("192.0.2.1") : r.bind_ip, next_port);
     if (r.reserve_next) res.reservation_token = 0x1122334455667788ull;
     return res;
   }
@@ -99,7 +100,8 @@ struct FakeIo : RelayIo {
     open_peers.insert(p);
     return p;
   }
-  PeerConnection* connect_peer(uint32_t id, const SocketAddress& from, const SocketAddress& peer) override {
+  PeerConnection* connect_peer(uint32_t id, const SocketAddress& from,
+                               const SocketAddress& peer) override {
     if (fail_connect) return nullptr;
     PeerConnection* p = new_peer();
     connects.push_back({id, from, peer, p});
@@ -136,14 +138,19 @@ struct Recorder : EventSink {
   uint64_t last_bytes_from_client = 0;
 
   void session_started(const Allocation& a, const Now&) override { started.push_back(a.id); }
-  void permission_installed(const Allocation&, const IpAddress&, const Now&) override { ++permissions; }
-  void channel_bound(const Allocation&, uint16_t, const SocketAddress&, const Now&) override { ++channels; }
+  void permission_installed(const Allocation&, const IpAddress&, const Now&) override {
+    ++permissions;
+  }
+  void channel_bound(const Allocation&, uint16_t, const SocketAddress&, const Now&) override {
+    ++channels;
+  }
   void session_ended(const Allocation& a, EndReason why, const Now&) override {
     ended.push_back({a.id, why});
     last_bytes_from_client = a.from_client.bytes;
   }
   void refused(const Refusal& r) override {
-    refused_list.push_back({r.reason, r.code, std::string(r.username), std::string(r.detail), r.peer});
+    refused_list.push_back(
+        {r.reason, r.code, std::string(r.username), std::string(r.detail), r.peer});
   }
 };
 
@@ -179,7 +186,8 @@ struct Response {
   std::vector<SocketAddress> addresses(uint16_t type) const {
     std::vector<SocketAddress> out;
     msg->for_each([&](const core::Attribute& a) {
-      if (a.type == type) out.push_back(*core::decode_xor_address(msg->value(a), msg->bytes().data()));
+      if (a.type == type)
+        out.push_back(*core::decode_xor_address(msg->value(a), msg->bytes().data()));
     });
     return out;
   }
@@ -243,7 +251,8 @@ class RelayTest : public ::testing::Test {
                                       connection_ids, 1);
   }
 
-  void use_rest_user(const std::string& user, int64_t ttl = 3600, const std::string& secret = kSecret) {
+  void use_rest_user(const std::string& user, int64_t ttl = 3600,
+                     const std::string& secret = kSecret) {
     auto c = core::mint_rest_credential(secret, user, now.unix_s(), ttl);
     username = c.username;
     password = c.password;
@@ -303,9 +312,9 @@ class RelayTest : public ::testing::Test {
 
   // Gets a nonce the way a client does: an unsigned request answered 401.
   void get_nonce() {
-    auto r = one(build(Method::Allocate, MessageClass::Request,
-                       [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); },
-                       false));
+    auto r = one(build(
+        Method::Allocate, MessageClass::Request,
+        [](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kUdp, 4)); }, false));
     ASSERT_EQ(r.error(), 401);
     nonce = r.text(attr::Nonce);
     ASSERT_FALSE(nonce.empty());
@@ -324,10 +333,13 @@ class RelayTest : public ::testing::Test {
   bool retry_stale_nonce = true;
 
   Response allocate(const AttrWriter& extra = nullptr, const uint8_t* txid = nullptr) {
-    return request(Method::Allocate, [&](core::StunWriter& w) {
-      w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
-      if (extra) extra(w);
-    }, txid);
+    return request(
+        Method::Allocate,
+        [&](core::StunWriter& w) {
+          w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
+          if (extra) extra(w);
+        },
+        txid);
   }
 
   Response create_permission(std::initializer_list<const char*> peers) {
@@ -360,14 +372,18 @@ class RelayTest : public ::testing::Test {
 
   void send_indication(const char* peer, const std::string& data) {
     auto p = SocketAddress::parse(peer);
-    feed(build(Method::Send, MessageClass::Indication, [&](core::StunWriter& w) {
-      w.add_xor_address(attr::XorPeerAddress, *p);
-      w.add_text(attr::Data, data);
-    }, false));
+    feed(build(
+        Method::Send, MessageClass::Indication,
+        [&](core::StunWriter& w) {
+          w.add_xor_address(attr::XorPeerAddress, *p);
+          w.add_text(attr::Data, data);
+        },
+        false));
   }
 
   void channel_data(uint16_t channel, const std::string& data) {
-    std::vector<uint8_t> b = {uint8_t(channel >> 8), uint8_t(channel), uint8_t(data.size() >> 8), uint8_t(data.size())};
+    std::vector<uint8_t> b = {uint8_t(channel >> 8), uint8_t(channel), uint8_t(data.size() >> 8),
+                              uint8_t(data.size())};
     b.insert(b.end(), data.begin(), data.end());
     feed(b);
   }
@@ -379,7 +395,8 @@ class RelayTest : public ::testing::Test {
     std::vector<uint8_t> buf(Server::kHeadroom + data.size() + Server::kTailroom, 0xEE);
     std::memcpy(buf.data() + Server::kHeadroom, data.data(), data.size());
     const size_t before = io.to_client.size();
-    server->on_peer_packet(*a, index, *SocketAddress::parse(peer), buf.data() + Server::kHeadroom, data.size(), now);
+    server->on_peer_packet(*a, index, *SocketAddress::parse(peer), buf.data() + Server::kHeadroom,
+                           data.size(), now);
     if (io.to_client.size() == before) return {};
     return io.to_client.back().bytes;
   }

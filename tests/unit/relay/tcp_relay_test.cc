@@ -41,7 +41,8 @@ class TcpRelay : public RelayTest {
   std::vector<Response> connect(const char* peer) {
     auto p = SocketAddress::parse(peer);
     EXPECT_TRUE(p) << peer;
-    return send(Method::Connect, [&](core::StunWriter& w) { w.add_xor_address(attr::XorPeerAddress, *p); });
+    return send(Method::Connect,
+                [&](core::StunWriter& w) { w.add_xor_address(attr::XorPeerAddress, *p); });
   }
 
   Response connect_error(const char* peer) {
@@ -95,7 +96,9 @@ class TcpRelay : public RelayTest {
     });
   }
 
-  Allocation* control_allocation() { return server->find(FiveTuple{control_client, local, Transport::Tcp}); }
+  Allocation* control_allocation() {
+    return server->find(FiveTuple{control_client, local, Transport::Tcp});
+  }
 
   SocketAddress control_client;
 };
@@ -135,7 +138,8 @@ TEST_F(TcpRelay, NoTcpRelayIs442) {
 }
 
 TEST_F(TcpRelay, DontFragmentEvenPortAndReservationTokenAre400) {
-  EXPECT_EQ(allocate_tcp([](core::StunWriter& w) { w.add_empty(attr::DontFragment); }).error(), 400);
+  EXPECT_EQ(allocate_tcp([](core::StunWriter& w) { w.add_empty(attr::DontFragment); }).error(),
+            400);
   EXPECT_EQ(allocate_tcp([](core::StunWriter& w) {
               const uint8_t v[1] = {0};
               w.add(attr::EvenPort, core::Bytes(v, 1));
@@ -190,7 +194,8 @@ TEST_F(TcpRelay, ConnectIsAnsweredOnceConnectedWithTheConnectionId) {
 TEST_F(TcpRelay, ConnectToLoopbackOrUnspecifiedIs403AndConnectsNothing) {
   ASSERT_TRUE(allocate_tcp().ok());
   // CVE-2018-4058, CVE-2020-26262: the peer policy of CreatePermission applies to Connect.
-  for (const char* peer : {"127.0.0.1:22", "0.0.0.0:22", "0.1.2.3:22", "169.254.169.254:80", "224.0.0.1:80"}) {
+  for (const char* peer :
+       {"127.0.0.1:22", "0.0.0.0:22", "0.1.2.3:22", "169.254.169.254:80", "224.0.0.1:80"}) {
     EXPECT_EQ(connect_error(peer).error(), 403) << peer;
   }
   EXPECT_TRUE(io.connects.empty());
@@ -324,7 +329,9 @@ TEST_F(TcpRelay, ConnectionLimitIs508) {
   EXPECT_EQ(connect_error("203.0.113.9:3").error(), 508);
   // ... and peers connecting in are closed.
   PeerConnection* p = io.new_peer();
-  EXPECT_EQ(server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:5000"), now), 0u);
+  EXPECT_EQ(
+      server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:5000"), now),
+      0u);
   EXPECT_EQ(io.open_peers.count(p), 0u);
 }
 
@@ -404,11 +411,14 @@ TEST_F(TcpRelay, ConnectionBindBeforeTheConnectSucceededIs400) {
 TEST_F(TcpRelay, ConnectionBindMustBeAuthenticated) {
   const uint32_t id = connected_peer();
   open_data_connection();
-  auto r = feed(build(Method::ConnectionBind, MessageClass::Request, [&](core::StunWriter& w) {
-    uint8_t v[4];
-    core::store_be32(v, id);
-    w.add(attr::ConnectionId, core::Bytes(v, 4));
-  }, false));
+  auto r = feed(build(
+      Method::ConnectionBind, MessageClass::Request,
+      [&](core::StunWriter& w) {
+        uint8_t v[4];
+        core::store_be32(v, id);
+        w.add(attr::ConnectionId, core::Bytes(v, 4));
+      },
+      false));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].error(), 401);
   EXPECT_TRUE(io.binds.empty());
@@ -420,11 +430,14 @@ TEST_F(TcpRelay, ConnectionBindMayUseTheControlConnectionsNonceFromTheSameHost) 
   const std::string control_nonce = nonce;
   control_client = client;
   client = SocketAddress(client.ip(), 41000);  // a new connection, the same nonce
-  auto r = feed(build(Method::ConnectionBind, MessageClass::Request, [&](core::StunWriter& w) {
-    uint8_t v[4];
-    core::store_be32(v, id);
-    w.add(attr::ConnectionId, core::Bytes(v, 4));
-  }, true));
+  auto r = feed(build(
+      Method::ConnectionBind, MessageClass::Request,
+      [&](core::StunWriter& w) {
+        uint8_t v[4];
+        core::store_be32(v, id);
+        w.add(attr::ConnectionId, core::Bytes(v, 4));
+      },
+      true));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_TRUE(r[0].ok()) << r[0].error();
   EXPECT_EQ(io.binds.size(), 1u);
@@ -435,11 +448,14 @@ TEST_F(TcpRelay, ControlConnectionsNonceFromAnotherHostIsStale) {
   control_client = client;
   client = *SocketAddress::parse("198.51.100.77:41000");
   auto bind = [&] {
-    return feed(build(Method::ConnectionBind, MessageClass::Request, [&](core::StunWriter& w) {
-      uint8_t v[4];
-      core::store_be32(v, id);
-      w.add(attr::ConnectionId, core::Bytes(v, 4));
-    }, true));
+    return feed(build(
+        Method::ConnectionBind, MessageClass::Request,
+        [&](core::StunWriter& w) {
+          uint8_t v[4];
+          core::store_be32(v, id);
+          w.add(attr::ConnectionId, core::Bytes(v, 4));
+        },
+        true));
   };
   auto r = bind();
   ASSERT_EQ(r.size(), 1u);
@@ -455,9 +471,9 @@ TEST_F(TcpRelay, ControlConnectionsNonceFromAnotherHostIsStale) {
 TEST_F(TcpRelay, ControlConnectionsNonceIsOnlyForConnectionBind) {
   ASSERT_NE(connected_peer(), 0u);
   client = SocketAddress(client.ip(), 41000);  // a new connection with the control one's nonce
-  auto r = feed(build(Method::Allocate, MessageClass::Request, [&](core::StunWriter& w) {
-    w.add(attr::RequestedTransport, core::Bytes(kTcp, 4));
-  }, true));
+  auto r = feed(build(
+      Method::Allocate, MessageClass::Request,
+      [&](core::StunWriter& w) { w.add(attr::RequestedTransport, core::Bytes(kTcp, 4)); }, true));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].error(), 438);
 }
@@ -501,7 +517,8 @@ TEST_F(TcpRelay, ConnectionBindForAnotherWorkersIdMovesTheConnectionThere) {
   EXPECT_EQ(io.moves[0].worker, 7);
   EXPECT_EQ(io.moves[0].client.address, client);
   // The very request goes along, to be handled there.
-  auto moved = core::StunMessage::parse(core::Bytes(io.moves[0].message.data(), io.moves[0].message.size()));
+  auto moved =
+      core::StunMessage::parse(core::Bytes(io.moves[0].message.data(), io.moves[0].message.size()));
   ASSERT_TRUE(moved);
   EXPECT_EQ(moved->method(), Method::ConnectionBind);
   EXPECT_TRUE(moved->message_integrity());
@@ -515,11 +532,14 @@ TEST_F(TcpRelay, ConnectionBindForAnotherWorkersIdMovesTheConnectionThere) {
 TEST_F(TcpRelay, UnauthenticatedConnectionBindsDoNotMove) {
   const uint32_t id = connection_ids.issue(7, *SocketAddress::parse("198.51.100.10:40000"));
   open_data_connection();
-  auto r = feed(build(Method::ConnectionBind, MessageClass::Request, [&](core::StunWriter& w) {
-    uint8_t v[4];
-    core::store_be32(v, id);
-    w.add(attr::ConnectionId, core::Bytes(v, 4));
-  }, false));
+  auto r = feed(build(
+      Method::ConnectionBind, MessageClass::Request,
+      [&](core::StunWriter& w) {
+        uint8_t v[4];
+        core::store_be32(v, id);
+        w.add(attr::ConnectionId, core::Bytes(v, 4));
+      },
+      false));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].error(), 401);
   EXPECT_TRUE(io.moves.empty());
@@ -558,14 +578,16 @@ TEST_F(TcpRelay, BoundConnectionsHaveNoDeadline) {
   EXPECT_EQ(io.open_peers.size(), 1u);
 }
 
-// ---- §5.3 peers connecting to the relayed address ------------------------------------------------
+// ---- §5.3 peers connecting to the relayed address
+// ------------------------------------------------
 
 TEST_F(TcpRelay, PeerWithAPermissionGetsAConnectionAttemptIndication) {
   ASSERT_TRUE(allocate_tcp().ok());
   ASSERT_TRUE(create_permission({"203.0.113.9"}).ok());
   PeerConnection* p = io.new_peer();
   const size_t before = io.to_client.size();
-  const uint32_t id = server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:50123"), now);
+  const uint32_t id =
+      server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:50123"), now);
   ASSERT_NE(id, 0u);
   auto r = sent_since(before);
   ASSERT_EQ(r.size(), 1u);
@@ -589,7 +611,9 @@ TEST_F(TcpRelay, PeerWithoutAPermissionIsClosed) {
   ASSERT_TRUE(create_permission({"203.0.113.10"}).ok());
   PeerConnection* p = io.new_peer();
   const size_t before = io.to_client.size();
-  EXPECT_EQ(server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:50123"), now), 0u);
+  EXPECT_EQ(
+      server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:50123"), now),
+      0u);
   EXPECT_EQ(io.open_peers.count(p), 0u);
   EXPECT_TRUE(sent_since(before).empty());
   EXPECT_EQ(server->tcp_connection_count(), 0u);
@@ -599,7 +623,8 @@ TEST_F(TcpRelay, UnboundPeerConnectionIsClosedAfterTheTimeout) {
   ASSERT_TRUE(allocate_tcp().ok());
   ASSERT_TRUE(create_permission({"203.0.113.9"}).ok());
   PeerConnection* p = io.new_peer();
-  const uint32_t id = server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:50123"), now);
+  const uint32_t id =
+      server->on_peer_accepted(*allocation(), p, *SocketAddress::parse("203.0.113.9:50123"), now);
   advance(29);
   server->tick(now);
   EXPECT_EQ(io.open_peers.count(p), 1u);
@@ -630,8 +655,8 @@ TEST_F(TcpRelay, ControlConnectionClosingEndsEverything) {
   ASSERT_TRUE(create_permission({"203.0.113.10"}).ok());
   EXPECT_TRUE(connect("203.0.113.10:80").empty());  // still connecting
   PeerConnection* passive = io.new_peer();
-  const uint32_t waiting =
-      server->on_peer_accepted(*allocation(), passive, *SocketAddress::parse("203.0.113.9:50123"), now);
+  const uint32_t waiting = server->on_peer_accepted(
+      *allocation(), passive, *SocketAddress::parse("203.0.113.9:50123"), now);
   ASSERT_NE(waiting, 0u);
   open_data_connection();
   ASSERT_TRUE(connection_bind(bound)[0].ok());
