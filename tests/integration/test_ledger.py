@@ -102,7 +102,7 @@ class Ledger(harness.TestCase):
         c = stun.Client("127.0.0.1", self.server.port, *stun.rest_credential(SECRET, "dave"))
         self.addCleanup(c.close)
         c.allocate()
-        time.sleep(0.3)
+        self.wait_sessions(lambda rows: rows)  # the writer commits within its flush interval
         rows = harness.admin_json("sessions", "-c", self.server.config_path)
         self.assertEqual(rows[0]["username"], c.username)
         out = harness.subprocess.run([harness.ADMIN, "sessions", "-c", self.server.config_path],

@@ -92,9 +92,11 @@ class DiskFaults(harness.TestCase):
         self.assertTrue(self.server.alive())
         os.remove(filler)
         self.server.wait_for_log("writing resumed", timeout=15)
-        time.sleep(5.5)  # the health row is written every five seconds
-        health = harness.admin_json("stats", "--ledger", os.path.join(self.mnt, "ledger.db"))["ledger"][0]
-        self.assertGreater(health["events_dropped"], 0)  # counted, not hidden
+        # The health row is written every five seconds: the drops are counted there, not hidden.
+        def dropped():
+            health = harness.admin_json("stats", "--ledger", os.path.join(self.mnt, "ledger.db"))["ledger"]
+            return health and health[0]["events_dropped"] > 0
+        harness.wait_until(dropped, timeout=15, what="events_dropped > 0 in the ledger's health row")
         self.relay("after")
         deadline = time.time() + 5
         while time.time() < deadline and len(self.used("after")) != 1:
