@@ -341,7 +341,8 @@ def machine_info(build):
         "libevent": run("pkg-config --modversion libevent"),
         "compiler": run("c++ --version | head -1"),
         "turnpike": run("git -C %s rev-parse --short HEAD" % SOURCE) + (
-            " (with uncommitted changes)" if run("git -C %s status --porcelain -- server tests" % SOURCE) else ""),
+            " (with uncommitted changes)" if run(  # the previous run's own outputs do not count
+                "git -C %s status --porcelain -- server tests ':!tests/bench/results'" % SOURCE) else ""),
         "build_type": run("grep -m1 CMAKE_BUILD_TYPE:STRING= %s/CMakeCache.txt | cut -d= -f2" % build),
         "load_average_before": run("cut -d' ' -f1-3 /proc/loadavg"),
     }
