@@ -39,26 +39,13 @@ def run(argv, check=True, **kw):
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=check, **kw)
 
 
-class NatTopology:
+class NatTopology(netns.Scoped):
     def __init__(self):
         token = secrets.token_hex(3)
         base = "%s%d-%s" % (netns.PREFIX, os.getpid(), token)
         self.ns = {role: base + role[0] for role in ("client", "peer", "relay", "nat")}
         self.token = token
         self.created = []
-
-    def __enter__(self):
-        netns.sweep_stale()
-        try:
-            self._create()
-        except BaseException:
-            self.delete()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.delete()
-        return False
 
     def argv(self, role, argv):
         return ["ip", "netns", "exec", self.ns[role]] + list(argv)

@@ -78,7 +78,25 @@ def _used_networks():
     return nets
 
 
-class UdpBlockedNamespace:
+class Scoped:
+    """A topology as a context manager: stale namespaces of killed runs are swept first, a
+    half-built topology is torn down when _create() fails, and delete() always runs."""
+
+    def __enter__(self):
+        sweep_stale()
+        try:
+            self._create()
+        except BaseException:
+            self.delete()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.delete()
+        return False
+
+
+class UdpBlockedNamespace(Scoped):
     def __init__(self):
         token = secrets.token_hex(3)
         self.name = "%s%d-%s" % (PREFIX, os.getpid(), token)
@@ -98,19 +116,6 @@ class UdpBlockedNamespace:
             if not any(net.overlaps(u) for u in used):
                 return net
         raise RuntimeError("no free /30 in %s" % POOL)
-
-    def __enter__(self):
-        sweep_stale()
-        try:
-            self._create()
-        except BaseException:
-            self.delete()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.delete()
-        return False
 
     def _create(self):
         _ip("netns", "add", self.name)
