@@ -123,9 +123,7 @@ int l_open_ledger(lua_State* L) {
   if (!run_guarded(err, [&] {
         box->log = std::make_unique<ledger::CredentialLog>(std::string(path, len));
       })) {
-    lua_pushnil(L);
-    lua_pushstring(L, err.text);
-    return 2;
+    return push_failure(L, err);
   }
   return 1;
 }

@@ -54,6 +54,13 @@ inline int raise(lua_State* L, const ErrorText& err) {
   return luaL_error(L, "%s", err.text);
 }
 
+// The Lua convention for an expected failure: nil and the message, two results.
+inline int push_failure(lua_State* L, const ErrorText& err) {
+  lua_pushnil(L);
+  lua_pushstring(L, err.text);
+  return 2;
+}
+
 template <typename T>
 int destroy_box(lua_State* L) {
   std::destroy_at(static_cast<T*>(lua_touserdata(L, 1)));
