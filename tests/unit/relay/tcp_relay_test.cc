@@ -88,12 +88,20 @@ class TcpRelay : public RelayTest {
     nonce.clear();
   }
 
-  std::vector<Response> connection_bind(uint32_t id) {
-    return send(Method::ConnectionBind, [&](core::StunWriter& w) {
+  static AttrWriter connection_id(uint32_t id) {
+    return [id](core::StunWriter& w) {
       uint8_t v[4];
       core::store_be32(v, id);
       w.add(attr::ConnectionId, core::Bytes(v, 4));
-    });
+    };
+  }
+  // ConnectionBind, with a fresh nonce if the current one is stale.
+  std::vector<Response> connection_bind(uint32_t id) {
+    return send(Method::ConnectionBind, connection_id(id));
+  }
+  // Exactly one ConnectionBind, signed with the current nonce or not signed at all.
+  std::vector<Response> connection_bind_once(uint32_t id, bool sign) {
+    return feed(build(Method::ConnectionBind, MessageClass::Request, connection_id(id), sign));
   }
 
   Allocation* control_allocation() {
@@ -411,14 +419,7 @@ TEST_F(TcpRelay, ConnectionBindBeforeTheConnectSucceededIs400) {
 TEST_F(TcpRelay, ConnectionBindMustBeAuthenticated) {
   const uint32_t id = connected_peer();
   open_data_connection();
-  auto r = feed(build(
-      Method::ConnectionBind, MessageClass::Request,
-      [&](core::StunWriter& w) {
-        uint8_t v[4];
-        core::store_be32(v, id);
-        w.add(attr::ConnectionId, core::Bytes(v, 4));
-      },
-      false));
+  auto r = connection_bind_once(id, false);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].error(), 401);
   EXPECT_TRUE(io.binds.empty());
@@ -430,14 +431,7 @@ TEST_F(TcpRelay, ConnectionBindMayUseTheControlConnectionsNonceFromTheSameHost) 
   const std::string control_nonce = nonce;
   control_client = client;
   client = SocketAddress(client.ip(), 41000);  // a new connection, the same nonce
-  auto r = feed(build(
-      Method::ConnectionBind, MessageClass::Request,
-      [&](core::StunWriter& w) {
-        uint8_t v[4];
-        core::store_be32(v, id);
-        w.add(attr::ConnectionId, core::Bytes(v, 4));
-      },
-      true));
+  auto r = connection_bind_once(id, true);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_TRUE(r[0].ok()) << r[0].error();
   EXPECT_EQ(io.binds.size(), 1u);
@@ -447,16 +441,7 @@ TEST_F(TcpRelay, ControlConnectionsNonceFromAnotherHostIsStale) {
   const uint32_t id = connected_peer();
   control_client = client;
   client = *SocketAddress::parse("198.51.100.77:41000");
-  auto bind = [&] {
-    return feed(build(
-        Method::ConnectionBind, MessageClass::Request,
-        [&](core::StunWriter& w) {
-          uint8_t v[4];
-          core::store_be32(v, id);
-          w.add(attr::ConnectionId, core::Bytes(v, 4));
-        },
-        true));
-  };
+  auto bind = [&] { return connection_bind_once(id, true); };
   auto r = bind();
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].error(), 438);
@@ -532,14 +517,7 @@ TEST_F(TcpRelay, ConnectionBindForAnotherWorkersIdMovesTheConnectionThere) {
 TEST_F(TcpRelay, UnauthenticatedConnectionBindsDoNotMove) {
   const uint32_t id = connection_ids.issue(7, *SocketAddress::parse("198.51.100.10:40000"));
   open_data_connection();
-  auto r = feed(build(
-      Method::ConnectionBind, MessageClass::Request,
-      [&](core::StunWriter& w) {
-        uint8_t v[4];
-        core::store_be32(v, id);
-        w.add(attr::ConnectionId, core::Bytes(v, 4));
-      },
-      false));
+  auto r = connection_bind_once(id, false);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].error(), 401);
   EXPECT_TRUE(io.moves.empty());
