@@ -44,12 +44,17 @@ class Reader {
   size_t pos_ = 0;
 };
 
+// An extension body that is exactly one vector with a 16-bit length (RFC 8446 §3.4): its contents.
+bool whole_vector16(Bytes ext, Bytes* contents) {
+  Reader r(ext);
+  uint32_t len;
+  return r.u16(&len) && r.take(len, contents) && r.done();
+}
+
 bool parse_server_name(Bytes ext, ClientHelloInfo* out) {
   // RFC 6066 §3: ServerNameList { NameType name_type; opaque HostName<1..2^16-1>; }
-  Reader r(ext);
-  uint32_t list_len;
   Bytes list;
-  if (!r.u16(&list_len) || !r.take(list_len, &list) || !r.done()) return false;
+  if (!whole_vector16(ext, &list)) return false;
   Reader l(list);
   while (!l.done()) {
     uint32_t type, len;
@@ -67,10 +72,8 @@ bool parse_server_name(Bytes ext, ClientHelloInfo* out) {
 
 bool parse_alpn(Bytes ext, ClientHelloInfo* out) {
   // RFC 7301 §3.1: ProtocolName protocol_name_list<2..2^16-1>, ProtocolName opaque<1..2^8-1>.
-  Reader r(ext);
-  uint32_t list_len;
   Bytes list;
-  if (!r.u16(&list_len) || !r.take(list_len, &list) || !r.done()) return false;
+  if (!whole_vector16(ext, &list)) return false;
   Reader l(list);
   while (!l.done()) {
     uint32_t len;
