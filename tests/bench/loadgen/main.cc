@@ -50,19 +50,23 @@ struct Snapshot {
   MachineSample machine;
 };
 
+// A set-up step failed: say why, exit 2 (bad usage or environment, not a measurement).
+int setup_failed(const std::string& error) {
+  std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
+  return 2;
+}
+
 int run_relay(const Options& o) {
   std::string error;
   EchoPeers peers;
   if (!peers.start(o.peer_ip, o.peers, 1, o.gso, &error)) {
-    std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
-    return 2;
+    return setup_failed(error);
   }
   std::vector<Session> sessions;
   const int buf = o.allocations <= 16 ? 4 << 20 : 256 << 10;
   if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, buf,
                            &error)) {
-    std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
-    return 2;
+    return setup_failed(error);
   }
   for (auto& s : sessions) s.peer = peers.addresses()[s.index % o.peers];
   const SetupResult setup = run_setup(sessions, o);
@@ -207,14 +211,12 @@ int run_alloc(const Options& o) {
   std::string error;
   EchoPeers peers;
   if (!peers.start(o.peer_ip, o.peers, 1, o.gso, &error)) {
-    std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
-    return 2;
+    return setup_failed(error);
   }
   std::vector<Session> sessions;
   if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, 64 << 10,
                            &error)) {
-    std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
-    return 2;
+    return setup_failed(error);
   }
   for (auto& s : sessions) s.peer = peers.addresses()[s.index % o.peers];
   ProcSample sa, sb, sc;
@@ -266,8 +268,7 @@ int run_unauth_mode(const Options& o) {
   std::vector<Session> sessions;
   if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, 64 << 10,
                            &error)) {
-    std::fprintf(stderr, "turnpike-loadgen: %s\n", error.c_str());
-    return 2;
+    return setup_failed(error);
   }
   ProcSample sa, sb;
   if (o.server_pid) sa = sample_process(o.server_pid);
