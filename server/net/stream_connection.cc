@@ -57,7 +57,11 @@ StreamConnection::StreamConnection(Worker& w, StreamHandoff moved, int64_t now_m
   }
 }
 
-StreamConnection::~StreamConnection() = default;
+StreamConnection::~StreamConnection() {
+  // A connection torn down without close() (the worker stopping) still ends TLS politely; after
+  // close() this does nothing (close_notify is sent once).
+  if (tls_) send_close_notify(*tls_, fd_.get());
+}
 
 bool StreamConnection::start() {
   read_ev_.reset(
@@ -537,6 +541,7 @@ void StreamConnection::close(const std::string& why, bool notice) {
   if (read_ev_) event_del(read_ev_.get());
   if (write_ev_) event_del(write_ev_.get());
   close_reason_ = why;
+  if (tls_) send_close_notify(*tls_, fd_.get());
   if (notice && worker_.log_budget().take(now().mono_ms)) {
     log(LogLevel::Notice, "closing ", stream_kind_name(spec_.kind), " connection from ",
         peer_.to_string(), " on ", spec_.address.to_string(), ": ", why);

@@ -31,7 +31,11 @@ TcpDataPair::TcpDataPair(event_base* base, Owner& owner, UniqueFd peer, ByteBuff
   to_peer_.append(core::Bytes(client.unread.data(), client.unread.size()));
 }
 
-TcpDataPair::~TcpDataPair() = default;  // events are freed before their sockets close (members)
+// Events are freed before their sockets close (members). A pair torn down without end() (the
+// worker stopping) still ends TLS politely; after end() this does nothing.
+TcpDataPair::~TcpDataPair() {
+  if (tls_) send_close_notify(*tls_, client_.fd.get());
+}
 
 bool TcpDataPair::start(int64_t now_ms) {
   now_ms_ = now_ms;
@@ -339,6 +343,7 @@ void TcpDataPair::fail(const std::string& why) {
 void TcpDataPair::end(const std::string& why) {
   if (done_) return;
   stop();
+  if (tls_) send_close_notify(*tls_, client_.fd.get());
   owner_.ended(why);
 }
 

@@ -1,6 +1,7 @@
 #include "net/tls_stream.h"
 
 #include <openssl/err.h>
+#include <sys/socket.h>
 
 #include <cstring>
 
@@ -80,6 +81,7 @@ TlsStream::Io TlsStream::read(uint8_t* out, size_t cap, size_t* n) {
       return Io::Closed;  // close_notify
     default:
       error_ = openssl_errors();
+      failed_ = true;
       return Io::Error;
   }
 }
@@ -96,11 +98,22 @@ bool TlsStream::write(core::Bytes data) {
     return true;
   }
   error_ = "TLS write failed: " + openssl_errors();
+  failed_ = true;
   return false;
 }
 
 bool TlsStream::handshake_done() const {
   return SSL_is_init_finished(ssl_.get()) == 1;
+}
+
+bool TlsStream::close_notify() {
+  if (failed_ || !handshake_done() || (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN)) {
+    return false;
+  }
+  if (BIO_ctrl_get_write_guarantee(internal_) < kRecordSlack) return false;
+  ERR_clear_error();
+  // 0: sent, the client's has not arrived (we do not wait for it); 1: both sent.
+  return SSL_shutdown(ssl_.get()) >= 0;
 }
 
 std::string TlsStream::describe() const {
@@ -113,6 +126,18 @@ std::string TlsStream::describe() const {
   s += " alpn=" +
        (len ? std::string(reinterpret_cast<const char*>(alpn), len) : std::string("none"));
   return s;
+}
+
+void send_close_notify(TlsStream& tls, int fd) {
+  if (!tls.close_notify()) return;
+  for (;;) {  // the buffer is a ring: up to two contiguous parts
+    const core::Bytes c = tls.outbound();
+    if (c.empty()) return;
+    const ssize_t n = ::send(fd, c.data(), c.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) return;
+    tls.outbound_consume(size_t(n));
+    if (size_t(n) < c.size()) return;
+  }
 }
 
 }  // namespace turnpike::net

@@ -44,6 +44,11 @@ class TlsStream {
   bool write(core::Bytes data);
   bool has_room_for(size_t plaintext) const;
   bool handshake_done() const;
+  // Queues a close_notify alert behind what the outbound buffer holds (RFC 8446 §6.1, RFC 5246
+  // §7.2.1: each side MUST send one before closing its write side, unless it sent an error
+  // alert). False when there is nothing to close politely: no finished handshake, a fatal
+  // error already, a close_notify already sent, or no room.
+  bool close_notify();
 
   // For log lines.
   std::string describe() const;  // "TLSv1.3 TLS_AES_256_GCM_SHA384 alpn=stun.turn"
@@ -55,6 +60,11 @@ class TlsStream {
   BIO* internal_ = nullptr;  // owned by ssl_
   BioPtr network_;
   std::string error_;
+  bool failed_ = false;  // a fatal error: OpenSSL forbids SSL_shutdown() after one
 };
+
+// Just before `fd` closes: a close_notify, and what the socket takes of the outbound buffer
+// now, without waiting (a client that stopped reading gets a plain close).
+void send_close_notify(TlsStream& tls, int fd);
 
 }  // namespace turnpike::net

@@ -226,6 +226,18 @@ class StreamFraming(harness.TestCase):
         log = self.server.wait_for_log(r"no allocation for %d s \(max-allocate-timeout\)" % IDLE_TIMEOUT)
         self.assertIn("closing tcp connection", log)
 
+    def test_server_closes_tls_with_close_notify(self):
+        # RFC 8446 §6.1: each party MUST send a close_notify before closing its write side. A
+        # client sees a clean end of the TLS stream, not a truncation (a ragged EOF).
+        raw = socket.create_connection(("127.0.0.1", self.tls_port), timeout=IDLE_TIMEOUT + 3)
+        s = self.tls_context().wrap_socket(raw, suppress_ragged_eofs=False)
+        self.addCleanup(s.close)
+        try:
+            end = s.recv(4096)  # nothing to say: closed after max-allocate-timeout
+        except ssl.SSLEOFError as e:
+            self.fail("the server closed TLS without a close_notify: %s" % e)
+        self.assertEqual(end, b"")
+
     def test_connection_with_allocation_stays_and_dies_with_it(self):
         c = self.client()
         c.allocate()
