@@ -69,6 +69,8 @@ struct Config {
   // --- listeners behind a proxy that sends the PROXY protocol (v1 or v2); 0: off
   uint16_t tcp_proxy_port = 0;
   uint16_t tls_proxy_port = 0;
+  // Who may send those headers (proxy-trusted-ip); empty: this host's loopback only.
+  std::vector<core::IpRange> proxy_trusted_ips;
 
   // --- relay
   std::vector<core::IpAddress> relay_ips;  // empty: the address the client reached

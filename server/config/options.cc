@@ -275,6 +275,11 @@ const OptionSpec kOptions[] = {
     {"tls-proxy-port", OptionKind::Value,
      "TURN over TLS behind a proxy that sends a PROXY v1/v2 header before the TLS handshake",
      set_port<&Config::tls_proxy_port>},
+    {"proxy-trusted-ip", OptionKind::Value,
+     "a proxy allowed to connect to tcp-proxy-port and tls-proxy-port (repeatable; default: "
+     "127.0.0.0/8 and ::1)",
+     add_range<&Config::proxy_trusted_ips>,
+     clear_vector<std::vector<IpRange>, &Config::proxy_trusted_ips>},
     // relay
     {"relay-ip", OptionKind::Value, "address relay sockets bind (repeatable)",
      add_ip<&Config::relay_ips>, clear_vector<std::vector<IpAddress>, &Config::relay_ips>},

@@ -69,6 +69,12 @@ bool StreamConnection::start() {
   write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST,
                             &StreamConnection::on_write, this));
   if (!read_ev_ || !write_ev_ || event_add(read_ev_.get(), nullptr) != 0) return false;
+  if (stage_ == Stage::ProxyHeader && !from_trusted_proxy()) {
+    close(peer_.ip().to_string() +
+              " is not a trusted proxy: it may not send PROXY headers (proxy-trusted-ip)",
+          true);
+    return true;
+  }
   if (stage_ == Stage::Tls && !begin_tls()) return false;
   if (stage_ == Stage::Frames || stage_ == Stage::Tls) register_client();
   return true;
@@ -228,6 +234,13 @@ bool StreamConnection::advance(const relay::Now& now) {
         return deliver_frames(now);
     }
   }
+}
+
+bool StreamConnection::from_trusted_proxy() const {
+  for (const auto& r : worker_.stream_settings().proxy_trusted) {
+    if (r.contains(peer_.ip())) return true;
+  }
+  return false;
 }
 
 bool StreamConnection::read_proxy_header() {

@@ -89,6 +89,7 @@ class StreamConnection final : public Connection, public ClientTransport {
   // Runs the stages over what has been received. False when the connection is closing.
   bool advance(const relay::Now& now);
   bool read_proxy_header();
+  bool from_trusted_proxy() const;  // proxy-trusted-ip
   bool route_mux();
   bool begin_tls();
   bool pump_tls(const relay::Now& now);

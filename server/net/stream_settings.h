@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ip_range.h"
 #include "core/socket_address.h"
 
 namespace turnpike::net {
@@ -21,6 +22,9 @@ struct StreamSettings {
   // (coturn's 60 s; attack list item 28).
   uint32_t idle_timeout_s = 60;
   MuxOptions mux;
+  // Who may connect to a listener that expects a PROXY header (proxy-trusted-ip): anyone else
+  // could claim any client address.
+  std::vector<core::IpRange> proxy_trusted;
 };
 
 }  // namespace turnpike::net

@@ -175,6 +175,34 @@ class BehindProxy(harness.TestCase):
         self.assertIn("tcp client=198.51.100.7:40000", log)
         self.assertIn("tls client=203.0.113.9:40001", log)
 
+    def test_only_a_trusted_proxy_may_send_headers(self):
+        # Anyone who reaches a PROXY port could claim any client address; only proxy-trusted-ip
+        # (default: loopback) may. Here only 127.0.0.2 is trusted.
+        self.server.stop()
+        port = harness.free_port()
+        self.server = self.turnpike(["use-auth-secret", "static-auth-secret=" + SECRET,
+                                     "tcp-proxy-port=%d" % port, "proxy-trusted-ip=127.0.0.2"])
+
+        def binding_via(source_ip):
+            s = socket.socket()
+            self.addCleanup(s.close)
+            s.settimeout(3)
+            s.bind((source_ip, 0))
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 %d\r\n" % port
+                      + stun.Message(stun.BINDING, stun.REQUEST).encode())
+            try:
+                return s.recv(1000)
+            except ConnectionResetError:
+                return b""
+
+        self.assertEqual(binding_via("127.0.0.1"), b"")  # closed: not a trusted proxy
+        self.server.wait_for_log(r"127\.0\.0\.1 is not a trusted proxy: it may not send PROXY headers "
+                                 r"\(proxy-trusted-ip\)")
+        r = stun.Message.decode(binding_via("127.0.0.2"))
+        self.assertEqual(r.cls, stun.SUCCESS)
+        self.assertEqual(stun.parse_xor_address(r.get(stun.XOR_MAPPED_ADDRESS), r.txid), ("198.51.100.7", 40000))
+
     def test_missing_header_closes_and_limit_counts_real_clients(self):
         s = socket.create_connection(("127.0.0.1", self.tcp_proxy), timeout=3)
         s.sendall(stun.Message(stun.BINDING, stun.REQUEST).encode())

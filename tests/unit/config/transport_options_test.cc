@@ -80,6 +80,22 @@ TEST(TransportOptions, BadValues) {
   ASSERT_TRUE(e);
 }
 
+TEST(TransportOptions, ProxyTrustedIps) {
+  Config c;
+  ASSERT_FALSE(load("tcp-proxy-port=3479\n", &c));
+  EXPECT_TRUE(c.proxy_trusted_ips.empty());  // the service then trusts loopback only
+  ASSERT_FALSE(
+      load("tcp-proxy-port=3479\nproxy-trusted-ip=10.0.0.5\nproxy-trusted-ip=fd00::/8\n", &c));
+  ASSERT_EQ(c.proxy_trusted_ips.size(), 2u);
+  EXPECT_TRUE(c.proxy_trusted_ips[0].contains(*core::IpAddress::parse("10.0.0.5")));
+  EXPECT_FALSE(c.proxy_trusted_ips[0].contains(*core::IpAddress::parse("10.0.0.6")));
+  EXPECT_TRUE(c.proxy_trusted_ips[1].contains(*core::IpAddress::parse("fd12::1")));
+  auto e = load("proxy-trusted-ip=proxy.example.org\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "proxy-trusted-ip");
+  EXPECT_EQ(e->line, 3);
+}
+
 TEST(TransportOptions, DtlsAndTlsProxyNeedCertificate) {
   auto e = load("dtls\n");
   ASSERT_TRUE(e);
