@@ -4,11 +4,9 @@ HelloVerifyRequest no larger than themselves and leave nothing behind (no sessio
 cookie works only from the address it was made for."""
 import os
 import re
-import shutil
 import socket
 import struct
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import certs, harness  # noqa: E402
@@ -42,17 +40,7 @@ def parse_reply(data):
     return hs_type, None
 
 
-class Dtls(harness.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.certdir = tempfile.mkdtemp(prefix="turnpike-dtls-certs-")
-        cls.ca = certs.Ca(cls.certdir)
-        cls.cert, cls.key, _ = cls.ca.issue("server")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.certdir, ignore_errors=True)
-
+class Dtls(certs.ServerCertificate, harness.TestCase):
     def setUp(self):
         super().setUp()
         self.tls_port = harness.free_port()

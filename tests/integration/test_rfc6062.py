@@ -10,12 +10,10 @@ the bind, the end of the control connection, and no-tcp-relay.
 """
 import os
 import re
-import shutil
 import socket
 import ssl
 import struct
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -24,17 +22,7 @@ from lib import certs, harness, stun  # noqa: E402
 SECRET = "rfc6062-secret"
 
 
-class Rfc6062(harness.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.certdir = tempfile.mkdtemp(prefix="turnpike-rfc6062-certs-")
-        cls.ca = certs.Ca(cls.certdir)
-        cls.cert, cls.key, _ = cls.ca.issue("server")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.certdir, ignore_errors=True)
-
+class Rfc6062(certs.ServerCertificate, harness.TestCase):
     def start(self, *extra, loopback=True):
         self.tls_port = harness.free_port()
         options = ["use-auth-secret", "static-auth-secret=" + SECRET, "cert=" + self.cert, "pkey=" + self.key,

@@ -53,17 +53,7 @@ def closed_by_server(sock, timeout):
         return False
 
 
-class StreamFraming(harness.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.certdir = __import__("tempfile").mkdtemp(prefix="turnpike-framing-certs-")
-        cls.ca = certs.Ca(cls.certdir)
-        cls.cert, cls.key, _ = cls.ca.issue("server")
-
-    @classmethod
-    def tearDownClass(cls):
-        __import__("shutil").rmtree(cls.certdir, ignore_errors=True)
-
+class StreamFraming(certs.ServerCertificate, harness.TestCase):
     def setUp(self):
         super().setUp()
         self.tls_port = harness.free_port()

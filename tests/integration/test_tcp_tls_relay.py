@@ -3,10 +3,8 @@ client) and echoed by turnutils_peer over UDP: zero loss through each transport;
 policy seen by OpenSSL's own client: TLS 1.2/1.3 only, ALPN stun.turn (clients without ALPN
 accepted), renegotiation refused."""
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import certs, harness  # noqa: E402
@@ -22,17 +20,7 @@ def s_client(port, *args, stdin=b"", timeout=10):
     return p.stdout.decode("utf-8", "replace")
 
 
-class StreamRelay(harness.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.certdir = tempfile.mkdtemp(prefix="turnpike-stream-certs-")
-        cls.ca = certs.Ca(cls.certdir)
-        cls.cert, cls.key, cls.serial = cls.ca.issue("server")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.certdir, ignore_errors=True)
-
+class StreamRelay(certs.ServerCertificate, harness.TestCase):
     def setUp(self):
         super().setUp()
         self.tls_port = harness.free_port()

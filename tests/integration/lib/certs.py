@@ -1,7 +1,9 @@
 """Throwaway certificates for TLS tests: a CA and server certificates signed by it, made with
 the openssl command line in the test's own directory (EC P-256 keys: fast to generate)."""
 import os
+import shutil
 import subprocess
+import tempfile
 
 
 def _openssl(*args, cwd):
@@ -54,3 +56,20 @@ def served_certificate(port, host="127.0.0.1", alpn=None, server_name=None):
     with socket.create_connection((host, port), timeout=5) as raw:
         with ctx.wrap_socket(raw, server_hostname=server_name) as s:
             return s.getpeercert(binary_form=True)
+
+
+class ServerCertificate:
+    """Mixin for a TestCase class: one CA and one server certificate for the whole class
+    (cls.ca, cls.cert, cls.key, cls.serial), deleted after its last test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certdir = tempfile.mkdtemp(prefix="turnpike-certs-")
+        cls.ca = Ca(cls.certdir)
+        cls.cert, cls.key, cls.serial = cls.ca.issue("server")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.certdir, ignore_errors=True)
+        super().tearDownClass()
