@@ -220,6 +220,14 @@ class TcpEchoPeer(Process):
         return self.log().count("connection from ")
 
 
+def _hex_address(text):
+    """/proc/net/udp's "0100007F:0CB6" as "127.0.0.1:3254" (IPv6 left as the kernel writes it)."""
+    ip, port = text.split(":")
+    if len(ip) == 8:
+        ip = socket.inet_ntoa(bytes.fromhex(ip)[::-1])
+    return "%s:%d" % (ip, int(port, 16))
+
+
 class UclientResult:
     def __init__(self, returncode, output):
         self.returncode = returncode
@@ -233,22 +241,46 @@ class UclientResult:
         self.sent_bytes, self.received_bytes = (int(m[-1][0]), int(m[-1][1])) if m else (0, 0)
         self.allocation_failed = "Cannot complete Allocation" in output
         self.error_codes = [int(c) for c in re.findall(r"error (\d{3})", output)]
+        self.socket_drops = {}
 
     def __repr__(self):
-        return "<uclient rc=%s sent=%d received=%d lost=%s>\n%s" % (
-            self.returncode, self.sent, self.received, self.lost, self.output[-3000:])
+        drops = ", ".join("%s: %d" % (_hex_address(a), n) for a, n in sorted(self.socket_drops.items()))
+        return "<uclient rc=%s sent=%d received=%d lost=%s; drops in socket buffers: %s>\n%s" % (
+            self.returncode, self.sent, self.received, self.lost,
+            drops or "none on the sockets still open (the server's, the peer's)", self.output[-3000:])
+
+
+def udp_drops():
+    """{"local address:port" (hex, as the kernel writes it): datagrams dropped} for every UDP
+    socket of this network namespace: a full receive buffer shows up here."""
+    drops = {}
+    for name in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    drops[fields[1]] = drops.get(fields[1], 0) + int(fields[-1])
+        except OSError:
+            pass
+    return drops
 
 
 def uclient(server_port, args, server="127.0.0.1", timeout=120):
-    """Runs coturn's turnutils_uclient against the server and parses what it prints."""
+    """Runs coturn's turnutils_uclient against the server and parses what it prints, noting
+    which of the sockets still open afterwards (the server's, the peer's) dropped datagrams."""
     require("turnutils_uclient")
     argv = ["turnutils_uclient", "-p", str(server_port)] + list(args) + [server]
+    before = udp_drops()
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-        return UclientResult(p.returncode, p.stdout.decode("utf-8", "replace"))
+        r = UclientResult(p.returncode, p.stdout.decode("utf-8", "replace"))
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode("utf-8", "replace")
-        return UclientResult(-1, out + "\n[timed out after %ds]" % timeout)
+        r = UclientResult(-1, out + "\n[timed out after %ds]" % timeout)
+    after = udp_drops()
+    r.socket_drops = {a: n - before.get(a, 0) for a, n in after.items() if n > before.get(a, 0)}
+    return r
 
 
 class TestCase(unittest.TestCase):
@@ -261,9 +293,17 @@ class TestCase(unittest.TestCase):
     def tearDown(self):
         for p in reversed(self.processes):
             p.stop()
-        failed = any(e for _, e in (self._outcome.errors if hasattr(self._outcome, "errors") else []))
-        if not failed:
+        if self._failed():
+            print("kept for a look: %s" % self.workdir, file=sys.stderr, flush=True)
+        else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _failed(self):
+        outcome = self._outcome
+        if hasattr(outcome, "errors"):  # Python < 3.11
+            return any(e for _, e in outcome.errors)
+        result = outcome.result  # 3.11+: failures are recorded as they happen
+        return any(test is self for test, _ in result.errors + result.failures)
 
     def track(self, process):
         self.processes.append(process)
