@@ -5,22 +5,25 @@
 
 namespace turnpike::cmd {
 
-std::string format_time(int64_t unix_ms) {
+namespace {
+
+std::string format_utc(int64_t unix_ms, const char* format) {
   const time_t t = time_t(unix_ms / 1000);
   tm g{};
   gmtime_r(&t, &g);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &g);
+  std::strftime(buf, sizeof buf, format, &g);
   return buf;
 }
 
+}  // namespace
+
+std::string format_time(int64_t unix_ms) {
+  return format_utc(unix_ms, "%Y-%m-%d %H:%M:%S");
+}
+
 std::string format_iso(int64_t unix_ms) {
-  const time_t t = time_t(unix_ms / 1000);
-  tm g{};
-  gmtime_r(&t, &g);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &g);
-  return buf;
+  return format_utc(unix_ms, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 std::string format_duration(int64_t ms) {

@@ -330,21 +330,31 @@ class Client:
             frame = pad4(frame)
         self.send_raw(frame)
 
-    def receive_data(self, timeout=2.0):
-        """The next relayed datagram: ("channel", number, data) or ("data", (ip, port), data)."""
+    def _receive_first(self, timeout, pick):
+        """pick(raw) of each frame the server sends until it returns something, or None once
+        `timeout` seconds have passed."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
                 raw = self.recv_raw(max(0.01, deadline - time.time()))
             except socket.timeout:
                 return None
+            picked = pick(raw)
+            if picked is not None:
+                return picked
+        return None
+
+    def receive_data(self, timeout=2.0):
+        """The next relayed datagram: ("channel", number, data) or ("data", (ip, port), data)."""
+        def relayed(raw):
             if 0x40 <= raw[0] < 0x80:
                 ch, ln = struct.unpack("!HH", raw[:4])
                 return ("channel", ch, raw[4:4 + ln])
             m = Message.decode(raw)
             if m.method == DATA and m.cls == INDICATION:
                 return ("data", parse_xor_address(m.get(XOR_PEER_ADDRESS), m.txid), m.get(DATA_ATTR))
-        return None
+            return None
+        return self._receive_first(timeout, relayed)
 
     # ---- RFC 6062 TCP allocations --------------------------------------------------------------
 
@@ -371,15 +381,7 @@ class Client:
 
     def receive_message(self, timeout=2.0):
         """The next STUN message the server sends (a ConnectionAttempt indication, say), or None."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                raw = self.recv_raw(max(0.01, deadline - time.time()))
-            except socket.timeout:
-                return None
-            if raw[0] < 0x40:
-                return Message.decode(raw)
-        return None
+        return self._receive_first(timeout, lambda raw: Message.decode(raw) if raw[0] < 0x40 else None)
 
     def take_buffered(self):
         """Bytes received after the last STUN message (raw data once a ConnectionBind succeeded)."""
