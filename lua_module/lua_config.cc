@@ -223,7 +223,8 @@ int mint(lua_State* L) {
 }
 
 // config:verify(username, password [, now]) -> true, n | false, reason. n is the secret that
-// matched, 1 being the newest. Mirrors the relay's checks (server/relay/authenticator.cc).
+// matched, 1 being the newest. The relay's own checks (core::check_rest_username), then the
+// password against every secret, newest first.
 int verify(lua_State* L) {
   const ConfigSnapshot& snap = check_config(L, 1);
   size_t user_len = 0, pass_len = 0;
@@ -235,21 +236,24 @@ int verify(lua_State* L) {
   ErrorText err;
   if (!run_guarded(err, [&] {
         const std::string_view name(username, user_len);
-        auto rest = core::parse_rest_username(name, c.rest_api_separator);
-        if (!rest) {
-          box->reason = "not a TURN REST username (<expiry>" +
-                        std::string(1, c.rest_api_separator) + "<user>)";
-          return;
-        }
-        if (rest->expiry < now) {
-          box->reason = "expired " + std::to_string(now - rest->expiry) + " s ago";
-          return;
-        }
-        if (c.max_credential_ttl > 0 && rest->expiry - now > c.max_credential_ttl) {
-          box->reason =
-              "expires " + std::to_string(rest->expiry - now) +
-              " s ahead, more than max-credential-ttl=" + std::to_string(c.max_credential_ttl);
-          return;
+        using Check = core::RestUsernameCheck::Status;
+        const auto check =
+            core::check_rest_username(name, c.rest_api_separator, now, c.max_credential_ttl);
+        switch (check.status) {
+          case Check::NotRest:
+            box->reason = "not a TURN REST username (<expiry>" +
+                          std::string(1, c.rest_api_separator) + "<user>)";
+            return;
+          case Check::Expired:
+            box->reason = "expired " + std::to_string(check.seconds) + " s ago";
+            return;
+          case Check::TooFarAhead:
+            box->reason =
+                "expires " + std::to_string(check.seconds) +
+                " s ahead, more than max-credential-ttl=" + std::to_string(c.max_credential_ttl);
+            return;
+          case Check::Ok:
+            break;
         }
         const auto& secrets = c.static_auth_secrets;
         for (size_t i = secrets.size(); i-- > 0;) {

@@ -38,6 +38,18 @@ std::optional<RestUsername> parse_rest_username(std::string_view username, char 
   return std::nullopt;
 }
 
+RestUsernameCheck check_rest_username(std::string_view username, char separator, int64_t now_unix,
+                                      int64_t max_ttl) {
+  using Status = RestUsernameCheck::Status;
+  const auto rest = parse_rest_username(username, separator);
+  if (!rest) return {Status::NotRest, 0};
+  if (rest->expiry < now_unix) return {Status::Expired, now_unix - rest->expiry};
+  if (max_ttl > 0 && rest->expiry - now_unix > max_ttl) {
+    return {Status::TooFarAhead, rest->expiry - now_unix};
+  }
+  return {Status::Ok, 0};
+}
+
 std::string rest_password(std::string_view secret, std::string_view username) {
   uint8_t mac[20];
   hmac(HashAlgorithm::Sha1, Bytes(reinterpret_cast<const uint8_t*>(secret.data()), secret.size()),

@@ -23,6 +23,16 @@ struct RestUsername {
 // with more than 18 digits, so no overflow can turn an expiry into the past or the future.
 std::optional<RestUsername> parse_rest_username(std::string_view username, char separator = ':');
 
+// The checks on a REST username before any password is tried, shared by the relay and the Lua
+// module's verify(): it must parse; it must not have expired (coturn accepts while
+// expiry >= now); it must not expire more than `max_ttl` seconds ahead (0: no cap).
+struct RestUsernameCheck {
+  enum class Status { Ok, NotRest, Expired, TooFarAhead } status = Status::NotRest;
+  int64_t seconds = 0;  // Expired: how long ago; TooFarAhead: how far ahead
+};
+RestUsernameCheck check_rest_username(std::string_view username, char separator, int64_t now_unix,
+                                      int64_t max_ttl);
+
 std::string rest_password(std::string_view secret, std::string_view username);
 
 struct RestCredential {

@@ -154,24 +154,24 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   if (!creds.rest_enabled) {
     return refuse(AuthStatus::Unauthorized, RefusalReason::UnknownUser, "no such user", name);
   }
-  auto rest = core::parse_rest_username(name, creds.separator);
-  if (!rest) {
-    return refuse(AuthStatus::Unauthorized, RefusalReason::UnknownUser,
-                  "not a TURN REST username (expected <expiry>" + std::string(1, creds.separator) +
-                      "<user>) and no such static user",
-                  name);
-  }
-  // coturn accepts while expiry >= now.
-  if (rest->expiry < now.unix_s()) {
-    return refuse(AuthStatus::Unauthorized, RefusalReason::ExpiredCredential,
-                  "credential expired " + std::to_string(now.unix_s() - rest->expiry) + " s ago",
-                  name);
-  }
-  if (creds.max_ttl > 0 && rest->expiry - now.unix_s() > creds.max_ttl) {
-    return refuse(AuthStatus::Unauthorized, RefusalReason::CredentialTooLong,
-                  "credential expires " + std::to_string(rest->expiry - now.unix_s()) +
-                      " s ahead, more than max-credential-ttl=" + std::to_string(creds.max_ttl),
-                  name);
+  using Check = core::RestUsernameCheck::Status;
+  const auto check = core::check_rest_username(name, creds.separator, now.unix_s(), creds.max_ttl);
+  switch (check.status) {
+    case Check::NotRest:
+      return refuse(AuthStatus::Unauthorized, RefusalReason::UnknownUser,
+                    "not a TURN REST username (expected <expiry>" +
+                        std::string(1, creds.separator) + "<user>) and no such static user",
+                    name);
+    case Check::Expired:
+      return refuse(AuthStatus::Unauthorized, RefusalReason::ExpiredCredential,
+                    "credential expired " + std::to_string(check.seconds) + " s ago", name);
+    case Check::TooFarAhead:
+      return refuse(AuthStatus::Unauthorized, RefusalReason::CredentialTooLong,
+                    "credential expires " + std::to_string(check.seconds) +
+                        " s ahead, more than max-credential-ttl=" + std::to_string(creds.max_ttl),
+                    name);
+    case Check::Ok:
+      break;
   }
   // Every secret is tried, newest first (rotation).
   for (const std::string& secret : creds.secrets_newest_first) {

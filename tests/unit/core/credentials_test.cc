@@ -48,6 +48,22 @@ TEST(RestCredentials, ParseAllForms) {
   EXPECT_FALSE(parse_rest_username(":alice"));
 }
 
+TEST(RestCredentials, CheckBeforeAnyPassword) {
+  using S = RestUsernameCheck::Status;
+  const int64_t now = 1700000000;
+  EXPECT_EQ(check_rest_username("alice", ':', now, 0).status, S::NotRest);
+  EXPECT_EQ(check_rest_username("1700000000:alice", ':', now, 0).status, S::Ok);  // expiry == now
+  auto c = check_rest_username("1699999990:alice", ':', now, 0);
+  EXPECT_EQ(c.status, S::Expired);
+  EXPECT_EQ(c.seconds, 10);
+  c = check_rest_username("alice:1700003600", ':', now, 3599);
+  EXPECT_EQ(c.status, S::TooFarAhead);
+  EXPECT_EQ(c.seconds, 3600);
+  EXPECT_EQ(check_rest_username("alice:1700003600", ':', now, 3600).status, S::Ok);
+  EXPECT_EQ(check_rest_username("1800000000", ':', now, 0).status, S::Ok);  // 0: no cap
+  EXPECT_EQ(check_rest_username("1700000001|bob", '|', now, 0).status, S::Ok);
+}
+
 TEST(LongTermKey, Md5AndSha256) {
   // RFC 8489 §9.2.2: MD5("user:realm:pass").
   const LongTermKey k = long_term_key(HashAlgorithm::Md5, "user", "realm", "pass");
