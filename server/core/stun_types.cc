@@ -1,5 +1,35 @@
 #include "core/stun_types.h"
 
+namespace turnpike::core {
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::Binding:
+      return "Binding";
+    case Method::Allocate:
+      return "Allocate";
+    case Method::Refresh:
+      return "Refresh";
+    case Method::Send:
+      return "Send";
+    case Method::Data:
+      return "Data";
+    case Method::CreatePermission:
+      return "CreatePermission";
+    case Method::ChannelBind:
+      return "ChannelBind";
+    case Method::Connect:
+      return "Connect";
+    case Method::ConnectionBind:
+      return "ConnectionBind";
+    case Method::ConnectionAttempt:
+      return "ConnectionAttempt";
+  }
+  return nullptr;
+}
+
+}  // namespace turnpike::core
+
 namespace turnpike::core::error {
 
 const char* reason_phrase(uint16_t code) {

@@ -27,6 +27,9 @@ enum class Method : uint16_t {
 
 enum class MessageClass : uint8_t { Request = 0, Indication = 1, Success = 2, Error = 3 };
 
+// "Binding", "Allocate", ... as the RFCs name the method; nullptr for a method not listed above.
+const char* method_name(Method m);
+
 // RFC 8489 §5: the class bits C1 C0 are interleaved with the 12 method bits M11..M0 as
 //   M11 M10 M9 M8 M7 C1 M6 M5 M4 C0 M3 M2 M1 M0
 constexpr uint16_t message_type(Method m, MessageClass c) {

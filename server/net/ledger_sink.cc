@@ -76,35 +76,8 @@ void LedgerSink::refused(const relay::Refusal& r) {
   e.at_ms = r.now.unix_ms;
   e.client = r.five_tuple.client;
   e.transport.set(relay::transport_name(r.five_tuple.transport));
-  switch (r.method) {
-    case core::Method::Binding:
-      e.method.set("Binding");
-      break;
-    case core::Method::Allocate:
-      e.method.set("Allocate");
-      break;
-    case core::Method::Refresh:
-      e.method.set("Refresh");
-      break;
-    case core::Method::Send:
-      e.method.set("Send");
-      break;
-    case core::Method::CreatePermission:
-      e.method.set("CreatePermission");
-      break;
-    case core::Method::ChannelBind:
-      e.method.set("ChannelBind");
-      break;
-    case core::Method::Connect:
-      e.method.set("Connect");
-      break;
-    case core::Method::ConnectionBind:
-      e.method.set("ConnectionBind");
-      break;
-    default:
-      e.method.set("other");
-      break;
-  }
+  const char* method = core::method_name(r.method);
+  e.method.set(method ? method : "other");
   e.code = r.code;
   e.reason.set(relay::refusal_reason_name(r.reason));
   e.username.set(r.username);

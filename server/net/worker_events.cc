@@ -14,27 +14,10 @@ std::string session_id(uint64_t id) {
   return buf;
 }
 
-std::string method_name(core::Method m) {
-  switch (m) {
-    case core::Method::Binding:
-      return "Binding";
-    case core::Method::Allocate:
-      return "Allocate";
-    case core::Method::Refresh:
-      return "Refresh";
-    case core::Method::Send:
-      return "Send";
-    case core::Method::CreatePermission:
-      return "CreatePermission";
-    case core::Method::ChannelBind:
-      return "ChannelBind";
-    case core::Method::Connect:
-      return "Connect";
-    case core::Method::ConnectionBind:
-      return "ConnectionBind";
-    default:
-      return "request";
-  }
+// Refusals only answer requests, so Data and ConnectionAttempt never reach this.
+const char* refused_method(core::Method m) {
+  const char* name = core::method_name(m);
+  return name ? name : "request";
 }
 
 std::string relayed(const relay::Allocation& a) {
@@ -112,7 +95,7 @@ void WorkerEvents::refused(const relay::Refusal& r) {
     std::string peer =
         r.peer ? " peer " + (r.peer->port() ? r.peer->to_string() : r.peer->ip().to_string())
                : std::string();
-    log(LogLevel::Notice, "refused ", method_name(r.method), " from ",
+    log(LogLevel::Notice, "refused ", refused_method(r.method), " from ",
         r.five_tuple.client.to_string(), " (", relay::transport_name(r.five_tuple.transport),
         ") user=<", r.username, ">: ", code, relay::refusal_reason_name(r.reason), peer,
         r.detail.empty() ? "" : ": ", r.detail);
