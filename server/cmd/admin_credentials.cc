@@ -5,22 +5,11 @@
 
 #include "cmd/admin_args.h"
 #include "cmd/admin_commands.h"
+#include "cmd/admin_format.h"
 #include "config/config_parser.h"
 #include "core/rest_credentials.h"
 
 namespace turnpike::cmd {
-namespace {
-
-std::string utc(int64_t t) {
-  const time_t tt = time_t(t);
-  tm g{};
-  gmtime_r(&tt, &g);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &g);
-  return buf;
-}
-
-}  // namespace
 
 int admin_credentials(int argc, char** argv) {
   const AdminArgs a = AdminArgs::parse(argc, argv, 2, {"config", "user", "ttl"});
@@ -69,7 +58,7 @@ int admin_credentials(int argc, char** argv) {
   } else {
     std::cout << "username: " << c.username << "\n"
               << "password: " << c.password << "\n"
-              << "expires:  " << utc(c.expires) << " (in " << ttl << " s)\n"
+              << "expires:  " << format_iso(c.expires * 1000) << " (in " << ttl << " s)\n"
               << "realm:    " << cfg.realm << "\n";
   }
   return 0;
