@@ -48,10 +48,7 @@ CredentialLogStats CredentialLog::stats() const {
 
 bool CredentialLog::write(std::vector<IssuedCredential>& batch) {
   std::string err;
-  if (!db_) {
-    auto db = Database::open(path_, Database::Mode::ReadWrite, 2000, &err);
-    if (db && apply_migrations(*db, &err)) db_ = std::move(db);
-  }
+  if (!db_) db_ = open_for_writing(path_, &err);
   if (db_ && db_->exec("BEGIN IMMEDIATE", &err) == SQLITE_OK) {
     Statement ins = db_->prepare(
         "INSERT INTO credentials (issued_at, host, jid, username, expires_at) VALUES (?1, ?2, ?3, "

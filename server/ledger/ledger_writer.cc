@@ -124,13 +124,8 @@ void LedgerWriter::failed(const std::string& what) {
 bool LedgerWriter::ensure_open() {
   if (db_) return true;
   std::string err;
-  auto db = Database::open(o_.path, Database::Mode::ReadWrite, 2000, &err);
-  if (!db) {
-    failed(err);
-    return false;
-  }
-  db_ = std::move(db);
-  if (!apply_migrations(*db_, &err)) {
+  db_ = open_for_writing(o_.path, &err);
+  if (!db_) {
     failed(err);
     return false;
   }

@@ -11,6 +11,12 @@ int schema_version(Database& db) {
   return int(s.int_at(0));
 }
 
+std::optional<Database> open_for_writing(const std::string& path, std::string* error) {
+  auto db = Database::open(path, Database::Mode::ReadWrite, 2000, error);
+  if (!db || !apply_migrations(*db, error)) return std::nullopt;
+  return db;
+}
+
 bool apply_migrations(Database& db, std::string* error) {
   std::string err;
   if (db.exec("BEGIN IMMEDIATE", &err) != SQLITE_OK) {

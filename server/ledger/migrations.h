@@ -4,6 +4,7 @@
 // transaction, so the second opener waits, then finds nothing left to do).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ const std::vector<Migration>& migrations();
 // Brings `db` up to the newest version. Returns false with `error` set on failure (and leaves
 // the file as it was).
 bool apply_migrations(Database& db, std::string* error);
+
+// The ledger opened for writing, as the relay's writer and the Prosody module's credential log
+// both need it: read-write, a 2 s busy timeout, migrations applied. Nothing (with `error` set)
+// when either step fails.
+std::optional<Database> open_for_writing(const std::string& path, std::string* error);
 
 // The version the file is at (0 for a new file), or -1 when it cannot be read.
 int schema_version(Database& db);
