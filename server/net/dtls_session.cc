@@ -138,6 +138,9 @@ void DtlsSession::pump(const relay::Now& now) {
     }
     const int e = SSL_get_error(ssl_.get(), 0);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
+    // No close_notify of ours after the client's, or after a fatal error (OpenSSL forbids
+    // SSL_shutdown() then).
+    polite_close_ = false;
     if (e == SSL_ERROR_ZERO_RETURN) {
       close("closed by the client (DTLS close_notify)");
       return;
@@ -199,7 +202,7 @@ void DtlsSession::close(const std::string& why, bool notice) {
 void DtlsSession::finish(const relay::Now& now) {
   // The session was the client's way in: its allocation ends with it, as with TCP/TLS
   // (RFC 8656 §3.1). A close_notify is sent to a client that is still there.
-  if (established() && reason_.find("close_notify") == std::string::npos) SSL_shutdown(ssl_.get());
+  if (established() && polite_close_) SSL_shutdown(ssl_.get());
   listener_.worker().server().on_client_closed(tuple_, now);
   listener_.forget(this);
   log(LogLevel::Info, "dtls session from ", peer_.to_string(), " closed: ", reason_);

@@ -59,6 +59,7 @@ class DtlsSession final : public Connection, public ClientTransport {
   int64_t idle_since_ms_;
   bool handshake_logged_ = false;
   std::string reason_;
+  bool polite_close_ = true;  // send a close_notify when closing
 };
 
 // The cookie callbacks OpenSSL's DTLSv1_listen uses (set on the DTLS SSL_CTX): the same
