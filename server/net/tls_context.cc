@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/dtls_session.h"
+#include "net/unique_fd.h"
 
 namespace turnpike::net {
 namespace {
@@ -30,8 +31,8 @@ std::string current_user() {
 // which file, as which user, and why: the usual trouble is a key readable only by root while
 // turnpike runs as proc-user (jitsi-meet#5978, coturn #268).
 bool read_pem(const char* what, const std::string& path, std::string* out, std::string* error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     *error = std::string("cannot read ") + what + " " + path + " as user " + current_user() + ": " +
              std::strerror(errno);
     return false;
@@ -39,22 +40,19 @@ bool read_pem(const char* what, const std::string& path, std::string* out, std::
   out->clear();
   char buf[8192];
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       *error = std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno);
-      ::close(fd);
       return false;
     }
     if (n == 0) break;
     out->append(buf, size_t(n));
     if (out->size() > kMaxPemFile) {
       *error = std::string(what) + " " + path + " is larger than 1 MiB; is it really a PEM file?";
-      ::close(fd);
       return false;
     }
   }
-  ::close(fd);
   return true;
 }
 
