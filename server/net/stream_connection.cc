@@ -63,12 +63,16 @@ StreamConnection::~StreamConnection() {
   if (tls_) send_close_notify(*tls_, fd_.get());
 }
 
-bool StreamConnection::start() {
+bool StreamConnection::start_reading() {
   read_ev_.reset(
       event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &StreamConnection::on_read, this));
   write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST,
                             &StreamConnection::on_write, this));
-  if (!read_ev_ || !write_ev_ || event_add(read_ev_.get(), nullptr) != 0) return false;
+  return read_ev_ && write_ev_ && event_add(read_ev_.get(), nullptr) == 0;
+}
+
+bool StreamConnection::start() {
+  if (!start_reading()) return false;
   if (stage_ == Stage::ProxyHeader && !from_trusted_proxy()) {
     close(peer_.ip().to_string() +
               " is not a trusted proxy: it may not send PROXY headers (proxy-trusted-ip)",
@@ -81,11 +85,7 @@ bool StreamConnection::start() {
 }
 
 bool StreamConnection::start_moved(const relay::Now& now) {
-  read_ev_.reset(
-      event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST, &StreamConnection::on_read, this));
-  write_ev_.reset(event_new(worker_.base(), fd_.get(), EV_WRITE | EV_PERSIST,
-                            &StreamConnection::on_write, this));
-  if (!read_ev_ || !write_ev_ || event_add(read_ev_.get(), nullptr) != 0) return false;
+  if (!start_reading()) return false;
   register_client();
   if (out_end_ > out_start_ || (tls_ && tls_->outbound_pending())) arm_write(true);
   // What arrived before the move (the ConnectionBind, first), then what TLS still holds.

@@ -99,6 +99,7 @@ class StreamConnection final : public Connection, public ClientTransport {
   // handled is bytes [frame, frame + size) of in_.
   void hand_off(size_t frame, size_t size);
   void register_client();
+  bool start_reading();  // the connection's events, reading armed
 
   // Sends what is queued. False when the connection is closing.
   bool flush();

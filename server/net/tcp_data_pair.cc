@@ -48,7 +48,7 @@ bool TcpDataPair::start(int64_t now_ms) {
   client_.write_ev.reset(event_new(base_, client_.fd.get(), EV_WRITE | EV_PERSIST,
                                    &TcpDataPair::on_client_write, this));
   if (!peer_.read_ev || !peer_.write_ev || !client_.read_ev || !client_.write_ev) {
-    fail("out of memory");
+    end("out of memory");
     return false;
   }
   // Bytes held since before the bind count now, as they are relayed.
@@ -151,7 +151,7 @@ bool TcpDataPair::flush_to_client() {
       const size_t chunk = std::min(d.size(), kTlsChunk);
       if (!tls_->has_room_for(chunk)) break;
       if (!tls_->write(d.subspan(0, chunk))) {
-        fail("client: " + tls_->error());
+        end("client: " + tls_->error());
         return false;
       }
       to_client_.consume(chunk);
@@ -230,7 +230,7 @@ bool TcpDataPair::pump_tls_in() {
         client_.eof = true;  // close_notify
         return true;
       case TlsStream::Io::Error:
-        fail("client: TLS error: " + tls_->error());
+        end("client: TLS error: " + tls_->error());
         return false;
     }
   }
@@ -261,7 +261,7 @@ ssize_t TcpDataPair::recv_some(Side& s, const char* who, core::MutableBytes spac
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    fail(std::string(who) + ": " + std::strerror(errno));
+    end(std::string(who) + ": " + std::strerror(errno));
     return -1;
   }
 }
@@ -279,7 +279,7 @@ TcpDataPair::Sent TcpDataPair::send_some(Side& s, const char* who, core::Bytes d
       set_writing(s, true);
       return {0, true, false};
     }
-    fail(std::string(who) + ": " + std::strerror(errno));
+    end(std::string(who) + ": " + std::strerror(errno));
     return {0, false, true};
   }
 }
@@ -334,10 +334,6 @@ void TcpDataPair::set_writing(Side& s, bool on) {
   } else {
     event_del(s.write_ev.get());
   }
-}
-
-void TcpDataPair::fail(const std::string& why) {
-  end(why);
 }
 
 void TcpDataPair::end(const std::string& why) {

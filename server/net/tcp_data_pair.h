@@ -100,7 +100,6 @@ class TcpDataPair {
   void after_io();  // resumes paused reads, ends a finished drain
   void set_reading(Side& s, bool on);
   void set_writing(Side& s, bool on);
-  void fail(const std::string& why);
   void end(const std::string& why);
 
   Owner& owner_;
