@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "core/random.h"
+#include "net/sockets.h"
 #include "net/udp.h"
 
 namespace turnpike::net {
@@ -23,13 +24,14 @@ std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even
     if (even && (port % 2) != 0) continue;
     if (reserve_next && port + 1 > max_) continue;
     if (!fd) {
-      fd = new_udp_socket(ip.family());
+      // The two halves of open_udp(): a failed bind() leaves the socket unbound and usable.
+      fd = new_socket(ip.family(), SOCK_DGRAM);
       if (!fd) return std::nullopt;  // out of file descriptors
       // The default buffer (~208 KiB, i.e. ~90 datagrams of 1200 B) overflows on one video key
       // frame arriving while the worker is busy. Memory is only used while datagrams wait.
       set_receive_buffer(fd.get(), kRelayReceiveBuffer);
     }
-    if (!bind_udp(fd.get(), core::SocketAddress(ip, uint16_t(port)))) continue;
+    if (!bind_to(fd.get(), core::SocketAddress(ip, uint16_t(port)))) continue;
     BoundSocket s{std::move(fd), core::SocketAddress(ip, uint16_t(port))};
     if (reserve_next) {
       auto next = open_udp(core::SocketAddress(ip, uint16_t(port + 1)), false, nullptr);
@@ -61,27 +63,6 @@ void RelayPorts::expire(int64_t now_ms) {
   std::erase_if(reservations_, [&](const auto& kv) { return kv.second.expires_ms <= now_ms; });
 }
 
-namespace {
-
-UniqueFd tcp_socket(core::Family f, bool reuseport) {
-  const int family = f == core::Family::V4 ? AF_INET : AF_INET6;
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return fd;
-  const int one = 1;
-  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (reuseport) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  return fd;
-}
-
-bool bind_to(int fd, const core::SocketAddress& a) {
-  sockaddr_storage ss;
-  const socklen_t len = a.to_sockaddr(ss);
-  return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
-}
-
-}  // namespace
-
 std::optional<BoundSocket> RelayPorts::bind_tcp_listener(const core::IpAddress& ip) {
   const uint32_t span = uint32_t(max_) - min_ + 1;
   const uint32_t offset = uint32_t(core::random_u64() % span);
@@ -93,12 +74,12 @@ std::optional<BoundSocket> RelayPorts::bind_tcp_listener(const core::IpAddress& 
       if (!tcp_in_use_.insert(addr).second) continue;
     }
     // Free for everyone (a plain bind), then ours with SO_REUSEPORT.
-    UniqueFd probe = tcp_socket(ip.family(), false);
+    UniqueFd probe = new_socket(ip.family(), SOCK_STREAM, {.reuseaddr = true});
     const bool no_fd = !probe;
     UniqueFd fd;
     if (probe && bind_to(probe.get(), addr)) {
       probe.reset();
-      fd = tcp_socket(ip.family(), true);
+      fd = new_socket(ip.family(), SOCK_STREAM, {.reuseaddr = true, .reuseport = true});
       if (fd && (!bind_to(fd.get(), addr) || ::listen(fd.get(), 64) != 0)) fd.reset();
     }
     if (fd) return BoundSocket{std::move(fd), addr};

@@ -24,16 +24,11 @@ std::string probe_exclusive_udp(const core::SocketAddress& addr) {
 }
 
 std::string probe_exclusive_tcp(const core::SocketAddress& addr) {
-  const int family = addr.ip().is_v4() ? AF_INET : AF_INET6;
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int one = 1;
-  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   // SO_REUSEADDR only: it lets the port be rebound right after a restart (TIME_WAIT) but not
   // while another socket listens on it.
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_storage ss;
-  const socklen_t len = addr.to_sockaddr(ss);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  UniqueFd fd = new_socket(addr.ip().family(), SOCK_STREAM, {.reuseaddr = true});
+  if (!fd) return std::string("socket(): ") + std::strerror(errno);
+  if (!bind_to(fd.get(), addr)) {
     return "cannot bind " + addr.to_string() + "/tcp: " + std::strerror(errno) +
            " (is another server, such as coturn or a web server, already using it?)";
   }

@@ -9,6 +9,7 @@
 
 #include "net/clock.h"
 #include "net/log.h"
+#include "net/sockets.h"
 #include "net/stream_connection.h"
 #include "net/worker.h"
 
@@ -31,20 +32,13 @@ std::string StreamListenerSpec::describe() const {
 }
 
 UniqueFd open_tcp_listener(const core::SocketAddress& addr, std::string* error) {
-  const int family = addr.ip().is_v4() ? AF_INET : AF_INET6;
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  // Every worker listens on the same address; the kernel spreads new connections over them.
+  UniqueFd fd = new_socket(addr.ip().family(), SOCK_STREAM, {.reuseaddr = true, .reuseport = true});
   if (!fd) {
     *error = std::string("socket(): ") + std::strerror(errno);
     return UniqueFd();
   }
-  const int one = 1;
-  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  // Every worker listens on the same address; the kernel spreads new connections over them.
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  sockaddr_storage ss;
-  const socklen_t len = addr.to_sockaddr(ss);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  if (!bind_to(fd.get(), addr)) {
     const int e = errno;
     *error = "cannot bind " + addr.to_string() + "/tcp: " + std::strerror(e);
     if (e == EACCES && addr.port() < 1024) {

@@ -10,6 +10,7 @@
 
 #include "net/clock.h"
 #include "net/log.h"
+#include "net/sockets.h"
 #include "net/worker.h"
 
 namespace turnpike::net {
@@ -27,27 +28,22 @@ std::unique_ptr<TcpPeerConnection> TcpPeerConnection::connect(Worker& w, uint32_
                                                               const core::SocketAddress& from,
                                                               const core::SocketAddress& peer,
                                                               std::string* error) {
-  const int family = from.ip().is_v4() ? AF_INET : AF_INET6;
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  // RFC 6062 §5.2: from the relayed transport address, where the allocation's listener is; both
+  // have SO_REUSEPORT (RelayPorts::bind_tcp_listener). A connecting socket never takes the
+  // listener's incoming connections.
+  UniqueFd fd = new_socket(from.ip().family(), SOCK_STREAM, {.reuseaddr = true, .reuseport = true});
   if (!fd) {
     *error = std::string("socket(): ") + std::strerror(errno);
     return nullptr;
   }
   const int one = 1;
-  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  // RFC 6062 §5.2: from the relayed transport address, where the allocation's listener is; both
-  // have SO_REUSEPORT (RelayPorts::bind_tcp_listener). A connecting socket never takes the
-  // listener's incoming connections.
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_storage ss;
-  socklen_t len = from.to_sockaddr(ss);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  if (!bind_to(fd.get(), from)) {
     *error = "cannot bind " + from.to_string() + ": " + std::strerror(errno);
     return nullptr;
   }
-  len = peer.to_sockaddr(ss);
+  sockaddr_storage ss;
+  const socklen_t len = peer.to_sockaddr(ss);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     // Refusals arrive later, through the socket; this is what fails at once (no route, the
     // 4-tuple in use, ...). The Connect fails with 447 either way.

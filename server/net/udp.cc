@@ -11,36 +11,16 @@
 namespace turnpike::net {
 
 UniqueFd open_udp(const core::SocketAddress& addr, bool reuseport, std::string* error) {
-  const int family = addr.ip().is_v4() ? AF_INET : AF_INET6;
-  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd = new_socket(addr.ip().family(), SOCK_DGRAM, {.reuseport = reuseport});
   if (!fd) {
     if (error) *error = std::string("socket(): ") + std::strerror(errno);
     return UniqueFd();
   }
-  const int one = 1;
-  if (family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (reuseport) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  sockaddr_storage ss;
-  const socklen_t len = addr.to_sockaddr(ss);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  if (!bind_to(fd.get(), addr)) {
     if (error) *error = "cannot bind " + addr.to_string() + "/udp: " + std::strerror(errno);
     return UniqueFd();
   }
   return fd;
-}
-
-UniqueFd new_udp_socket(core::Family f) {
-  const int family = f == core::Family::V4 ? AF_INET : AF_INET6;
-  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  const int one = 1;
-  if (fd && family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  return fd;
-}
-
-bool bind_udp(int fd, const core::SocketAddress& addr) {
-  sockaddr_storage ss;
-  const socklen_t len = addr.to_sockaddr(ss);
-  return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
 }
 
 void set_receive_buffer(int fd, int bytes) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/socket_address.h"
+#include "net/sockets.h"
 #include "net/unique_fd.h"
 #include "relay/server.h"
 
@@ -18,11 +19,6 @@ namespace turnpike::net {
 // every worker bind its own listener on the same address (SO_REUSEPORT); the kernel then
 // hashes each client's 5-tuple to one of them. On failure returns an invalid fd and sets `error`.
 UniqueFd open_udp(const core::SocketAddress& addr, bool reuseport, std::string* error);
-
-// The two halves of open_udp(), for callers that try several ports with one socket (a failed
-// bind() leaves the socket unbound and usable).
-UniqueFd new_udp_socket(core::Family f);
-bool bind_udp(int fd, const core::SocketAddress& addr);
 
 // Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max). Best effort.
 void set_receive_buffer(int fd, int bytes);
