@@ -220,17 +220,24 @@ StunWriter Server::begin(Request& r, MessageClass c) {
 }
 
 void Server::finish(Request& r, StunWriter& w) {
-  if (r.is_signed) {
-    if (r.sha256) {
-      w.add_message_integrity_sha256(r.key.view());
+  seal_and_send(w, r.client, r.msg.transaction_id(), r.alloc, r.is_signed ? &r.key : nullptr,
+                r.sha256, r.fingerprint);
+}
+
+void Server::seal_and_send(StunWriter& w, const ClientRef& client, const uint8_t* txid,
+                           Allocation* alloc, const core::LongTermKey* key, bool sha256,
+                           bool fingerprint) {
+  if (key) {
+    if (sha256) {
+      w.add_message_integrity_sha256(key->view());
     } else {
-      w.add_message_integrity(r.key.view());
+      w.add_message_integrity(key->view());
     }
   }
-  if (r.fingerprint) w.add_fingerprint();
+  if (fingerprint) w.add_fingerprint();
   if (!w.ok()) return;  // cannot happen with the scratch buffer's size; never send half a message
-  io_.send_to_client(r.client, w.bytes());
-  if (r.alloc && r.is_signed) r.alloc->remember(r.msg.transaction_id(), w.bytes().data(), w.size());
+  io_.send_to_client(client, w.bytes());
+  if (alloc && key) alloc->remember(txid, w.bytes().data(), w.size());
 }
 
 void Server::reply_error(Request& r, uint16_t code) {

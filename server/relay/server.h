@@ -124,6 +124,13 @@ class Server {
   // Answers.
   core::StunWriter begin(Request& r, core::MessageClass c);
   void finish(Request& r, core::StunWriter& w);
+  // The end of every response (finish(), and the Connect answer that comes later):
+  // MESSAGE-INTEGRITY or -SHA256 with `key` when the exchange is authenticated (null: not),
+  // FINGERPRINT when the request had one; then sent, and a signed answer remembered by `alloc`
+  // for retransmissions of the request.
+  void seal_and_send(core::StunWriter& w, const ClientRef& client, const uint8_t* txid,
+                     Allocation* alloc, const core::LongTermKey* key, bool sha256,
+                     bool fingerprint);
   void reply_error(Request& r, uint16_t code);
   void challenge(Request& r, uint16_t code);  // 401 or 438 with REALM, NONCE, PASSWORD-ALGORITHMS
   bool unauth_budget(Request& r);

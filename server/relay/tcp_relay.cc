@@ -107,17 +107,8 @@ void Server::answer_connect(const TcpConnection& c, uint16_t error) {
     core::store_be32(v, c.id);
     w.add(attr::ConnectionId, core::Bytes(v, 4));
   }
-  if (a.authenticated) {
-    if (c.connect_sha256) {
-      w.add_message_integrity_sha256(a.key.view());
-    } else {
-      w.add_message_integrity(a.key.view());
-    }
-  }
-  if (c.connect_fingerprint) w.add_fingerprint();
-  if (!w.ok()) return;
-  io_.send_to_client(a.client, w.bytes());
-  if (a.authenticated) a.remember(c.connect_transaction_id.data(), w.bytes().data(), w.size());
+  seal_and_send(w, a.client, c.connect_transaction_id.data(), &a,
+                a.authenticated ? &a.key : nullptr, c.connect_sha256, c.connect_fingerprint);
 }
 
 void Server::send_connection_attempt(const TcpConnection& c) {
