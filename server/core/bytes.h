@@ -13,6 +13,9 @@ using MutableBytes = std::span<uint8_t>;
 inline uint16_t load_be16(const uint8_t* p) {
   return uint16_t((p[0] << 8) | p[1]);
 }
+inline uint32_t load_be24(const uint8_t* p) {  // TLS/DTLS handshake lengths (RFC 8446 §4)
+  return (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2];
+}
 inline uint32_t load_be32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
@@ -22,6 +25,11 @@ inline uint64_t load_be64(const uint8_t* p) {
 inline void store_be16(uint8_t* p, uint16_t v) {
   p[0] = uint8_t(v >> 8);
   p[1] = uint8_t(v);
+}
+inline void store_be24(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 16);
+  p[1] = uint8_t(v >> 8);
+  p[2] = uint8_t(v);
 }
 inline void store_be32(uint8_t* p, uint32_t v) {
   p[0] = uint8_t(v >> 24);

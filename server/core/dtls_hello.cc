@@ -12,15 +12,6 @@ constexpr size_t kRecordHeader = 13;        // type, version, epoch, sequence_nu
 constexpr size_t kHandshakeHeader =
     12;  // type, length, message_seq, fragment_offset, fragment_length
 
-uint32_t load_be24(const uint8_t* p) {
-  return (uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2];
-}
-void store_be24(uint8_t* p, uint32_t v) {
-  p[0] = uint8_t(v >> 16);
-  p[1] = uint8_t(v >> 8);
-  p[2] = uint8_t(v);
-}
-
 }  // namespace
 
 bool looks_like_dtls_handshake(Bytes d) {

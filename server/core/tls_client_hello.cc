@@ -146,7 +146,7 @@ HelloStatus parse_client_hello(Bytes data, ClientHelloInfo* out) {
     pos += kRecordHeader + rec_len;
     if (hs.size() >= 4) {
       if (hs[0] != kClientHello) return HelloStatus::Invalid;
-      const size_t body_len = (size_t(hs[1]) << 16) | (size_t(hs[2]) << 8) | hs[3];
+      const size_t body_len = load_be24(&hs[1]);
       if (body_len > kMaxClientHello) return HelloStatus::Invalid;
       if (hs.size() >= 4 + body_len) {
         return parse_body(Bytes(hs.data() + 4, body_len), out) ? HelloStatus::Ok
