@@ -1,7 +1,7 @@
 #include "core/dtls_cookie.h"
 
+#include "core/address_mac.h"
 #include "core/constant_time.h"
-#include "core/hmac.h"
 
 namespace turnpike::core {
 namespace {
@@ -11,17 +11,7 @@ constexpr int64_t kSlotSeconds = 60;
 }  // namespace
 
 void DtlsCookie::mac(uint8_t slot, const SocketAddress& client, uint8_t* out) const {
-  uint8_t port[2];
-  store_be16(port, client.port());
-  const uint8_t family = uint8_t(client.family());
-  Hmac h(HashAlgorithm::Sha256, Bytes(key_.data(), key_.size()));
-  h.update(Bytes(&slot, 1));
-  h.update(Bytes(&family, 1));
-  h.update(Bytes(client.ip().data(), client.ip().size()));
-  h.update(Bytes(port, 2));
-  uint8_t full[kMaxDigestSize];
-  h.finish(full);
-  for (size_t i = 0; i < kSize - 1; ++i) out[i] = full[i];
+  address_mac(Bytes(key_.data(), key_.size()), slot, client, out, kSize - 1);
 }
 
 void DtlsCookie::make(const SocketAddress& client, int64_t now_unix, uint8_t* out) const {

@@ -1,10 +1,9 @@
 #include "core/stateless_nonce.h"
 
-#include <cstring>
 
+#include "core/address_mac.h"
 #include "core/base64.h"
 #include "core/constant_time.h"
-#include "core/hmac.h"
 
 namespace turnpike::core {
 
@@ -24,15 +23,7 @@ bool nonce_has_password_algorithms(std::string_view nonce) {
 }
 
 void NonceCodec::mac(uint32_t issued_at, const SocketAddress& client, uint8_t out[12]) const {
-  uint8_t msg[4 + 1 + 16 + 2];
-  store_be32(msg, issued_at);
-  msg[4] = client.ip().is_v4() ? 4 : 6;
-  std::memset(msg + 5, 0, 16);
-  std::memcpy(msg + 5, client.ip().data(), client.ip().size());
-  store_be16(msg + 21, client.port());
-  uint8_t full[32];
-  hmac(HashAlgorithm::Sha256, Bytes(key_.data(), key_.size()), Bytes(msg, sizeof msg), full);
-  std::memcpy(out, full, 12);
+  address_mac(Bytes(key_.data(), key_.size()), issued_at, client, out, 12);
 }
 
 std::string NonceCodec::issue(const SocketAddress& client, int64_t now_unix) const {
