@@ -194,7 +194,7 @@ int admin_sessions(int argc, char** argv) {
   auto& db = c->db;
   ledger::SessionFilter f;
   f.active_only = a.has("active");
-  f.username = a.get("user");
+  if (auto user = a.get("user")) f.usernames.push_back(*user);
   f.since_ms = c->since;
   f.limit = c->limit;
   const auto rows = ledger::query_sessions(*db, f);

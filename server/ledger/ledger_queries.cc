@@ -37,7 +37,6 @@ std::vector<SessionRow> query_sessions(Database& db, const SessionFilter& f) {
       " relay6_ip, relay6_port, started_at, updated_at, ended_at, end_reason, bytes_from_client,"
       " packets_from_client, bytes_to_client, packets_to_client FROM sessions WHERE 1";
   if (f.active_only) sql += " AND ended_at IS NULL";
-  if (f.username) sql += " AND username = ?1";
   if (f.since_ms) sql += " AND coalesce(ended_at, updated_at) >= ?2";
   if (!f.usernames.empty()) {
     sql += " AND username IN (";
@@ -49,7 +48,6 @@ std::vector<SessionRow> query_sessions(Database& db, const SessionFilter& f) {
   std::vector<SessionRow> out;
   Statement s = db.prepare(sql);
   if (!s) return out;
-  if (f.username) s.bind(1, *f.username);
   if (f.since_ms) s.bind(2, *f.since_ms);
   for (size_t i = 0; i < f.usernames.size(); ++i) s.bind(int(10 + i), f.usernames[i]);
   while (s.step() == SQLITE_ROW) out.push_back(read_session(s));

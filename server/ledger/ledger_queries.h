@@ -38,8 +38,7 @@ struct CredentialRow {
 
 struct SessionFilter {
   bool active_only = false;
-  std::optional<std::string> username;
-  std::vector<std::string> usernames;  // any of these (for `who`)
+  std::vector<std::string> usernames;  // any of these; empty: every user
   std::optional<int64_t> since_ms;
   int limit = 1000;
 };
