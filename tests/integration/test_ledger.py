@@ -105,6 +105,8 @@ class Ledger(harness.TestCase):
         self.wait_sessions(lambda rows: rows)  # the writer commits within its flush interval
         rows = harness.admin_json("sessions", "-c", self.server.config_path)
         self.assertEqual(rows[0]["username"], c.username)
+        self.assertEqual([r["username"] for r in self.sessions("--user", c.username)], [c.username])
+        self.assertEqual(self.sessions("--user", "nobody"), [])
         out = harness.subprocess.run([harness.ADMIN, "sessions", "-c", self.server.config_path],
                                      stdout=harness.subprocess.PIPE, text=True).stdout
         self.assertIn(c.username, out)
