@@ -60,7 +60,7 @@ sanitize:
 	@cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -R '(_tests\.|^fuzz\.)'
 
 fuzz:
-	@tests/tools/install-deps.sh clang libclang-rt-14-dev
+	@tests/tools/install-deps.sh clang libclang-rt-dev
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DTURNPIKE_FUZZ=ON -DTURNPIKE_SANITIZE=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@set -e; for bin in $(FUZZ_BUILD)/bin/fuzz_*; do \

@@ -2,8 +2,15 @@
 // (parsed by server/config, the daemon's own parser), with methods to mint credentials from its
 // newest secret, verify credentials against all its secrets, list the services clients should be
 // told about, and reload the file after a rotation without restarting the host program.
+#include <cstdint>
 #include <ctime>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 

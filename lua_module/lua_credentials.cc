@@ -1,8 +1,12 @@
 // turnpike.mint and turnpike.password: TURN REST API credentials (draft-uberti-behave-turn-rest-00
 // §2.2) from a secret the caller holds, e.g. mod_external_services' external_service_secret.
+#include <cstdint>
 #include <ctime>
+#include <exception>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "lua_module/lua_bindings.h"
 #include "lua_module/lua_support.h"

@@ -8,8 +8,12 @@
 //
 // record() appends to a bounded batch that a background thread writes (ledger::CredentialLog):
 // Prosody's event loop never waits on SQLite or the disk. The thread never touches Lua.
+#include <cstdint>
 #include <ctime>
+#include <exception>
 #include <memory>
+#include <new>
+#include <string>
 
 #include "ledger/credential_log.h"
 #include "lua_module/lua_bindings.h"

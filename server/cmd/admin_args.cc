@@ -1,6 +1,7 @@
 #include "cmd/admin_args.h"
 
 #include <cstdio>
+#include <utility>
 
 namespace turnpike::cmd {
 

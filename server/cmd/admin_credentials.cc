@@ -1,7 +1,11 @@
 // turnpike-admin credentials: TURN REST credentials minted from the config's newest secret with
 // the same code the relay verifies them with (core/rest_credentials).
+#include <cstdint>
 #include <ctime>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cmd/admin_args.h"
 #include "cmd/admin_commands.h"

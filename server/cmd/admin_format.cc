@@ -1,7 +1,9 @@
 #include "cmd/admin_format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 
 namespace turnpike::cmd {
 

@@ -1,9 +1,11 @@
 // Formatting for turnpike-admin: times, durations, byte counts, aligned tables, and --since.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace turnpike::cmd {

@@ -1,4 +1,5 @@
 // turnpike-admin secret generate: a new random shared secret for static-auth-secret.
+#include <cstdint>
 #include <iostream>
 #include <string>
 

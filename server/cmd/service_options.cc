@@ -3,7 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "net/interfaces.h"
 #include "net/log.h"

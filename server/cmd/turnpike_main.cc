@@ -2,6 +2,10 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <cstdio>
 #include <fstream>

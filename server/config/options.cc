@@ -1,7 +1,13 @@
 #include "config/options.h"
 
+#include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 namespace turnpike::config {
 namespace {

@@ -1,6 +1,7 @@
 // The option table: every name turnpike accepts, its kind, and how it sets the Config.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>

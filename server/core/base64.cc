@@ -1,6 +1,9 @@
 #include "core/base64.h"
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
 
 namespace turnpike::core {
 namespace {

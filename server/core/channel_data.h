@@ -2,6 +2,7 @@
 // application data. The first two bits are 01, which tells them apart from STUN (00) on the wire.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/attributes/channel_number.h"

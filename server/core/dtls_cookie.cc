@@ -1,5 +1,7 @@
 #include "core/dtls_cookie.h"
 
+#include <span>
+
 #include "core/address_mac.h"
 #include "core/constant_time.h"
 

@@ -1,6 +1,7 @@
 #include "core/dtls_hello.h"
 
 #include <cstring>
+#include <span>
 
 namespace turnpike::core {
 namespace {

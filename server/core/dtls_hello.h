@@ -3,6 +3,7 @@
 // Pure wire format; no I/O and no OpenSSL.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 

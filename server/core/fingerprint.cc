@@ -1,6 +1,7 @@
 #include "core/fingerprint.h"
 
 #include <array>
+#include <span>
 
 namespace turnpike::core {
 namespace {

@@ -1,7 +1,10 @@
 #include "core/ip_range.h"
 
 #include <charconv>
+#include <compare>
+#include <cstdint>
 #include <cstring>
+#include <system_error>
 
 namespace turnpike::core {
 

@@ -1,6 +1,8 @@
 #include "core/message_integrity.h"
 
+#include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "core/constant_time.h"
 #include "core/hmac.h"

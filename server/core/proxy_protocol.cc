@@ -1,8 +1,12 @@
 #include "core/proxy_protocol.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <span>
+#include <string>
 #include <string_view>
+#include <system_error>
 
 namespace turnpike::core {
 namespace {

@@ -4,6 +4,7 @@
 // behind its own port-443 multiplexer. Pure wire format; no I/O.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 

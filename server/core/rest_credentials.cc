@@ -1,5 +1,7 @@
 #include "core/rest_credentials.h"
 
+#include <cstddef>
+
 #include "core/base64.h"
 #include "core/hmac.h"
 

@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 
+#include <compare>
 #include <cstdint>
 #include <functional>
 #include <optional>

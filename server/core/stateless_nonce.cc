@@ -1,5 +1,6 @@
 #include "core/stateless_nonce.h"
 
+#include <optional>
 
 #include "core/address_mac.h"
 #include "core/base64.h"

@@ -1,5 +1,7 @@
 #include "core/stream_framing.h"
 
+#include <span>
+
 #include "core/stun_types.h"
 
 namespace turnpike::core {

@@ -5,6 +5,7 @@
 // can read past the end. It allocates nothing: lookups scan the attributes in place.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>

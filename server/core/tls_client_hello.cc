@@ -1,6 +1,7 @@
 #include "core/tls_client_hello.h"
 
 #include <algorithm>
+#include <span>
 
 namespace turnpike::core {
 namespace {

@@ -4,8 +4,10 @@
 // received; nothing is consumed and nothing is written.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/bytes.h"

@@ -1,6 +1,7 @@
 #include "ledger/credential_log.h"
 
 #include <chrono>
+#include <utility>
 
 #include "ledger/migrations.h"
 

@@ -1,5 +1,8 @@
 #include "ledger/ledger_queries.h"
 
+#include <cstddef>
+#include <memory>
+
 namespace turnpike::ledger {
 namespace {
 

@@ -3,8 +3,11 @@
 #include <arpa/inet.h>
 #include <time.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <string_view>
 
 #include "core/random.h"
 #include "ledger/migrations.h"

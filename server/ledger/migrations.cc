@@ -1,6 +1,9 @@
 #include "ledger/migrations.h"
 
+#include <cstdint>
 #include <ctime>
+#include <memory>
+#include <string_view>
 
 namespace turnpike::ledger {
 

@@ -4,6 +4,7 @@
 // goes; never touched on the relay path.
 #pragma once
 
+#include <cstddef>
 #include <mutex>
 #include <optional>
 #include <unordered_map>

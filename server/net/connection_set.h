@@ -4,6 +4,8 @@
 // only marks it, and a deferred event finishes and destroys it from the top of the event loop.
 #pragma once
 
+#include <cstddef>
+#include <iterator>
 #include <list>
 #include <memory>
 #include <vector>

@@ -1,5 +1,8 @@
 #include "net/dtls_listener.h"
 
+#include <optional>
+#include <utility>
+
 #include "core/dtls_cookie.h"
 #include "core/dtls_hello.h"
 #include "net/clock.h"

@@ -8,6 +8,7 @@
 // the cookie for its source address (made within the last two minutes) creates a DtlsSession.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>

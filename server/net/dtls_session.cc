@@ -1,5 +1,8 @@
 #include "net/dtls_session.h"
 
+#include <cstddef>
+#include <utility>
+
 #include <openssl/err.h>
 
 #include "core/dtls_cookie.h"

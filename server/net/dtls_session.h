@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <string>
 
 #include "core/socket_address.h"

@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include "core/socket_address.h"
 

@@ -1,5 +1,12 @@
 #include "net/ledger_sink.h"
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "relay/allocation.h"
 
 namespace turnpike::net {

@@ -2,6 +2,7 @@
 // write(2) per line). Never used on the relay path.
 #pragma once
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <string_view>

@@ -1,5 +1,8 @@
 #include "net/relay_ports.h"
 
+#include <algorithm>
+#include <utility>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 

@@ -3,6 +3,7 @@
 // Shared by all workers; the kernel's bind() arbitrates between them, so choosing needs no lock.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>

@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "core/random.h"
 #include "net/log.h"

@@ -2,6 +2,8 @@
 // options from the configuration; this class owns the threads.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

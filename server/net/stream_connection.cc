@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "core/proxy_protocol.h"
 #include "core/stream_framing.h"

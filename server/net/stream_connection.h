@@ -22,8 +22,11 @@
 // handles the ConnectionBind again.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "core/socket_address.h"
 #include "net/client_transport.h"

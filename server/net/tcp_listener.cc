@@ -6,6 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <optional>
+#include <utility>
 
 #include "net/clock.h"
 #include "net/log.h"

@@ -3,6 +3,7 @@
 // worker that accepted it). Each accepted connection becomes a StreamConnection.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 

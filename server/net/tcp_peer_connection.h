@@ -15,6 +15,8 @@
 // relay), the relay hears of it once (Server::on_peer_closed) unless the relay closed it.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 

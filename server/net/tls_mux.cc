@@ -1,6 +1,9 @@
 #include "net/tls_mux.h"
 
 #include <algorithm>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "core/stun_types.h"
 

@@ -9,6 +9,8 @@
 //   anything else                                                 -> closed
 #pragma once
 
+#include <cstdint>
+
 #include "core/bytes.h"
 #include "core/tls_client_hello.h"
 #include "net/stream_settings.h"

@@ -4,6 +4,8 @@
 // the connection's bound on what a slow client can make the server hold.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 

@@ -5,7 +5,9 @@
 #include <netinet/tcp.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "core/proxy_protocol.h"
 #include "net/clock.h"

@@ -11,8 +11,10 @@
 
 #include <event2/bufferevent.h>
 
+#include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "core/bytes.h"
 #include "core/socket_address.h"

@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <unordered_map>
 
 #include "net/clock.h"
 #include "net/dtls_listener.h"

@@ -3,11 +3,13 @@
 // sockets, and one coarse timer. Other threads talk to it only through its mailbox.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "net/client_transport.h"

@@ -1,6 +1,9 @@
 #include "net/worker_events.h"
 
+#include <array>
 #include <cstdio>
+#include <optional>
+#include <string_view>
 
 #include "net/log.h"
 #include "relay/allocation.h"

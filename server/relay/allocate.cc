@@ -1,5 +1,14 @@
 // Allocate (RFC 8656 §7.1-7.2) and Refresh (§7.3).
+#include <array>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/attributes/address_error_code.h"
 #include "core/attributes/address_family.h"

@@ -1,6 +1,11 @@
 #include "relay/authenticator.h"
 
+#include <array>
 #include <cstring>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
 
 #include "core/attributes/password_algorithms.h"
 #include "core/attributes/text.h"

@@ -2,8 +2,11 @@
 // API (coturn's use-auth-secret) and static users, over stateless nonces.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/long_term_key.h"
 #include "core/stateless_nonce.h"

@@ -1,5 +1,7 @@
 #include "relay/connection_ids.h"
 
+#include <utility>
+
 #include "core/random.h"
 
 namespace turnpike::relay {

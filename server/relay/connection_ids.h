@@ -18,6 +18,7 @@
 // (and would still need the allocation's credentials: RFC 6062 §5.4, 441).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>

@@ -1,5 +1,7 @@
 #include "relay/credentials.h"
 
+#include <utility>
+
 namespace turnpike::relay {
 
 void Credentials::add_user(std::string name, StaticUserEntry e) {

@@ -1,7 +1,11 @@
 // The relay path (RFC 8656 §11-12): Send indications and ChannelData from the client to peers,
 // and peer datagrams back as ChannelData or Data indications. No allocation, no logging, no
 // hashing beyond the one 5-tuple lookup; peer data is framed in place in the receive buffer.
+#include <cstdint>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "core/attributes/xor_address.h"
 #include "core/channel_data.h"

@@ -1,5 +1,6 @@
 #include "relay/peer_policy.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace turnpike::relay {

@@ -1,4 +1,7 @@
 // CreatePermission (RFC 8656 §9) and ChannelBind (§12.2). Both go through the one peer policy.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/attributes/channel_number.h"

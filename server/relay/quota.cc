@@ -1,5 +1,7 @@
 #include "relay/quota.h"
 
+#include <utility>
+
 namespace turnpike::relay {
 
 QuotaBook::Result QuotaBook::acquire(std::string_view key) {

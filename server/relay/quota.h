@@ -3,6 +3,7 @@
 // created and deleted, never on the relay path, so a mutex is fine here.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>

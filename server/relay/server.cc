@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "core/attributes/lifetime.h"
 #include "core/attributes/password_algorithms.h"

@@ -5,9 +5,13 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "core/stateless_nonce.h"
 #include "core/stun_message.h"

@@ -2,7 +2,14 @@
 // ConnectionBind (§5.4), and the connect and ConnectionBind deadlines. The sockets, the
 // splicing of data connections and the move of a ConnectionBind's connection to the worker
 // that owns its id are the network layer's (net/tcp_peer_connection.h, net/tcp_data_pair.h).
+#include <array>
+#include <cstdint>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/attributes/connection_id.h"
 #include "core/attributes/xor_address.h"

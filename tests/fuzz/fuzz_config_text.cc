@@ -1,5 +1,8 @@
 // Arbitrary text as a turnserver.conf: parsing must end in a Config or a ConfigError, never a
 // crash.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "config/config_parser.h"

@@ -1,5 +1,8 @@
 // The stateless DTLS path: every datagram from an unknown address reaches this parser.
+#include <array>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "core/dtls_cookie.h"

@@ -1,5 +1,7 @@
 // PROXY protocol v1/v2 headers, read on listeners behind a proxy; and the v2 writer round trip.
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 
 #include "core/proxy_protocol.h"
 

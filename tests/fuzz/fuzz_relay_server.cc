@@ -1,9 +1,14 @@
 // The whole relay state machine fed arbitrary datagrams from a few client addresses (one of them
 // over TCP, so that RFC 6062 TCP allocations, Connect and ConnectionBind are reached too), with
 // authentication off so that fuzzed requests reach every handler.
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "relay/allocation.h"
 #include "relay/server.h"

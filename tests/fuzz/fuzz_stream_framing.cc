@@ -1,4 +1,8 @@
 // Splits an arbitrary byte stream into frames as the TCP/TLS reader does, and parses each one.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
 #include "core/channel_data.h"
 #include "core/stream_framing.h"
 #include "core/stun_message.h"

@@ -1,5 +1,8 @@
 // Parses arbitrary bytes as a STUN message and touches everything a server reads from one.
+#include <cstdint>
 #include <cstring>
+#include <optional>
+#include <span>
 
 #include "core/attributes/xor_address.h"
 #include "core/message_integrity.h"

@@ -1,4 +1,7 @@
 // The ClientHello peeker of the port-443 multiplexer reads bytes from anyone on the Internet.
+#include <cstddef>
+#include <cstdint>
+
 #include "core/tls_client_hello.h"
 
 using namespace turnpike::core;

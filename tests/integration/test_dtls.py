@@ -61,6 +61,20 @@ class Dtls(certs.ServerCertificate, harness.TestCase):
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.server.pid))
 
+    def ledger_open(self):
+        """Waits until the ledger's writer thread has opened the database and its WAL: it does
+        so after "turnpike ready", and an fd count taken before that grows by itself."""
+        def wal_open():
+            fd_dir = "/proc/%d/fd" % self.server.pid
+            for fd in os.listdir(fd_dir):
+                try:
+                    if os.readlink(os.path.join(fd_dir, fd)) == self.server.ledger_path + "-wal":
+                        return True
+                except FileNotFoundError:
+                    pass
+            return False
+        harness.wait_until(wal_open, what="the ledger's WAL file open in the server")
+
     def udp(self):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.1", 0))
@@ -78,6 +92,7 @@ class Dtls(certs.ServerCertificate, harness.TestCase):
         self.assertIn(" dtls client=127.0.0.1:", self.server.log())
 
     def test_hellos_without_cookie_leave_no_state(self):
+        self.ledger_open()
         fds_before = self.fds()
         s = self.udp()
         burst = 500

@@ -1,5 +1,8 @@
 #include "core/attributes/xor_address.h"
 
+#include <cstddef>
+#include <span>
+
 #include "core/stun_types.h"
 
 namespace turnpike::core {

@@ -3,6 +3,7 @@
 // cookie, an IPv6 address with the cookie followed by the transaction ID.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

@@ -4,9 +4,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include "common/clock.h"
 #include "core/attributes/error_code.h"

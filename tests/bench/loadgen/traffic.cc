@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <memory>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/socket_drops.h"

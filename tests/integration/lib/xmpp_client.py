@@ -62,6 +62,22 @@ class Reply:
         return "<%s %s>" % (self.type, self.xml)
 
 
+def _connect_plain(client, host, port):
+    """Connect without TLS, in the API of the installed slixmpp.
+
+    slixmpp 1.8 (Debian 12) takes connect(address, use_ssl, force_starttls, disable_starttls);
+    1.10 (Debian 13) dropped those arguments for connect(host, port) and the attributes
+    enable_direct_tls, enable_starttls and enable_plaintext."""
+    import inspect
+    if "use_ssl" in inspect.signature(client.connect).parameters:
+        client.connect((host, port), use_ssl=False, force_starttls=False, disable_starttls=True)
+        return
+    client.enable_direct_tls = False
+    client.enable_starttls = False
+    client.enable_plaintext = True
+    client.connect(host, port)
+
+
 def _run(job):
     import asyncio
     import slixmpp
@@ -98,7 +114,7 @@ def _run(job):
 
     client = Client()
     client["feature_mechanisms"].unencrypted_plain = True
-    client.connect(("127.0.0.1", job["port"]), use_ssl=False, force_starttls=False, disable_starttls=True)
+    _connect_plain(client, "127.0.0.1", job["port"])
     try:
         client.loop.run_until_complete(asyncio.wait_for(client.disconnected, 25))
     except asyncio.TimeoutError:

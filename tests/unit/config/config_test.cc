@@ -1,7 +1,13 @@
 // turnserver.conf parsing: coturn's syntax, Jitsi's template, and errors that say where and what.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "config/config_parser.h"
 

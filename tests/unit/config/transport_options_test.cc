@@ -1,5 +1,10 @@
 // Options of the TCP/TLS/DTLS listeners, the port-443 multiplexer and PROXY-protocol ports, and
 // the checks across them (each error names the file, the line and what to write).
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "config/config_parser.h"

@@ -1,4 +1,10 @@
 // TURN REST credentials, long-term keys and stateless nonces.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "core/long_term_key.h"

@@ -2,6 +2,11 @@
 // HelloVerifyRequest.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/dtls_cookie.h"

@@ -1,6 +1,12 @@
 // ChannelData, stream framing, base64, constant-time compare, addresses and ranges.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstring>
+#include <ios>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/base64.h"

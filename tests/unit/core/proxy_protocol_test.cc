@@ -1,6 +1,9 @@
 // PROXY protocol v1 and v2 headers (HAProxy's specification).
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -1,4 +1,12 @@
 // RFC 5769 (test vectors for STUN) and RFC 8489 Appendix B.1 with errata 6268.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "../test_util.h"

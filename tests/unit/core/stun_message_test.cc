@@ -1,7 +1,12 @@
 // The STUN parser's header checks and attribute walk (RFC 8489 §5, §6.3, §14), and the writer.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../test_util.h"

@@ -1,6 +1,9 @@
 // The ClientHello peeker of the port-443 multiplexer (RFC 8446 §4.1.2, RFC 6066 §3, RFC 7301).
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "../test_util.h"

@@ -1,4 +1,13 @@
 // Allocate (RFC 8656 §7.1-7.2), Refresh (§7.3), lifetimes and the end of allocations.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
 #include "relay_fixture.h"
 
 namespace turnpike::relay::test {

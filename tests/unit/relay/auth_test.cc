@@ -1,5 +1,13 @@
 // Long-term authentication on the server (RFC 8489 §9.2.4) with TURN REST credentials and
 // static users, over stateless nonces.
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "core/attributes/password_algorithms.h"
 #include "core/message_integrity.h"
 #include "relay_fixture.h"

@@ -1,4 +1,11 @@
 // The relay path (RFC 8656 §10-12): Send and Data indications, ChannelData, counters.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "relay_fixture.h"
 
 namespace turnpike::relay::test {

@@ -1,4 +1,8 @@
 // The one peer policy (relay/peer_policy.h): every encoding of every refused range.
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "relay/peer_policy.h"

@@ -1,4 +1,11 @@
 // CreatePermission (RFC 8656 §9) and ChannelBind (§12.2), and their lifetimes.
+#include <cstdint>
+#include <ios>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "relay_fixture.h"
 
 namespace turnpike::relay::test {

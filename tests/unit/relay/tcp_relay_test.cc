@@ -1,5 +1,15 @@
 // RFC 6062 TCP relay: TCP allocations (§5.1), Connect (§5.2), peers connecting to the relayed
 // address (§5.3), ConnectionBind (§5.4), the 30 s timers, and what goes with the allocation.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
 #include "relay_fixture.h"
 
 #include "core/message_integrity.h"
