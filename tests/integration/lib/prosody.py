@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -97,7 +98,22 @@ class Prosody(harness.Process):
         return p.stdout
 
     def wait_ready(self, timeout=20.0):
-        return self.wait_for_log(r"Activated service 'c2s' on \[127\.0\.0\.1\]:%d" % self.port, timeout)
+        deadline = time.time() + timeout
+        text = self.wait_for_log(r"Activated service 'c2s' on \[127\.0\.0\.1\]:%d" % self.port, timeout)
+        # The listener is announced while the hosts are still loading their modules (in an order
+        # Prosody does not fix); the first answer on it comes from the event loop, which runs only
+        # once every module is loaded.
+        with socket.create_connection(("127.0.0.1", self.port), timeout=max(1.0, deadline - time.time())) as s:
+            s.sendall(b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
+                      b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
+            answer = b""
+            while b"<stream:stream" not in answer:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise RuntimeError("prosody closed the first c2s connection without a stream header:\n%r"
+                                       % answer)
+                answer += chunk
+        return text
 
     def module_log(self, host="localhost", module="turnpike"):
         """What one module logged, one line each."""
