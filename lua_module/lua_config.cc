@@ -76,20 +76,6 @@ bool equal_secrets(std::string_view a, std::string_view b) {
                                    reinterpret_cast<const uint8_t*>(b.data()), a.size());
 }
 
-// load_snapshot() with every C++ exception caught: the snapshot, or null and the reason in err.
-std::unique_ptr<ConfigSnapshot> load_guarded(const std::string& path, ErrorText& err) {
-  std::unique_ptr<ConfigSnapshot> loaded;
-  run_guarded(err, [&] {
-    auto result = load_snapshot(path);
-    if (auto* snapshot = std::get_if<ConfigSnapshot>(&result)) {
-      loaded = std::make_unique<ConfigSnapshot>(std::move(*snapshot));
-    } else {
-      err.set(std::get<std::string>(result));
-    }
-  });
-  return loaded;
-}
-
 // turnpike.load_config(path) -> config | nil, message. Never raises for a bad file: a host
 // program such as Prosody must keep running with a broken turnpike config.
 int load_config(lua_State* L) {
@@ -97,7 +83,16 @@ int load_config(lua_State* L) {
   const char* path = luaL_checklstring(L, 1, &len);
   ConfigBox* box = push_box<ConfigBox>(L, kConfigType);
   ErrorText err;
-  box->snapshot = load_guarded(std::string(path, len), err);
+  // Everything C++ (the path string, the parse, the snapshot) is built inside the guard; the
+  // snapshot then belongs to the box, which Lua's __gc destroys.
+  run_guarded(err, [&] {
+    auto result = load_snapshot(std::string(path, len));
+    if (auto* snapshot = std::get_if<ConfigSnapshot>(&result)) {
+      box->snapshot = std::make_unique<ConfigSnapshot>(std::move(*snapshot));
+    } else {
+      err.set(std::get<std::string>(result));
+    }
+  });
   return box->snapshot ? 1 : push_failure(L, err);
 }
 
@@ -106,12 +101,23 @@ int load_config(lua_State* L) {
 int reload(lua_State* L) {
   ConfigBox& box = check_config_box(L, 1);
   ErrorText err;
-  std::unique_ptr<ConfigSnapshot> fresh = load_guarded(box.snapshot->path, err);
-  if (!fresh) return push_failure(L, err);
-  const bool changed = fresh->text != box.snapshot->text;
-  const bool signing_changed =
-      !equal_secrets(fresh->config.newest_secret(), box.snapshot->config.newest_secret());
-  *box.snapshot = std::move(*fresh);  // in place: the box keeps its snapshot object
+  bool loaded = false, changed = false, signing_changed = false;
+  // The fresh snapshot lives only inside the guard: when Lua is called again (and may raise),
+  // no C++ object of this function is alive.
+  run_guarded(err, [&] {
+    auto result = load_snapshot(box.snapshot->path);
+    auto* fresh = std::get_if<ConfigSnapshot>(&result);
+    if (!fresh) {
+      err.set(std::get<std::string>(result));
+      return;
+    }
+    changed = fresh->text != box.snapshot->text;
+    signing_changed =
+        !equal_secrets(fresh->config.newest_secret(), box.snapshot->config.newest_secret());
+    *box.snapshot = std::move(*fresh);  // in place: the box keeps its snapshot object
+    loaded = true;
+  });
+  if (!loaded) return push_failure(L, err);
   lua_pushboolean(L, true);
   lua_pushboolean(L, changed);
   lua_pushboolean(L, signing_changed);

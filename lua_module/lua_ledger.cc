@@ -2,12 +2,15 @@
 //
 //   local ledger, err = turnpike.open_ledger("/var/lib/turnpike/ledger.db")
 //   ledger:record(host, full_jid, turn_username, expires)  -- returns at once
-//   ledger:flush([timeout_ms]) -> true | false                -- waits for the disk (tests,
-//   shutdown) ledger:stats() -> {recorded=, written=, dropped=, last_error=} ledger:close() -- also
-//   on garbage collection
+//   ledger:flush([timeout_ms]) -> true | false   -- waits for the disk (tests, shutdown)
+//   ledger:stats() -> {recorded=, written=, dropped=, last_error=}
+//   ledger:close() -> not_written                 -- also by <close> and on garbage collection
 //
 // record() appends to a bounded batch that a background thread writes (ledger::CredentialLog):
-// Prosody's event loop never waits on SQLite or the disk. The thread never touches Lua.
+// Prosody's event loop never waits on SQLite or the disk. The thread never touches Lua. close()
+// waits at most CredentialLog::kCloseWaitMs (half a second) for what is pending; with a locked
+// or failing database it returns the number of credentials not written by then (at most that
+// many are lost) and leaves the thread to end by itself.
 #include <cstdint>
 #include <ctime>
 #include <exception>
@@ -82,9 +85,16 @@ int l_stats(lua_State* L) {
 
 int l_close(lua_State* L) {
   LedgerBox* box = check_ledger(L);
+  uint64_t not_written = 0;
   ErrorText err;
-  if (!run_guarded(err, [&] { box->log.reset(); })) return raise(L, err);  // writes what is pending
-  return 0;
+  if (!run_guarded(err, [&] {
+        if (box->log) not_written = box->log->close();  // a bounded wait for what is pending
+        box->log.reset();
+      })) {
+    return raise(L, err);
+  }
+  lua_pushinteger(L, lua_Integer(not_written));
+  return 1;
 }
 
 int l_tostring(lua_State* L) {

@@ -428,7 +428,7 @@ test("open_ledger records issued credentials from a background thread", function
 	eq(stats.written, 50, "written");
 	eq(stats.dropped, 0, "dropped");
 	eq(stats.last_error, nil, "no error");
-	ledger:close();
+	eq(ledger:close(), 0, "close: nothing left unwritten");
 	matches(tostring(ledger), "closed", "closed");
 	raises("closed", ledger.record, ledger, "h", "j", "u", 1);
 	local rows = io.popen(("sqlite3 %q 'SELECT count(*), min(expires_at), max(jid) FROM credentials'"):format(path)):read("l");
@@ -443,6 +443,36 @@ test("an unwritable ledger reports, never raises", function ()
 	raises("bad argument #5", ledger.record, ledger, "h", "j", "u", "not a number");
 	do local l <close> = ledger; end  -- to-be-closed: closed at the end of the block
 	matches(tostring(ledger), "closed", "closed by <close>");
+end);
+
+local function now_ms()
+	return math.tointeger(io.popen("date +%s%3N"):read("n"));
+end
+
+test("closing a locked ledger waits half a second at most and counts what it gave up", function ()
+	local path = dir .. "/locked.db";
+	local ledger = assert(turnpike.open_ledger(path));
+	ledger:record("localhost", "a@localhost/x", "1:a", 1);
+	eq(ledger:flush(5000), true, "the file exists, migrated");
+	-- Another program holds the write lock: sqlite3 runs BEGIN EXCLUSIVE, then says so with a file.
+	local marker = dir .. "/locked.marker";
+	local holder = assert(io.popen(("sqlite3 %q"):format(path), "w"));
+	holder:write("BEGIN EXCLUSIVE;\n.shell touch " .. marker .. "\n");
+	holder:flush();
+	for _ = 1, 100 do
+		if io.open(marker) then break; end
+		run("sleep 0.05");
+	end
+	assert(io.open(marker), "sqlite3 never took the lock");
+	for i = 1, 5 do ledger:record("localhost", "b@localhost/x", i .. ":b", 1); end
+	local started = now_ms();
+	local not_written = ledger:close();
+	local took = now_ms() - started;
+	eq(not_written, 5, "the five records behind the lock");
+	-- The busy timeout alone is 2 s per attempt: a close that waited for the database takes longer.
+	assert(took < 1900, ("close took %d ms"):format(took));
+	holder:write("COMMIT;\n");
+	holder:close();
 end);
 
 test("info names the ledger unless no-ledger", function ()

@@ -69,9 +69,17 @@ function issued:record(origin, stanza, services)
 	end
 end
 
--- What was recorded is written before the ledger goes.
+-- What was recorded is written before the ledger goes. The native module waits half a second at
+-- most (a locked or failing database must not stall Prosody) and says how many it gave up on.
 function issued:close()
-	if self.ledger then self.ledger.object:close(); self.ledger = nil; end
+	local ledger = self.ledger;
+	if not ledger then return; end
+	self.ledger = nil;
+	local not_written = ledger.object:close();
+	if not_written > 0 then
+		self.ctx.module:log("warn", "%d issued credential(s) could not be written to %s before it was closed (%s)",
+			not_written, ledger.path, self.problem or "the database is busy");
+	end
 end
 
 local function new(ctx)

@@ -387,5 +387,41 @@ TEST_F(LedgerTest, CredentialLogSurvivesAnUnwritableLedger) {
   EXPECT_EQ(c.stats().dropped, 3u);
 }
 
+// Closing (Prosody unloading the module, a path change, a garbage collection) must not wait for
+// a locked database: half a second for what is pending, then the writer is left to give up by
+// itself and the records it did not write are counted.
+TEST_F(LedgerTest, CredentialLogCloseIsBoundedWhenTheLedgerIsLocked) {
+  {
+    CredentialLog c(path);
+    c.record({1, "h", "j", "u", 1});
+    ASSERT_TRUE(c.flush());
+  }
+  Database holder = open_rw();
+  ASSERT_EQ(holder.exec("BEGIN EXCLUSIVE"), SQLITE_OK);
+  auto c = std::make_unique<CredentialLog>(path);
+  for (int i = 0; i < 5; ++i) c->record({2, "h", "j", "u", 2});
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(c->close(), 5u);
+  const auto took = std::chrono::steady_clock::now() - started;
+  // One attempt alone waits out the 2 s busy timeout; a close that waited for it takes longer.
+  EXPECT_LT(took, std::chrono::milliseconds(1900));
+  EXPECT_EQ(c->close(), 5u);  // the same answer again; the destructor does not wait either
+  c.reset();
+  ASSERT_EQ(holder.exec("COMMIT"), SQLITE_OK);
+  // The attempt that was under way may still have got the lock: all five or none, never part.
+  const int64_t rows = count("SELECT count(*) FROM credentials");
+  EXPECT_TRUE(rows == 1 || rows == 6) << rows;
+}
+
+TEST_F(LedgerTest, CredentialLogCloseWritesWhatIsPending) {
+  CredentialLog c(path);
+  for (int i = 0; i < 300; ++i) c.record({i, "h", "j", "u" + std::to_string(i), 1});
+  EXPECT_EQ(c.close(), 0u);
+  EXPECT_EQ(c.stats().written, 300u);
+  c.record({1, "h", "j", "late", 1});  // after close: counted, never written
+  EXPECT_EQ(c.stats().dropped, 1u);
+  EXPECT_EQ(count("SELECT count(*) FROM credentials"), 300);
+}
+
 }  // namespace
 }  // namespace turnpike::ledger
