@@ -1,6 +1,5 @@
 #include "cmd/admin_args.h"
 
-#include <cstdio>
 #include <utility>
 
 namespace turnpike::cmd {
@@ -25,7 +24,9 @@ AdminArgs AdminArgs::parse(int argc, char** argv, int first,
         a.values[name] = argv[++i];
       } else {
         a.error = "--" + name + " needs a value";
+        continue;
       }
+      a.lists[name].push_back(a.values[name]);
     } else if (eq == std::string::npos) {
       a.flags.insert(name);
     } else {
@@ -39,38 +40,6 @@ std::optional<std::string> AdminArgs::get(const std::string& name) const {
   auto it = values.find(name);
   if (it == values.end()) return std::nullopt;
   return it->second;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += char(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace turnpike::cmd

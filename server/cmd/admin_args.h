@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "core/json_text.h"
+
 namespace turnpike::cmd {
 
 struct AdminArgs {
   std::map<std::string, std::string> values;  // "--user alice" -> values["user"] = "alice"
+  std::map<std::string, std::vector<std::string>> lists;  // every value of a repeated option
   std::set<std::string> flags;                // "--json" -> flags has "json"
   std::vector<std::string> positional;
   std::string error;
@@ -24,7 +27,6 @@ struct AdminArgs {
   bool has(const std::string& flag) const { return flags.count(flag) > 0; }
 };
 
-// Escapes a string for a JSON document.
-std::string json_string(const std::string& s);
+using core::json_string;  // for --json
 
 }  // namespace turnpike::cmd
