@@ -5,7 +5,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev
+BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev \
+  libstrophe-dev
 RUN_DEPS := coturn
 # chromium and libnss3-tools (certutil) for the browser test; iproute2 and nftables for its
 # UDP-blocked network namespace.

@@ -9,5 +9,6 @@ int admin_sessions(int argc, char** argv);  // sessions [--active] [--user U] [-
 int admin_refusals(int argc, char** argv);  // refusals [--since T] [--json]
 int admin_who(int argc, char** argv);       // who JID|USERNAME [--json]
 int admin_stats(int argc, char** argv);     // stats [--since T] [--json]
+int admin_probe(int argc, char** argv);     // probe URL... | --xmpp JID [...]
 
 }  // namespace turnpike::cmd

@@ -23,6 +23,8 @@ constexpr const char* kUsage =
     "sessions\n"
     "                                       made with them\n"
     "  stats [--since T] [--json]           sessions, bytes, top users, refusals by reason\n"
+    "  probe URL... | --xmpp JID [...]      test STUN/TURN URLs step by step as a client would,\n"
+    "                                       and say which clients they serve (probe --help)\n"
     "\n"
     "The ledger commands read the file named by --ledger PATH, or the ledger= of -c FILE\n"
     "(default /etc/turnpike/turnpike.conf). T is 2h, 7d, 2026-11-22, 2026-11-22T10:00:00Z or\n"
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   if (command == "refusals") return admin_refusals(argc, argv);
   if (command == "who") return admin_who(argc, argv);
   if (command == "stats") return admin_stats(argc, argv);
+  if (command == "probe") return admin_probe(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << kUsage;
     return 0;

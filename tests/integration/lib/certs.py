@@ -21,8 +21,12 @@ class Ca:
                  cwd=directory)
 
     def issue(self, stem, common_name="turn.test", sans=("DNS:turn.test", "DNS:web.test", "IP:127.0.0.1"),
-              serial=None):
-        """Writes STEM.pem (certificate) and STEM.key; returns (cert path, key path, serial hex)."""
+              serial=None, valid=None):
+        """Writes STEM.pem (certificate) and STEM.key; returns (cert path, key path, serial hex).
+        `valid`: (not_before, not_after) as unix times, for a certificate that expired or is not
+        valid yet (issued with `openssl ca`, whose -startdate/-enddate take any date)."""
+        if valid is not None:
+            return self._issue_dated(stem, common_name, sans, serial, valid)
         key = os.path.join(self.dir, stem + ".key")
         csr = os.path.join(self.dir, stem + ".csr")
         cert = os.path.join(self.dir, stem + ".pem")
@@ -34,6 +38,32 @@ class Ca:
                  "-keyout", key, "-out", csr, "-subj", "/CN=" + common_name, cwd=self.dir)
         _openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-set_serial",
                  str(serial), "-out", cert, "-days", "2", "-extfile", ext, cwd=self.dir)
+        return cert, key, "%X" % serial
+
+
+    def _issue_dated(self, stem, common_name, sans, serial, valid):
+        import time
+        key = os.path.join(self.dir, stem + ".key")
+        csr = os.path.join(self.dir, stem + ".csr")
+        cert = os.path.join(self.dir, stem + ".pem")
+        db = os.path.join(self.dir, stem + "-ca")
+        os.makedirs(db, exist_ok=True)
+        open(os.path.join(db, "index.txt"), "w").close()
+        serial = serial if serial is not None else int.from_bytes(os.urandom(8), "big")
+        with open(os.path.join(db, "serial"), "w") as f:
+            f.write("%X\n" % serial if len("%X" % serial) % 2 == 0 else "0%X\n" % serial)
+        conf = os.path.join(db, "ca.cnf")
+        with open(conf, "w") as f:
+            f.write("[ca]\ndefault_ca=tp\n[tp]\ndatabase=%s/index.txt\nnew_certs_dir=%s\nserial=%s/serial\n"
+                    "default_md=sha256\npolicy=any\ncopy_extensions=copy\nunique_subject=no\n"
+                    "[any]\ncommonName=supplied\n" % (db, db, db))
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                 "-out", csr, "-subj", "/CN=" + common_name, "-addext", "subjectAltName=" + ",".join(sans),
+                 cwd=self.dir)
+        stamp = lambda t: time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t))  # noqa: E731
+        _openssl("ca", "-batch", "-config", conf, "-cert", self.cert, "-keyfile", self.key, "-in", csr,
+                 "-out", cert, "-notext", "-startdate", stamp(valid[0]), "-enddate", stamp(valid[1]),
+                 cwd=self.dir)
         return cert, key, "%X" % serial
 
 
