@@ -2,7 +2,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -38,10 +37,7 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
   tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));
   const timeval one_second{1, 0};
   event_add(tick_.get(), &one_second);
-  mailbox_fd_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  mailbox_ev_.reset(
-      event_new(base_.get(), mailbox_fd_.get(), EV_READ | EV_PERSIST, &Worker::on_mailbox, this));
-  event_add(mailbox_ev_.get(), nullptr);
+  mailbox_ = std::make_unique<Mailbox>(base_.get());
 }
 
 Worker::~Worker() {
@@ -52,7 +48,7 @@ Worker::~Worker() {
   tcp_.clear();
   udp_.clear();
   tick_.reset();
-  mailbox_ev_.reset();
+  mailbox_.reset();
 }
 
 std::string Worker::listen_udp(const core::SocketAddress& addr) {
@@ -112,13 +108,7 @@ void Worker::join() {
 }
 
 void Worker::post(std::function<void(Worker&)> f) {
-  {
-    std::lock_guard lock(mailbox_mu_);
-    mailbox_.push_back(std::move(f));
-  }
-  const uint64_t one = 1;
-  const ssize_t n = ::write(mailbox_fd_.get(), &one, sizeof one);
-  (void)n;
+  mailbox_->post([this, f = std::move(f)] { f(*this); });
 }
 
 void Worker::request_stop() {
@@ -136,19 +126,6 @@ void Worker::request_stop() {
     w.server_->shutdown(now());
     event_base_loopexit(w.base_.get(), nullptr);
   });
-}
-
-void Worker::on_mailbox(evutil_socket_t fd, short, void* arg) {
-  auto* w = static_cast<Worker*>(arg);
-  uint64_t count;
-  const ssize_t n = ::read(fd, &count, sizeof count);
-  (void)n;
-  std::vector<std::function<void(Worker&)>> jobs;
-  {
-    std::lock_guard lock(w->mailbox_mu_);
-    jobs.swap(w->mailbox_);
-  }
-  for (auto& j : jobs) j(*w);
 }
 
 void Worker::on_tick(evutil_socket_t, short, void* arg) {

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -17,6 +16,7 @@
 #include "net/ledger_sink.h"
 #include "net/libevent_ptr.h"
 #include "net/log_budget.h"
+#include "net/mailbox.h"
 #include "net/shared_state.h"
 #include "net/stream_handoff.h"
 #include "net/tcp_listener.h"
@@ -140,7 +140,6 @@ class Worker final : public relay::RelayIo {
   static void on_relay_acceptable(evutil_socket_t fd, short what, void* arg);
   void accept_peers(relay::RelaySocket& s);
   static void on_tick(evutil_socket_t fd, short what, void* arg);
-  static void on_mailbox(evutil_socket_t fd, short what, void* arg);
   void drain_listener(UdpListener& l);
   void drain_relay(relay::RelaySocket& s);
   // Sends a datagram from a UDP socket of this worker: deferred to the end of the receive batch
@@ -169,10 +168,7 @@ class Worker final : public relay::RelayIo {
   std::unique_ptr<ConnectionSet> connections_;
   TlsContextsPtr tls_;
   LogBudget log_budget_;
-  UniqueFd mailbox_fd_;
-  EventPtr mailbox_ev_;
-  std::mutex mailbox_mu_;
-  std::vector<std::function<void(Worker&)>> mailbox_;
+  std::unique_ptr<Mailbox> mailbox_;
   std::thread thread_;
   uint64_t send_drops_ = 0;
 };
