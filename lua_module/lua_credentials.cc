@@ -8,14 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/attributes/text.h"
+#include "core/text_escape.h"
 #include "lua_module/lua_bindings.h"
 #include "lua_module/lua_support.h"
 
 namespace turnpike::lua {
 namespace {
-
-// RFC 8489 §14.3: USERNAME is fewer than 509 bytes.
-constexpr size_t kMaxUsernameBytes = 508;
 
 struct CredentialBox {
   core::RestCredential credential;
@@ -36,11 +35,16 @@ core::RestCredential mint_checked(std::string_view secret, std::string_view user
     throw std::invalid_argument("turnpike: the TTL " + std::to_string(ttl) +
                                 " s is longer than ten years");
   }
-  if (user.find('\0') != std::string_view::npos) {
-    throw std::invalid_argument("turnpike: the user name contains a NUL byte");
+  // RFC 8489 §14.3: the relay answers 400 to a USERNAME that is not UTF-8 text without control
+  // or invisible characters, so such a credential would be useless.
+  if (user.size() <= core::kMaxUsernameBytes &&
+      !core::is_valid_text(user, core::kMaxUsernameBytes)) {
+    throw std::invalid_argument("turnpike: the user name '" + core::escape_text(user) +
+                                "' holds a NUL, control or invisible character, or is not UTF-8 "
+                                "(RFC 8489 §14.3: the relay would refuse it)");
   }
   core::RestCredential c = core::mint_rest_credential(secret, user, now, ttl, separator);
-  if (c.username.size() > kMaxUsernameBytes) {
+  if (c.username.size() > core::kMaxUsernameBytes) {
     throw std::invalid_argument("turnpike: the user name is " + std::to_string(user.size()) +
                                 " bytes; a TURN username must stay under 509 bytes (RFC 8489 "
                                 "§14.3): pass a shorter one, or none");

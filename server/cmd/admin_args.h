@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json_text.h"
+#include "core/text_escape.h"
 
 namespace turnpike::cmd {
 
@@ -27,6 +27,8 @@ struct AdminArgs {
   bool has(const std::string& flag) const { return flags.count(flag) > 0; }
 };
 
-using core::json_string;  // for --json
+// JSON strings and text that clients sent: core/text_escape.h (one rule for both).
+using core::escape_text;
+using core::json_string;
 
 }  // namespace turnpike::cmd

@@ -5,6 +5,9 @@
 #include <ctime>
 #include <memory>
 
+#include "core/text_escape.h"
+#include "core/utf8.h"
+
 namespace turnpike::cmd {
 
 namespace {
@@ -85,12 +88,17 @@ std::optional<int64_t> parse_since(const std::string& text, int64_t now_ms) {
   return std::nullopt;
 }
 
+void Table::add(std::vector<std::string> row) {
+  for (std::string& cell : row) cell = core::escape_text(cell);
+  rows_.push_back(std::move(row));
+}
+
 std::string Table::str() const {
   std::vector<size_t> width;
   for (const auto& row : rows_) {
     for (size_t i = 0; i < row.size(); ++i) {
       if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], row[i].size());
+      width[i] = std::max(width[i], core::utf8_length(row[i]));
     }
   }
   std::string out;
@@ -98,7 +106,9 @@ std::string Table::str() const {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
       line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+      if (i + 1 < row.size()) {
+        line += std::string(width[i] - core::utf8_length(row[i]) + 2, ' ');
+      }
     }
     out += line + "\n";
   }

@@ -19,10 +19,12 @@ std::string format_bytes(int64_t bytes);   // "812 B", "20.0 kB", "1.3 MB"
 // duration before now: "90s", "30m", "2h", "7d". std::nullopt when it is none of these.
 std::optional<int64_t> parse_since(const std::string& text, int64_t now_ms);
 
+// Columns aligned by characters. Every cell is shown through core::escape_text, so a cell may
+// hold what a client sent (a username, a realm) as it is stored.
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
-  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void add(std::vector<std::string> row);
   std::string str() const;
   size_t size() const { return rows_.size() - 1; }
 

@@ -295,13 +295,14 @@ int admin_who(int argc, char** argv) {
     return 0;
   }
   if (creds.empty() && sessions.empty()) {
-    std::cout << "nothing known about " << who
+    std::cout << "nothing known about " << escape_text(who)
               << ": no credential issued to it and no session with it\n";
     return 0;
   }
   for (const auto& c : creds) {
-    std::cout << "credential " << c.username << " issued " << format_time(c.issued_at) << " UTC by "
-              << c.host << " to " << c.jid << ", expires " << format_time(c.expires_at) << " UTC\n";
+    std::cout << "credential " << escape_text(c.username) << " issued " << format_time(c.issued_at)
+              << " UTC by " << escape_text(c.host) << " to " << escape_text(c.jid) << ", expires "
+              << format_time(c.expires_at) << " UTC\n";
     std::vector<ledger::SessionRow> mine;
     for (const auto& s : sessions) {
       if (s.username == c.username) mine.push_back(s);
@@ -361,12 +362,13 @@ int admin_stats(int argc, char** argv) {
   }
   std::cout << "\nrefusals by reason:" << (t.refusals_by_reason.empty() ? " none\n" : "\n");
   for (const auto& [reason, n] : t.refusals_by_reason)
-    std::cout << "  " << reason << ": " << n << "\n";
+    std::cout << "  " << escape_text(reason) << ": " << n << "\n";
   for (const auto& h : t.health) {
-    std::cout << "\nledger writer on " << h.node << " (as of " << format_time(h.updated_at)
+    std::cout << "\nledger writer on " << escape_text(h.node) << " (as of "
+              << format_time(h.updated_at)
               << " UTC): " << h.written << " events written, " << h.dropped << " dropped, "
               << h.folded << " refusals folded";
-    if (!h.last_error.empty()) std::cout << "; last error: " << h.last_error;
+    if (!h.last_error.empty()) std::cout << "; last error: " << escape_text(h.last_error);
     std::cout << "\n";
   }
   return 0;

@@ -9,7 +9,9 @@
 #include <string_view>
 #include <type_traits>
 
+#include "core/attributes/text.h"
 #include "core/socket_address.h"
+#include "core/utf8.h"
 
 namespace turnpike::ledger {
 
@@ -18,7 +20,8 @@ struct FixedString {
   uint16_t length = 0;
   std::array<char, N> bytes{};
   void set(std::string_view s) {
-    length = uint16_t(s.size() < N ? s.size() : N);  // longer values are cut, never overflow
+    // Longer values are cut, never overflow, and never in the middle of a character.
+    length = uint16_t(core::utf8_prefix(s, N));
     std::memcpy(bytes.data(), s.data(), length);
   }
   std::string_view view() const { return std::string_view(bytes.data(), length); }
@@ -48,7 +51,7 @@ struct LedgerEvent {
   int64_t at_ms = 0;       // when it happened (unix ms)
   int64_t started_ms = 0;  // session start (unix ms)
   FixedString<24> transport;
-  FixedString<255> username;
+  FixedString<core::kMaxUsernameBytes> username;  // whole: queries find it as it was sent
   core::SocketAddress client;
   core::SocketAddress relay;
   core::SocketAddress relay6;

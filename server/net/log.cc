@@ -11,6 +11,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/text_escape.h"
+
 namespace turnpike::net {
 namespace {
 
@@ -103,7 +105,10 @@ bool log_enabled(LogLevel level) {
   return level <= LogLevel::Notice || (level == LogLevel::Info && state().verbose.load());
 }
 
-void log_line(LogLevel level, std::string_view message) {
+void log_line(LogLevel level, std::string_view raw) {
+  // Log lines carry what clients sent (usernames, realms, server names): core::escape_text makes
+  // every line one line of printable UTF-8, with no terminal escape sequence in it.
+  const std::string message = core::escape_text(raw);
   LogState& s = state();
   if (s.syslog) {
     syslog(syslog_priority(level), "%.*s", int(message.size()), message.data());

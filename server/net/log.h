@@ -21,6 +21,7 @@ std::string configure_log(const LogOptions& o);
 // Reopens a log file (after logrotate moved it); called on SIGHUP.
 void reopen_log();
 bool log_enabled(LogLevel level);
+// Writes `message` escaped by core::escape_text (so callers pass client bytes as they are).
 void log_line(LogLevel level, std::string_view message);
 
 template <typename... Args>

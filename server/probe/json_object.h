@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/json_text.h"
+#include "core/text_escape.h"
 
 namespace turnpike::probe {
 

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "core/attributes/password_algorithms.h"
-#include "core/attributes/text.h"
 #include "core/message_integrity.h"
 #include "core/rest_credentials.h"
 
@@ -59,12 +58,7 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   const std::string_view realm = m.text(*realm_attr);
   const std::string_view nonce = m.text(*nonce_attr);
   std::string_view username = username_attr ? m.text(*username_attr) : std::string_view();
-  if (!core::is_valid_text(username, core::kMaxUsernameBytes) ||
-      !core::is_valid_text(realm, core::kMaxRealmBytes) ||
-      !core::is_valid_text(nonce, core::kMaxNonceBytes)) {
-    return refuse(AuthStatus::BadRequest, RefusalReason::BadRequest,
-                  "USERNAME, REALM or NONCE too long");
-  }
+  // Server::on_stun has refused (400) any of them that is not valid text (RFC 8489 §14.3).
 
   // Stateless nonce: ours, for this address, and fresh (RFC 8489 §9.2.4 step 3 -> 438).
   core::NonceCodec::Check nonce_check = nonces_->check(nonce, client, now.unix_s(), stale_nonce_s_);

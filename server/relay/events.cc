@@ -58,6 +58,8 @@ const char* refusal_reason_name(RefusalReason r) {
       return "capacity";
     case RefusalReason::BadRequest:
       return "bad-request";
+    case RefusalReason::InvalidText:
+      return "invalid-text";
   }
   return "?";
 }

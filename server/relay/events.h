@@ -35,6 +35,7 @@ enum class RefusalReason : uint8_t {
   WrongCredentials,  // a request on an allocation with another username (441)
   Capacity,          // no relay port left (508)
   BadRequest,
+  InvalidText,  // USERNAME, REALM, NONCE or SOFTWARE not UTF-8 text (RFC 8489 §14.3), 400
 };
 const char* refusal_reason_name(RefusalReason r);
 

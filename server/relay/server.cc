@@ -10,6 +10,7 @@
 
 #include "core/attributes/lifetime.h"
 #include "core/attributes/password_algorithms.h"
+#include "core/attributes/text.h"
 #include "core/attributes/unknown_attributes.h"
 #include "core/channel_data.h"
 #include "core/random.h"
@@ -98,6 +99,26 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
     w.add_error_code(core::error::UnknownAttribute, "");
     core::add_unknown_attributes(w, unknown, n);
     finish(r, w);
+    return;
+  }
+
+  // RFC 8489 §14.3, §14.9, §14.10, §14.14: USERNAME, REALM, NONCE and SOFTWARE are UTF-8 text
+  // (OpaqueString); one with a control, line-breaking, bidirectional or invisible character, or
+  // bytes that are not UTF-8, is 400 (core/attributes/text.h). Its value is not recorded: only
+  // which attribute it was.
+  uint16_t bad_text = 0;
+  m.for_each([&](const core::Attribute& at) {
+    if (!bad_text && !core::is_valid_text_attribute(at.type, m.text(at))) bad_text = at.type;
+  });
+  if (bad_text) {
+    if (!unauth_budget(r)) return;
+    const std::string detail = std::string(core::text_attribute_name(bad_text)) +
+                               " is not UTF-8 text without control or invisible characters, or "
+                               "too long (RFC 8489 §14)";
+    Refusal ref{now,          tuple,  m.method(), core::error::BadRequest, RefusalReason::InvalidText,
+                {},           {},     detail};
+    events_.refused(ref);
+    reply_error(r, core::error::BadRequest);
     return;
   }
 

@@ -84,6 +84,12 @@ def main():
     write("config_text", "options", b"listening-port=3478\nuser=alice:0x00112233445566778899aabbccddeeff\n"
                                     b"denied-peer-ip=10.0.0.0/8\nexternal-ip=203.0.113.1/10.0.0.1\n--verbose\n"
                                     b"realm \"quoted.example\"\nbogus-option=1\n")
+    # What a client may put in USERNAME/REALM/NONCE/SOFTWARE, and what the escaping must defuse.
+    write("text_escape", "rest_username", b"1700000000:alice@example.org")
+    write("text_escape", "rfc5769_username", "\u30de\u30c8\u30ea\u30c3\u30af\u30b9".encode())
+    write("text_escape", "hostile", b"a\\b\x1b[2J\x1b]0;t\x07\n\r\t\0\x7f\xc2\x9b"
+                                    b"\xe2\x80\xae\xe2\x80\xa8\xef\xbb\xbf\xff\xc0\xaf\xed\xa0\x80\xe3\x83")
+    write("text_escape", "astral", "\U0001f600 \U000e0001 \U0010ffff".encode() + b"\xf4\x90\x80\x80")
 
 
 if __name__ == "__main__":

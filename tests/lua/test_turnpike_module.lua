@@ -102,6 +102,13 @@ test("mint refuses what cannot work, naming the caller's line", function ()
 	raises("TTL must be at least 1", turnpike.mint, "s", "a", -5);
 	raises("509 bytes", turnpike.mint, "s", string.rep("u", 600), 60);
 	raises("NUL", turnpike.mint, "s", "a\0b", 60);
+	-- RFC 8489 §14.3: the relay refuses (400) a USERNAME that is not text, so none is minted;
+	-- the message shows the name escaped.
+	raises("'a\\x1b%[2J' holds a NUL, control or invisible character", turnpike.mint, "s", "a\27[2J", 60);
+	raises("not UTF%-8", turnpike.mint, "s", "caf\233", 60);
+	raises("invisible", turnpike.mint, "s", "evil\u{202E}gpj", 60);
+	eq(turnpike.mint("s", "caf\u{E9}@example.org", 60, 1000).username, "1060:caf\u{E9}@example.org",
+		"text that is not ASCII is fine");
 	raises("number expected", turnpike.mint, "s", "a", "soon");
 	raises("string expected", turnpike.mint, nil, "a", 60);
 	-- Called from Lua code (not straight from pcall), the message starts with this file and line.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/attributes/password_algorithms.h"
+#include "core/attributes/text.h"
 #include "core/message_integrity.h"
 #include "relay_fixture.h"
 
@@ -132,6 +133,58 @@ TEST_F(RelayTest, IntegrityWithoutUsernameRealmOrNonceIs400) {
 TEST_F(RelayTest, OversizedUsernameIs400) {
   username = std::string(600, 'a');
   EXPECT_EQ(allocate().error(), 400);
+}
+
+// RFC 8489 §14.3, §14.9, §14.10, §14.14: USERNAME, REALM, NONCE and SOFTWARE are UTF-8 text; one
+// with a control character, a terminal escape, a bidirectional override or bytes that are not
+// UTF-8 is 400, and the refusal recorded names the attribute but carries none of its bytes.
+TEST_F(RelayTest, TextAttributesThatAreNotTextAre400AndNotRecorded) {
+  const std::string hostile[] = {"1700000000:al\x1b[2Jice", "al\nice", "a\xff\xfe",
+                                 "evil\xe2\x80\xae" "gpj", std::string("nul\0", 4)};
+  for (const std::string& bad : hostile) {
+    for (uint16_t type : {attr::Username, attr::Realm, attr::Nonce, attr::Software}) {
+      events.refused_list.clear();
+      auto r = one(build(
+          Method::Allocate, MessageClass::Request,
+          [&](core::StunWriter& w) {
+            w.add(attr::RequestedTransport, core::Bytes(kUdp, 4));
+            w.add_text(type, bad);
+          },
+          false));
+      EXPECT_EQ(r.error(), 400) << type;
+      EXPECT_FALSE(r.has(attr::Realm));  // not a challenge
+      ASSERT_EQ(events.refused_list.size(), 1u);
+      const auto& ref = events.refused_list[0];
+      EXPECT_EQ(ref.reason, RefusalReason::InvalidText);
+      EXPECT_EQ(ref.code, 400);
+      EXPECT_EQ(ref.username, "");
+      EXPECT_EQ(ref.detail.find(bad), std::string::npos);
+      EXPECT_EQ(ref.detail.rfind(core::text_attribute_name(type), 0), 0u) << ref.detail;
+    }
+  }
+  // Binding too (SOFTWARE is all it carries), and signed requests with a bad USERNAME.
+  auto b = one(build(
+      Method::Binding, MessageClass::Request,
+      [&](core::StunWriter& w) { w.add_text(attr::Software, "x\x1b]0;t\x07"); }, false));
+  EXPECT_EQ(b.error(), 400);
+  username = "1700000000:\x1b[31mroot";
+  EXPECT_EQ(allocate().error(), 400);
+  EXPECT_EQ(server->allocation_count(), 0u);
+}
+
+TEST_F(RelayTest, TextAttributesAtTheirLimitsAreAccepted) {
+  // 127 characters of three bytes each, in SOFTWARE: fewer than 128 characters, 381 bytes.
+  std::string software;
+  for (int i = 0; i < 127; ++i) software += "\xe3\x83\x9e";
+  use_rest_user("\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9");
+  auto r = allocate([&](core::StunWriter& w) { w.add_text(attr::Software, software); });
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(allocation()->username, username);
+  software += "\xe3\x83\x9e";
+  auto b = one(build(
+      Method::Binding, MessageClass::Request,
+      [&](core::StunWriter& w) { w.add_text(attr::Software, software); }, false));
+  EXPECT_EQ(b.error(), 400);
 }
 
 TEST_F(RelayTest, WrongRealmIsExplained) {
