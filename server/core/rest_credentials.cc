@@ -40,6 +40,11 @@ std::optional<RestUsername> parse_rest_username(std::string_view username, char 
   return std::nullopt;
 }
 
+std::string_view rest_user_key(std::string_view username, char separator) {
+  const auto rest = parse_rest_username(username, separator);
+  return rest && !rest->user.empty() ? rest->user : username;
+}
+
 RestUsernameCheck check_rest_username(std::string_view username, char separator, int64_t now_unix,
                                       int64_t max_ttl) {
   using Status = RestUsernameCheck::Status;

@@ -23,6 +23,14 @@ struct RestUsername {
 // with more than 18 digits, so no overflow can turn an expiry into the past or the future.
 std::optional<RestUsername> parse_rest_username(std::string_view username, char separator = ':');
 
+// Whose credential a username is: the one formula for everything that counts or finds a person
+// rather than one credential (RFC 8656 §7.2's per-user quota, revocation, the ledger's top
+// users). The user part of either REST form ("<expiry>:alice", "alice:<expiry>") is "alice"; a
+// username with no user part ("<expiry>" alone, as mod_turnpike mints with turnpike_username =
+// false) or that is not a REST username at all (a static user) stands for itself, so that
+// anonymous credentials never share one quota.
+std::string_view rest_user_key(std::string_view username, char separator = ':');
+
 // The checks on a REST username before any password is tried, shared by the relay and the Lua
 // module's verify(): it must parse; it must not have expired (coturn accepts while
 // expiry >= now); it must not expire more than `max_ttl` seconds ahead (0: no cap).

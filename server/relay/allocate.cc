@@ -15,6 +15,7 @@
 #include "core/attributes/even_port.h"
 #include "core/attributes/requested_transport.h"
 #include "core/attributes/reservation_token.h"
+#include "core/rest_credentials.h"
 #include "relay/request.h"
 #include "relay/server.h"
 
@@ -107,15 +108,10 @@ void Server::handle_allocate(Request& r) {
   if (malformed) return reply_error(r, err::BadRequest);
   if (lifetime == 0) lifetime = settings_.default_lifetime;
 
-  // RFC 8656 §7.2 step 8: quotas. Per user: the user part of a REST username when it has one,
-  // so that one person's fresh credentials share one quota.
-  std::string quota_key = r.username;
-  if (const size_t sep = quota_key.find(auth_.credentials().separator); sep != std::string::npos) {
-    const std::string_view before(quota_key.data(), sep);
-    if (!before.empty() && before.find_first_not_of("0123456789") == std::string_view::npos) {
-      quota_key = quota_key.substr(sep + 1);
-    }
-  }
+  // RFC 8656 §7.2 step 8: quotas. Per user: the user part of a REST username in either order
+  // (core::rest_user_key, the one formula), so that one person's fresh credentials share one
+  // quota.
+  std::string quota_key(core::rest_user_key(r.username, auth_.credentials().separator));
   switch (quotas_.acquire(quota_key)) {
     case QuotaBook::Result::Ok:
       break;

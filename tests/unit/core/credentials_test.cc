@@ -54,6 +54,19 @@ TEST(RestCredentials, ParseAllForms) {
   EXPECT_FALSE(parse_rest_username(":alice"));
 }
 
+TEST(RestCredentials, UserKeyIsTheUserPartOfEitherForm) {
+  // One person, one key, whichever order the username has (review §5.8).
+  EXPECT_EQ(rest_user_key("1795382812:alice@example.org"), "alice@example.org");
+  EXPECT_EQ(rest_user_key("alice@example.org:1795382812"), "alice@example.org");
+  EXPECT_EQ(rest_user_key("1795382812:a:b:1795382899"), "a:b:1795382899");
+  EXPECT_EQ(rest_user_key("1795382812-alice", '-'), "alice");
+  // No user part, or not REST: the username itself (each anonymous credential on its own).
+  EXPECT_EQ(rest_user_key("1795382812"), "1795382812");
+  EXPECT_EQ(rest_user_key("1795382812:"), "1795382812:");
+  EXPECT_EQ(rest_user_key("static-user"), "static-user");
+  EXPECT_EQ(rest_user_key("alice:bob"), "alice:bob");
+}
+
 TEST(RestCredentials, CheckBeforeAnyPassword) {
   using S = RestUsernameCheck::Status;
   const int64_t now = 1700000000;

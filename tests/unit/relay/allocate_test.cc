@@ -287,6 +287,31 @@ TEST_F(RelayTest, UserQuotaIs486AndTotalQuotaIs508) {
   EXPECT_TRUE(allocate().ok());
 }
 
+// Review §5.8: "<user>:<expiry>" usernames, which the credential parser accepts, share their
+// user's quota with "<expiry>:<user>" ones (the quota key once stripped a numeric prefix only).
+TEST_F(RelayTest, UserQuotaKeyIsTheSameForBothUsernameForms) {
+  start(2, 0);
+  ASSERT_TRUE(allocate().ok());  // "<expiry>:alice"
+  for (int i = 0; i < 2; ++i) {
+    client = SocketAddress(client.ip(), uint16_t(41000 + i));
+    nonce.clear();
+    username = "alice:" + std::to_string(now.unix_s() + 600 + i);
+    password = core::rest_password(kSecret, username);
+    if (i == 0) {
+      EXPECT_TRUE(allocate().ok());
+    } else {
+      EXPECT_EQ(allocate().error(), 486);
+    }
+  }
+  // Credentials without a user part each stand for themselves.
+  for (int i = 0; i < 3; ++i) {
+    client = SocketAddress(client.ip(), uint16_t(42000 + i));
+    nonce.clear();
+    use_rest_user("", 600 + i);
+    EXPECT_TRUE(allocate().ok()) << i;
+  }
+}
+
 TEST_F(RelayTest, NoRelayPortIs508AndReleasesTheQuota) {
   start(1, 0);
   io.fail_with = 508;
