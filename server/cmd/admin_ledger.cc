@@ -19,6 +19,7 @@
 #include "cmd/admin_commands.h"
 #include "cmd/admin_format.h"
 #include "config/config_parser.h"
+#include "ledger/ledger_event.h"
 #include "ledger/ledger_queries.h"
 #include "ledger/migrations.h"
 
@@ -343,7 +344,12 @@ int admin_stats(int argc, char** argv) {
       std::cout << (i ? "," : "") << "{\"node\":" << json_string(h.node)
                 << ",\"updated_at\":" << json_string(format_iso(h.updated_at))
                 << ",\"events_written\":" << h.written << ",\"events_dropped\":" << h.dropped
-                << ",\"refusals_folded\":" << h.folded
+                << ",\"dropped_by_kind\":{";
+      for (size_t k = 0; k < ledger::kEventKinds; ++k) {
+        std::cout << (k ? "," : "") << '"' << ledger::event_kind_name(ledger::EventKind(k))
+                  << "\":" << h.dropped_by_kind[k];
+      }
+      std::cout << "},\"refusals_folded\":" << h.folded
                 << ",\"last_error\":" << (h.last_error.empty() ? "null" : json_string(h.last_error))
                 << "}";
     }
@@ -365,9 +371,17 @@ int admin_stats(int argc, char** argv) {
     std::cout << "  " << escape_text(reason) << ": " << n << "\n";
   for (const auto& h : t.health) {
     std::cout << "\nledger writer on " << escape_text(h.node) << " (as of "
-              << format_time(h.updated_at)
-              << " UTC): " << h.written << " events written, " << h.dropped << " dropped, "
-              << h.folded << " refusals folded";
+              << format_time(h.updated_at) << " UTC): " << h.written << " events written, "
+              << h.dropped << " dropped";
+    std::string kinds;
+    for (size_t k = 0; k < ledger::kEventKinds; ++k) {
+      if (!h.dropped_by_kind[k]) continue;
+      kinds += std::string(kinds.empty() ? "" : ", ") +
+               ledger::event_kind_name(ledger::EventKind(k)) + " " +
+               std::to_string(h.dropped_by_kind[k]);
+    }
+    if (!kinds.empty()) std::cout << " (" << kinds << ")";
+    std::cout << ", " << h.folded << " refusals folded";
     if (!h.last_error.empty()) std::cout << "; last error: " << escape_text(h.last_error);
     std::cout << "\n";
   }

@@ -127,6 +127,7 @@ ledger::WriterOptions make_ledger_options(const config::Config& c) {
   o.node = host;
   o.realm = c.realm;
   o.retention_days = c.ledger_retention_days;
+  o.max_pending_bytes = size_t(c.ledger_max_pending_mb) << 20;
   o.max_pending = c.ledger_max_pending;
   return o;
 }

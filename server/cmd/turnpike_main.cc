@@ -141,8 +141,15 @@ int main(int argc, char** argv) {
   if (ledger) {
     ledger->stop();
     const auto st = ledger->stats();
+    std::string kinds;
+    for (size_t k = 0; k < ledger::kEventKinds; ++k) {
+      if (st.dropped_by_kind[k] == 0) continue;
+      kinds += std::string(kinds.empty() ? " (" : ", ") +
+               ledger::event_kind_name(ledger::EventKind(k)) + " " +
+               std::to_string(st.dropped_by_kind[k]);
+    }
     net::log(net::LogLevel::Notice, "ledger: ", st.written, " event(s) written, ", st.dropped,
-             " dropped");
+             " dropped", kinds.empty() ? "" : kinds + ")");
   }
   if (!cfg.pidfile.empty()) ::unlink(cfg.pidfile.c_str());
   net::log(net::LogLevel::Notice, "turnpike stopped");

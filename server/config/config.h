@@ -121,7 +121,9 @@ struct Config {
   std::string ledger = "/var/lib/turnpike/ledger.db";
   bool no_ledger = false;
   unsigned ledger_retention_days = 90;    // 0: keep everything
-  unsigned ledger_max_pending = 200'000;  // events held in memory while the ledger fails
+  // Held in memory while the ledger cannot be written: a bound in MiB, and one in events (0: none).
+  unsigned ledger_max_pending_mb = 64;
+  unsigned ledger_max_pending = 0;
 
   // --- logging and process
   std::string log_file;  // "": stderr; "stdout", "stderr", "syslog" or a path

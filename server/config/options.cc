@@ -43,6 +43,17 @@ Result set_uint(Config& c, std::string_view v) {
   return std::nullopt;
 }
 
+template <typename T, T Config::*M, uint64_t Min, uint64_t Max>
+Result set_uint_in(Config& c, std::string_view v) {
+  auto n = parse_uint(v);
+  if (!n || *n < Min || *n > Max) {
+    return "'" + std::string(v) + "' is not a whole number between " + std::to_string(Min) +
+           " and " + std::to_string(Max);
+  }
+  c.*M = T(*n);
+  return std::nullopt;
+}
+
 template <bool Config::*M>
 Result set_flag(Config& c, std::string_view v) {
   c.*M = v == "1";
@@ -371,8 +382,12 @@ const OptionSpec kOptions[] = {
     {"ledger-retention-days", OptionKind::Value,
      "delete ledger rows older than this (default 90; 0: never)",
      set_uint<unsigned, &Config::ledger_retention_days, 36500>},
+    {"ledger-max-pending-mb", OptionKind::Value,
+     "MiB of events kept in memory while the ledger cannot be written (default 64; an event "
+     "takes 56 to 400 bytes); beyond it events are dropped and counted",
+     set_uint_in<unsigned, &Config::ledger_max_pending_mb, 1, 16384>},
     {"ledger-max-pending", OptionKind::Value,
-     "events kept in memory while the ledger cannot be written (default 200000, ~1 KB each)",
+     "also at most this many events kept in memory (default 0: only ledger-max-pending-mb)",
      set_uint<unsigned, &Config::ledger_max_pending, 10'000'000>},
     // logging and process
     {"log-file", OptionKind::Value, "stdout, stderr, syslog or a file path (default stderr)",

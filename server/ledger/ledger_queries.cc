@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "ledger/migrations.h"
+
 namespace turnpike::ledger {
 namespace {
 
@@ -154,14 +156,23 @@ Totals query_totals(Database& db, std::optional<int64_t> since_ms, int top) {
     r.bind(1, since);
     while (r.step() == SQLITE_ROW) t.refusals_by_reason.emplace_back(r.text_at(0), r.int_at(1));
   }
+  // The columns by kind came with schema 2; a ledger not yet migrated by a newer relay has
+  // only the total.
+  const bool by_kind = schema_version(db) >= 2;
   Statement h = db.prepare(
-      "SELECT node, coalesce(last_error, ''), updated_at, events_written, events_dropped, "
-      "refusals_folded"
-      " FROM ledger_health ORDER BY node");
+      by_kind ? "SELECT node, coalesce(last_error, ''), updated_at, events_written, events_dropped,"
+                " refusals_folded, dropped_starts, dropped_updates, dropped_ends, dropped_peers,"
+                " dropped_refusals FROM ledger_health ORDER BY node"
+              : "SELECT node, coalesce(last_error, ''), updated_at, events_written, events_dropped,"
+                " refusals_folded FROM ledger_health ORDER BY node");
   if (h) {
     while (h.step() == SQLITE_ROW) {
-      t.health.push_back(
-          {h.text_at(0), h.text_at(1), h.int_at(2), h.int_at(3), h.int_at(4), h.int_at(5)});
+      Totals::Health row{h.text_at(0), h.text_at(1), h.int_at(2), h.int_at(3), h.int_at(4),
+                         h.int_at(5)};
+      if (by_kind) {
+        for (size_t k = 0; k < kEventKinds; ++k) row.dropped_by_kind[k] = h.int_at(6 + int(k));
+      }
+      t.health.push_back(std::move(row));
     }
   }
   return t;

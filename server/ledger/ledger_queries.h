@@ -2,12 +2,14 @@
 // and Prosody write.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "ledger/ledger_event.h"
 #include "ledger/sqlite_db.h"
 
 namespace turnpike::ledger {
@@ -58,6 +60,8 @@ struct Totals {
   struct Health {
     std::string node, last_error;
     int64_t updated_at = 0, written = 0, dropped = 0, folded = 0;
+    // Dropped by kind of event, indexed by EventKind (schema 2; zeros in an older file).
+    std::array<int64_t, kEventKinds> dropped_by_kind{};
   };
   std::vector<Health> health;
 };

@@ -1,6 +1,7 @@
 #include "ledger/ledger_writer.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -22,7 +23,8 @@ int64_t wall_ms() {
 }
 
 // Failures that go away by themselves (the disk frees up, the lock is released, the file system
-// comes back read-write): the events wait and are retried. Anything else is a bad event.
+// comes back read-write): the events wait and are retried. A damaged file (is_damaged) is not
+// among them, nor is a record SQLite refuses (a bad event).
 bool transient(int rc) {
   switch (rc & 0xFF) {
     case SQLITE_BUSY:
@@ -33,38 +35,97 @@ bool transient(int rc) {
     case SQLITE_CANTOPEN:
     case SQLITE_PROTOCOL:
     case SQLITE_NOMEM:
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
       return true;
     default:
       return false;
   }
 }
 
+// "start 3, end 1" for the kinds with a count.
+std::string by_kind(const std::array<uint64_t, kEventKinds>& n) {
+  std::string s;
+  for (size_t k = 0; k < kEventKinds; ++k) {
+    if (!n[k]) continue;
+    if (!s.empty()) s += ", ";
+    s += event_kind_name(EventKind(k));
+    s += ' ';
+    s += std::to_string(n[k]);
+  }
+  return s;
+}
+
+// Old rows are deleted in chunks of this many, each its own short transaction.
+constexpr int kPruneChunk = 2000;
+constexpr const char* kPruneSql[] = {
+    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE ended_at IS NOT NULL"
+    " AND ended_at < ?1 LIMIT 2000)",
+    "DELETE FROM refusals WHERE id IN (SELECT id FROM refusals WHERE last_at < ?1 LIMIT 2000)",
+    "DELETE FROM credentials WHERE id IN (SELECT id FROM credentials WHERE issued_at < ?1"
+    " LIMIT 2000)",
+};
+
 }  // namespace
 
-bool Producer::push(const LedgerEvent& e, bool wait_for_room) {
-  LedgerEvent* slot = ring.reserve();
-  if (!slot && wait_for_room) {
-    // Shutdown only: the writer is draining; give it up to five seconds.
-    for (int i = 0; i < 5000 && !slot; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      slot = ring.reserve();
-    }
+// ---- Producer (the worker's side)
+
+uint64_t Producer::dropped_total() const {
+  uint64_t n = 0;
+  for (const auto& d : dropped_) n += d.load(std::memory_order_relaxed);
+  return n;
+}
+
+void Producer::flush() {
+  while (!backlog_empty()) {
+    const std::byte* p = backlog_.data() + backlog_head_;
+    RecordHeader h;
+    std::memcpy(&h, p, sizeof h);
+    if (!ring.push(p, h.size, h.kind)) break;
+    backlog_head_ += RecordRing::round_up(h.size);
   }
-  if (!slot) {
-    dropped.fetch_add(1, std::memory_order_relaxed);
+  if (backlog_empty() && !backlog_.empty()) {
+    backlog_.clear();
+    backlog_.shrink_to_fit();  // a burst's memory goes back once it has gone through
+    backlog_head_ = 0;
+  }
+}
+
+bool Producer::push_bytes(const void* e, size_t size, EventKind kind) {
+  if (!backlog_empty()) flush();
+  // Behind what waits in the backlog, never before it: a session's end must follow its start.
+  if (backlog_empty() && ring.push(e, size, uint8_t(kind))) return true;
+  const size_t n = RecordRing::round_up(size);
+  if (backlog_bytes() + n > backlog_max_) {
+    dropped_[size_t(kind)].fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  *slot = e;
-  ring.publish();
+  if (backlog_head_ > backlog_.size() / 2) {  // keep the vector from growing at the front
+    backlog_.erase(backlog_.begin(), backlog_.begin() + ptrdiff_t(backlog_head_));
+    backlog_head_ = 0;
+  }
+  const size_t at = backlog_.size();
+  backlog_.resize(at + n);
+  std::memcpy(backlog_.data() + at, e, size);
+  const RecordHeader h{uint8_t(kind), uint16_t(size)};
+  std::memcpy(backlog_.data() + at, &h, sizeof h);
   return true;
 }
+
+bool Producer::push_waiting(const void* e, size_t size, EventKind kind,
+                            std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    flush();
+    if (backlog_empty() && ring.push(e, size, uint8_t(kind))) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return push_bytes(e, size, kind);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// ---- The writer
 
 struct LedgerWriter::Statements {
   Statement insert_session;  // a start, the common case: plain INSERT, row id from SQLite
   Statement update_session;  // an update or end of a session whose row is known
-  Statement full_session;    // an update or end whose start was lost (dropped): the whole row
+  Statement full_session;    // an end whose start was lost (dropped): the whole row
   Statement upsert_peer;
   Statement insert_refusal;
   Statement fold_refusal;
@@ -72,7 +133,7 @@ struct LedgerWriter::Statements {
 };
 
 LedgerWriter::LedgerWriter(WriterOptions o, LogFunction log)
-    : o_(std::move(o)), log_(std::move(log)) {
+    : o_(std::move(o)), log_(std::move(log)), pending_(o_.max_pending_bytes, o_.max_pending) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(core::random_u64()));
   boot_ = buf;
@@ -83,7 +144,7 @@ LedgerWriter::~LedgerWriter() {
 }
 
 Producer& LedgerWriter::add_producer() {
-  producers_.push_back(std::make_unique<Producer>());
+  producers_.push_back(std::make_unique<Producer>(o_.ring_bytes, o_.backlog_bytes));
   return *producers_.back();
 }
 
@@ -101,11 +162,41 @@ void LedgerWriter::stop() {
 WriterStats LedgerWriter::stats() const {
   std::lock_guard lock(stats_mu_);
   WriterStats s = stats_;
-  for (const auto& p : producers_) s.dropped += p->dropped.load(std::memory_order_relaxed);
+  for (const auto& p : producers_) {
+    for (size_t k = 0; k < kEventKinds; ++k) s.dropped_by_kind[k] += p->dropped(EventKind(k));
+  }
+  s.dropped = 0;
+  for (uint64_t n : s.dropped_by_kind) s.dropped += n;
   return s;
 }
 
-void LedgerWriter::failed(const std::string& what) {
+void LedgerWriter::drop(EventKind k, uint64_t n) {
+  drop_cause_ = damaged_  ? "the ledger is damaged"
+                : failing_ ? "the ledger cannot be written and the memory for waiting events is "
+                             "full (ledger-max-pending-mb)"
+                           : "more events waited than ledger-max-pending(-mb) allows";
+  std::lock_guard lock(stats_mu_);
+  stats_.dropped_by_kind[size_t(k)] += n;
+}
+
+void LedgerWriter::drop_pending() {
+  std::array<uint64_t, kEventKinds> n{};
+  pending_.for_each([&](const RecordHeader& h, const std::byte*) {
+    if (h.kind < kEventKinds) ++n[h.kind];
+  });
+  pending_.clear();
+  drop_cause_ = damaged_ ? "the ledger is damaged" : "the ledger failed while stopping";
+  std::lock_guard lock(stats_mu_);
+  for (size_t k = 0; k < kEventKinds; ++k) stats_.dropped_by_kind[k] += n[k];
+  stats_.pending = 0;
+  stats_.pending_bytes = 0;
+}
+
+void LedgerWriter::failed(const std::string& what, int rc) {
+  if (is_damaged(rc)) {
+    set_damaged(what);
+    return;
+  }
   if (!failing_ || what != failure_) {
     log_(true, "ledger " + o_.path + ": " + what +
                    "; relaying continues, events wait in memory and are written when the ledger "
@@ -124,12 +215,84 @@ void LedgerWriter::failed(const std::string& what) {
   retry_at_ms_ = wall_ms() + 1000;
 }
 
+namespace {
+
+// The (device, inode) of `path`, or "does not exist".
+template <typename Id>
+Id identify(const std::string& path) {
+  struct stat st {};
+  Id id;
+  if (::stat(path.c_str(), &st) == 0) {
+    id.exists = true;
+    id.dev = uint64_t(st.st_dev);
+    id.ino = uint64_t(st.st_ino);
+  }
+  return id;
+}
+
+}  // namespace
+
+void LedgerWriter::set_damaged(const std::string& what) {
+  // Retrying a corrupt file (or one that is not a database) forever would hold every event in
+  // memory for nothing. Say once what to do, drop what waits and record again once the file at
+  // the path has been replaced.
+  st_.reset();
+  db_.reset();
+  damaged_ = true;
+  failing_ = true;
+  failure_ = what;
+  damaged_file_ = identify<FileId>(o_.path);
+  damaged_wal_ = identify<FileId>(o_.path + "-wal");
+  told_about_wal_ = false;
+  next_replace_check_ms_ = wall_ms() + 1000;
+  rows_.clear();  // rows of the damaged file; a fresh file has none
+  rows_undo_.clear();
+  folds_.clear();
+  const std::string& p = o_.path;
+  log_(true, "ledger " + p + " is damaged (" + what +
+                 "): relaying goes on, but nothing is recorded (every event is counted as "
+                 "dropped) until the file is replaced. Move it aside: mv " + p + " " + p +
+                 ".damaged (and " + p + "-wal, " + p + "-shm, if there, to " + p +
+                 ".damaged-wal, -shm); turnpike then starts a fresh ledger by itself. `sqlite3 " +
+                 p + ".damaged .recover | sqlite3 recovered.db` salvages what it can");
+  drop_pending();
+  std::lock_guard lock(stats_mu_);
+  stats_.database_ok = false;
+  stats_.damaged = true;
+  stats_.last_error = what;
+}
+
+void LedgerWriter::check_replaced(int64_t now_ms) {
+  if (now_ms < next_replace_check_ms_) return;
+  next_replace_check_ms_ = now_ms + 1000;
+  if (identify<FileId>(o_.path) == damaged_file_) return;
+  // A WAL left from the damaged file would be replayed into the new one: wait until it is gone.
+  const FileId wal = identify<FileId>(o_.path + "-wal");
+  if (wal.exists && wal == damaged_wal_) {
+    if (!told_about_wal_) {
+      log_(true, "ledger " + o_.path + " was replaced, but " + o_.path +
+                     "-wal of the damaged file is still there: move it (and " + o_.path +
+                     "-shm) aside too, then turnpike records again");
+      told_about_wal_ = true;
+    }
+    return;
+  }
+  damaged_ = false;
+  retry_at_ms_ = 0;
+  {
+    std::lock_guard lock(stats_mu_);
+    stats_.damaged = false;
+  }
+  if (ensure_open()) log_(false, "ledger " + o_.path + " was replaced; recording again");
+}
+
 bool LedgerWriter::ensure_open() {
   if (db_) return true;
   std::string err;
-  db_ = open_for_writing(o_.path, &err);
+  int rc = SQLITE_OK;
+  db_ = open_for_writing(o_.path, &err, &rc);
   if (!db_) {
-    failed(err);
+    failed(err, rc);
     return false;
   }
   auto st = std::make_unique<Statements>();
@@ -167,20 +330,22 @@ bool LedgerWriter::ensure_open() {
       db_->prepare("UPDATE refusals SET count = count + ?3, last_at = ?2 WHERE id = ?1", &err);
   st->upsert_health = db_->prepare(
       "INSERT INTO ledger_health (node, boot, updated_at, events_written, events_dropped, "
-      "refusals_folded,"
-      " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+      "refusals_folded, last_error, dropped_starts, dropped_updates, dropped_ends, dropped_peers,"
+      " dropped_refusals) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
       " ON CONFLICT (node) DO UPDATE SET boot = excluded.boot, updated_at = excluded.updated_at,"
       " events_written = excluded.events_written, events_dropped = excluded.events_dropped,"
-      " refusals_folded = excluded.refusals_folded, last_error = excluded.last_error",
+      " refusals_folded = excluded.refusals_folded, last_error = excluded.last_error,"
+      " dropped_starts = excluded.dropped_starts, dropped_updates = excluded.dropped_updates,"
+      " dropped_ends = excluded.dropped_ends, dropped_peers = excluded.dropped_peers,"
+      " dropped_refusals = excluded.dropped_refusals",
       &err);
   if (!st->insert_session || !st->update_session || !st->full_session || !st->upsert_peer ||
       !st->insert_refusal || !st->fold_refusal || !st->upsert_health) {
-    failed("cannot prepare statements: " + err);
+    failed("cannot prepare statements: " + err, db_->last_code());
     return false;
   }
   st_ = std::move(st);
   close_interrupted();
-  prune(wall_ms());
   {
     std::lock_guard lock(stats_mu_);
     stats_.database_ok = true;
@@ -205,41 +370,80 @@ void LedgerWriter::close_interrupted() {
   }
 }
 
-void LedgerWriter::prune(int64_t now_ms) {
-  if (o_.retention_days == 0 || now_ms - last_prune_ms_ < 3'600'000) return;
-  last_prune_ms_ = now_ms;
-  const int64_t cutoff = now_ms - int64_t(o_.retention_days) * 86'400'000;
-  for (const char* sql : {"DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1",
-                          "DELETE FROM refusals WHERE last_at < ?1",
-                          "DELETE FROM credentials WHERE issued_at < ?1"}) {
-    Statement s = db_->prepare(sql);
-    if (!s) continue;
-    s.bind(1, cutoff);
-    s.step();
+void LedgerWriter::prune_step(int64_t now_ms) {
+  if (o_.retention_days == 0 || !db_) return;
+  if (prune_table_ < 0) {
+    if (now_ms < next_prune_ms_) return;
+    next_prune_ms_ = now_ms + 3'600'000;  // hourly
+    prune_table_ = 0;
+    prune_cutoff_ms_ = now_ms - int64_t(o_.retention_days) * 86'400'000;
+  }
+  // At most one full chunk (its own transaction, found by index: sessions_ended, refusals_last,
+  // credentials_issued) per pass: the rings are drained and events written between chunks.
+  while (prune_table_ >= 0) {
+    Statement s = db_->prepare(kPruneSql[prune_table_]);
+    if (!s) break;
+    s.bind(1, prune_cutoff_ms_);
+    if (s.step() != SQLITE_DONE) break;  // busy or failing: try again at the next hour
+    if (sqlite3_changes(db_->get()) >= kPruneChunk) return;  // more of this table next pass
+    if (++prune_table_ >= int(std::size(kPruneSql))) prune_table_ = -1;
+  }
+  prune_table_ = -1;
+}
+
+void LedgerWriter::take(const RecordHeader& h, const std::byte* record) {
+  if (h.kind >= kEventKinds) return;  // padding never reaches here; nothing else is written
+  if (o_.on_event) {
+    LedgerEvent e;
+    if (decode_event(h, record, e)) o_.on_event(e);
+  }
+  if (damaged_) {
+    drop(EventKind(h.kind));
+  } else if (!pending_.append(h, record)) {
+    drop(EventKind(h.kind));
   }
 }
 
 void LedgerWriter::collect() {
   for (auto& p : producers_) {
-    p->ring.drain([&](const LedgerEvent& e) {
-      if (pending_.size() < o_.max_pending) {
-        pending_.push_back(e);
-      } else {
-        std::lock_guard lock(stats_mu_);
-        ++stats_.dropped;
-      }
-    });
-  }
-  uint64_t queue_drops = 0;
-  for (auto& p : producers_) queue_drops += p->dropped.load(std::memory_order_relaxed);
-  if (queue_drops > queue_drops_seen_) {
-    if (queue_drops_seen_ == 0) {
-      log_(true, "ledger queue full: events are being dropped (and counted); relaying continues");
-    }
-    queue_drops_seen_ = queue_drops;
+    p->ring.drain([&](const RecordHeader& h, const std::byte* r) { take(h, r); });
   }
   std::lock_guard lock(stats_mu_);
   stats_.pending = pending_.size();
+  stats_.pending_bytes = pending_.bytes();
+}
+
+void LedgerWriter::report_drops(int64_t now_ms) {
+  // Once when drops begin, and once with their count when none have followed for 10 s: a full
+  // queue during a burst is two lines, not one per event.
+  const WriterStats s = stats();
+  auto since_reported = [&] {
+    std::array<uint64_t, kEventKinds> n{};
+    for (size_t k = 0; k < kEventKinds; ++k) n[k] = s.dropped_by_kind[k] - drops_reported_[k];
+    return n;
+  };
+  if (s.dropped_by_kind != drops_seen_) {
+    uint64_t by_workers = 0;
+    for (const auto& p : producers_) by_workers += p->dropped_total();
+    if (!dropping_) {
+      log_(true, "ledger: events are being dropped (" + by_kind(since_reported()) +
+                     " so far; counted in turnpike-admin stats): " +
+                     (by_workers > worker_drops_seen_
+                          ? "a worker produced events faster than the writer took them"
+                          : drop_cause_) +
+                     "; relaying continues");
+      dropping_ = true;
+    }
+    worker_drops_seen_ = by_workers;
+    drops_seen_ = s.dropped_by_kind;
+    drops_changed_ms_ = now_ms;
+  } else if (dropping_ && now_ms - drops_changed_ms_ >= 10'000) {
+    log_(false, "ledger: " + by_kind(since_reported()) +
+                    " event(s) were dropped; none in the last 10 s (" + std::to_string(s.dropped) +
+                    " since start)");
+    drops_reported_ = s.dropped_by_kind;
+    dropping_ = false;
+  }
 }
 
 void LedgerWriter::set_row(uint64_t sid, std::optional<int64_t> row) {
@@ -269,7 +473,7 @@ void LedgerWriter::rolled_back() {
 
 namespace {
 
-// Text forms of an event's values, in buffers that outlive the statement step (bound without
+// Text forms of a session's values, in buffers that outlive the statement step (bound without
 // copying).
 struct SessionText {
   char sid[17];
@@ -277,87 +481,102 @@ struct SessionText {
   char relay[core::IpAddress::kMaxText];
   char relay6[core::IpAddress::kMaxText];
 
-  explicit SessionText(const LedgerEvent& e) {
+  SessionText(uint64_t id, const SessionIdentity& s) {
     static const char kHex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; ++i) sid[i] = kHex[(e.sid >> (60 - 4 * i)) & 0xF];
+    for (int i = 0; i < 16; ++i) sid[i] = kHex[(id >> (60 - 4 * i)) & 0xF];
     sid[16] = '\0';
-    ip(e.client.ip(), client);
+    s.client.ip().format(client);
     relay[0] = relay6[0] = '\0';
-    if (e.has_relay) ip(e.relay.ip(), relay);
-    if (e.has_relay6) ip(e.relay6.ip(), relay6);
+    if (s.has_relay) s.relay.ip().format(relay);
+    if (s.has_relay6) s.relay6.ip().format(relay6);
   }
-  static void ip(const core::IpAddress& a, char* out) { a.format(out); }
 };
 
-}  // namespace
-
-bool LedgerWriter::apply_session(const LedgerEvent& e) {
-  const SessionText text(e);
-  const bool end = e.kind == EventKind::SessionEnd;
-  // Updates and ends of a session whose row this run wrote: an UPDATE by row id.
-  if (e.kind != EventKind::SessionStart) {
-    if (auto it = rows_.find(e.sid); it != rows_.end()) {
-      Statement& u = st_->update_session;
-      u.reset();
-      u.bind(1, it->second).bind(2, e.at_ms);
-      if (end) {
-        u.bind(3, e.at_ms).bind_static(4, e.end_reason.view());
-      } else {
-        u.bind_null(3).bind_null(4);
-      }
-      u.bind(5, int64_t(e.bytes_from_client)).bind(6, int64_t(e.packets_from_client));
-      u.bind(7, int64_t(e.bytes_to_client)).bind(8, int64_t(e.packets_to_client));
-      if (u.step() != SQLITE_DONE) return false;
-      u.reset();
-      if (end) set_row(e.sid, std::nullopt);
-      return true;
-    }
-  }
-  // A start is a plain INSERT; an update or end whose start was lost is an upsert of the whole
-  // row (so a dropped start costs nothing but the start time's precision).
-  Statement& s = e.kind == EventKind::SessionStart ? st_->insert_session : st_->full_session;
-  s.reset();
-  s.bind_static(1, o_.node).bind_static(2, boot_).bind_static(3, text.sid).bind_static(4, o_.realm);
-  s.bind_static(5, e.username.view()).bind_static(6, e.transport.view());
-  s.bind_static(7, text.client).bind(8, int64_t(e.client.port()));
-  if (e.has_relay) {
-    s.bind_static(9, text.relay).bind(10, int64_t(e.relay.port()));
+// Binds the columns ?1-?14 of insert_session and full_session: who, from where, since when.
+void bind_identity(Statement& s, const WriterOptions& o, const std::string& boot,
+                          const SessionText& text, const SessionIdentity& id, int64_t at_ms) {
+  s.bind_static(1, o.node).bind_static(2, boot).bind_static(3, text.sid).bind_static(4, o.realm);
+  s.bind_static(5, id.username.view()).bind_static(6, id.transport.view());
+  s.bind_static(7, text.client).bind(8, int64_t(id.client.port()));
+  if (id.has_relay) {
+    s.bind_static(9, text.relay).bind(10, int64_t(id.relay.port()));
   } else {
     s.bind_null(9).bind_null(10);
   }
-  if (e.has_relay6) {
-    s.bind_static(11, text.relay6).bind(12, int64_t(e.relay6.port()));
+  if (id.has_relay6) {
+    s.bind_static(11, text.relay6).bind(12, int64_t(id.relay6.port()));
   } else {
     s.bind_null(11).bind_null(12);
   }
-  s.bind(13, e.started_ms).bind(14, e.at_ms);
-  if (e.kind == EventKind::SessionStart) {
-    const int rc = s.step();
-    s.reset();
-    if (rc != SQLITE_DONE) return false;
-    set_row(e.sid, sqlite3_last_insert_rowid(db_->get()));
-    return true;
-  }
-  if (end) {
-    s.bind(15, e.at_ms).bind_static(16, e.end_reason.view());
+  s.bind(13, id.started_ms).bind(14, at_ms);
+}
+
+// Counters and, for an end, its time and reason, into the row of a session this run wrote.
+bool update_row(Statement& u, int64_t row, int64_t at_ms, const SessionCounters& c,
+                       const FixedString<24>* end_reason) {
+  u.reset();
+  u.bind(1, row).bind(2, at_ms);
+  if (end_reason) {
+    u.bind(3, at_ms).bind_static(4, end_reason->view());
   } else {
-    s.bind_null(15).bind_null(16);
+    u.bind_null(3).bind_null(4);
   }
-  s.bind(17, int64_t(e.bytes_from_client)).bind(18, int64_t(e.packets_from_client));
-  s.bind(19, int64_t(e.bytes_to_client)).bind(20, int64_t(e.packets_to_client));
+  u.bind(5, int64_t(c.bytes_from_client)).bind(6, int64_t(c.packets_from_client));
+  u.bind(7, int64_t(c.bytes_to_client)).bind(8, int64_t(c.packets_to_client));
+  const bool ok = u.step() == SQLITE_DONE;
+  u.reset();
+  return ok;
+}
+
+}  // namespace
+
+bool LedgerWriter::apply_start(const SessionStart& e) {
+  const SessionText text(e.head.sid, e.session);
+  Statement& s = st_->insert_session;
+  s.reset();
+  bind_identity(s, o_, boot_, text, e.session, e.head.at_ms);
   const int rc = s.step();
   s.reset();
   if (rc != SQLITE_DONE) return false;
-  if (!end) set_row(e.sid, sqlite3_last_insert_rowid(db_->get()));
+  set_row(e.head.sid, sqlite3_last_insert_rowid(db_->get()));
   return true;
 }
 
-bool LedgerWriter::apply_peers(const LedgerEvent& e) {
-  auto found = rows_.find(e.sid);
+bool LedgerWriter::apply_update(const SessionUpdate& e) {
+  // A session whose start was lost has no row yet: its end writes the whole row.
+  auto it = rows_.find(e.head.sid);
+  if (it == rows_.end()) return true;
+  return update_row(st_->update_session, it->second, e.head.at_ms, e.counters, nullptr);
+}
+
+bool LedgerWriter::apply_end(const SessionEnd& e) {
+  if (auto it = rows_.find(e.head.sid); it != rows_.end()) {
+    if (!update_row(st_->update_session, it->second, e.head.at_ms, e.counters, &e.end_reason))
+      return false;
+    set_row(e.head.sid, std::nullopt);
+    return true;
+  }
+  // Its start was dropped: the end carries the whole row, so only the start time's precision
+  // is lost.
+  const SessionText text(e.head.sid, e.session);
+  Statement& s = st_->full_session;
+  s.reset();
+  bind_identity(s, o_, boot_, text, e.session, e.head.at_ms);
+  s.bind(15, e.head.at_ms).bind_static(16, e.end_reason.view());
+  s.bind(17, int64_t(e.counters.bytes_from_client))
+      .bind(18, int64_t(e.counters.packets_from_client));
+  s.bind(19, int64_t(e.counters.bytes_to_client)).bind(20, int64_t(e.counters.packets_to_client));
+  const int rc = s.step();
+  s.reset();
+  return rc == SQLITE_DONE;
+}
+
+bool LedgerWriter::apply_peers(const SessionPeers& e) {
+  auto found = rows_.find(e.head.sid);
   if (found == rows_.end()) return true;  // its session's start was dropped: nothing to attach to
   const int64_t row = found->second;
   Statement& s = st_->upsert_peer;
-  for (uint8_t i = 0; i < e.peer_count && i < LedgerEvent::kMaxPeers; ++i) {
+  for (uint8_t i = 0; i < e.count && i < SessionPeers::kMaxPeers; ++i) {
     const PeerTraffic& p = e.peers[i];
     s.reset();
     char peer[core::IpAddress::kMaxText];
@@ -370,10 +589,11 @@ bool LedgerWriter::apply_peers(const LedgerEvent& e) {
   return true;
 }
 
-bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
+bool LedgerWriter::apply_refusal(const Refusal& e) {
   // Identical refusals (same source address, reason, user and peer) within a minute fold into
   // one row with a count, and new rows are capped per second: a flood of bad requests costs a
   // few rows, not the disk.
+  const int64_t at = e.head.at_ms;
   const std::string peer =
       e.has_peer ? (e.peer.port() ? e.peer.to_string() : e.peer.ip().to_string()) : "";
   std::string key = e.client.ip().to_string();
@@ -383,14 +603,13 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   key += e.username.view();
   key += '\n';
   key += peer;
-  if (auto it = folds_.find(key);
-      it != folds_.end() && e.at_ms - it->second.window_start < 60'000) {
+  if (auto it = folds_.find(key); it != folds_.end() && at - it->second.window_start < 60'000) {
     ++it->second.unwritten;  // written with the commit (write_pending), not one UPDATE each
-    it->second.last_at = std::max(it->second.last_at, e.at_ms);
+    it->second.last_at = std::max(it->second.last_at, at);
     return true;
   }
-  if (e.at_ms - refusal_window_ms_ >= 1000) {
-    refusal_window_ms_ = e.at_ms;
+  if (at - refusal_window_ms_ >= 1000) {
+    refusal_window_ms_ = at;
     refusal_rows_in_window_ = 0;
   }
   if (refusal_rows_in_window_ >= o_.refusal_rows_per_second) {
@@ -401,10 +620,8 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   ++refusal_rows_in_window_;
   Statement& s = st_->insert_refusal;
   s.reset();
-  s.bind(1, e.at_ms)
-      .bind(2, o_.node)
-      .bind(3, e.client.ip().to_string())
-      .bind(4, int64_t(e.client.port()));
+  s.bind(1, at).bind(2, o_.node).bind(3, e.client.ip().to_string());
+  s.bind(4, int64_t(e.client.port()));
   s.bind(5, e.transport.view())
       .bind(6, e.method.view())
       .bind(7, int64_t(e.code))
@@ -421,25 +638,23 @@ bool LedgerWriter::apply_refusal(const LedgerEvent& e) {
   s.reset();
   if (folds_.size() > 20'000) {
     std::erase_if(folds_, [&](const auto& kv) {
-      return kv.second.unwritten == 0 && e.at_ms - kv.second.window_start >= 60'000;
+      return kv.second.unwritten == 0 && at - kv.second.window_start >= 60'000;
     });
   }
-  folds_[key] = Fold{row, e.at_ms, 0, e.at_ms};
+  folds_[key] = Fold{row, at, 0, at};
   return true;
 }
 
 bool LedgerWriter::apply(const LedgerEvent& e) {
-  switch (e.kind) {
-    case EventKind::SessionStart:
-    case EventKind::SessionUpdate:
-    case EventKind::SessionEnd:
-      return apply_session(e);
-    case EventKind::SessionPeers:
-      return apply_peers(e);
-    case EventKind::Refusal:
-      return apply_refusal(e);
-  }
-  return true;
+  struct {
+    LedgerWriter* w;
+    bool operator()(const SessionStart& x) { return w->apply_start(x); }
+    bool operator()(const SessionUpdate& x) { return w->apply_update(x); }
+    bool operator()(const SessionEnd& x) { return w->apply_end(x); }
+    bool operator()(const SessionPeers& x) { return w->apply_peers(x); }
+    bool operator()(const Refusal& x) { return w->apply_refusal(x); }
+  } visitor{this};
+  return std::visit(visitor, e);
 }
 
 bool LedgerWriter::write_health() {
@@ -457,101 +672,133 @@ bool LedgerWriter::write_health() {
   } else {
     h.bind(7, s.last_error);
   }
+  for (size_t k = 0; k < kEventKinds; ++k) h.bind(8 + int(k), int64_t(s.dropped_by_kind[k]));
   return h.step() == SQLITE_DONE;
 }
 
 bool LedgerWriter::write_pending() {
   std::string err;
   if (int rc = db_->exec("BEGIN IMMEDIATE", &err); rc != SQLITE_OK) {
-    failed("cannot start a transaction: " + err);
+    failed("cannot start a transaction: " + err, rc);
     return false;
   }
   rows_undo_.clear();
-  size_t bad = 0;
-  for (const LedgerEvent& e : pending_) {
-    if (apply(e)) continue;
-    const int rc = sqlite3_extended_errcode(db_->get());
-    if (transient(rc)) {
-      const std::string what = db_->last_error();
-      db_->exec("ROLLBACK");
-      rolled_back();
-      failed(what);
-      return false;
+  std::array<uint64_t, kEventKinds> bad{};
+  bool ok = true;
+  std::string what;
+  int code = SQLITE_OK;
+  LedgerEvent e;
+  pending_.for_each([&](const RecordHeader& h, const std::byte* record) {
+    if (!ok) return;
+    if (!decode_event(h, record, e)) {
+      ++bad[h.kind < kEventKinds ? h.kind : 0];
+      return;
     }
-    ++bad;  // a record SQLite refuses for good: skip it, keep the rest
-  }
+    if (apply(e)) return;
+    const int rc = db_->last_code();
+    if (transient(rc) || is_damaged(rc)) {
+      ok = false;
+      what = db_->last_error();
+      code = rc;
+      return;
+    }
+    ++bad[h.kind];  // a record SQLite refuses for good: skip it, keep the rest
+  });
   // Identical refusals folded since the last commit: one UPDATE per row, not per refusal.
-  for (auto& [key, f] : folds_) {
+  for (auto it = folds_.begin(); ok && it != folds_.end(); ++it) {
+    Fold& f = it->second;
     if (f.unwritten == 0) continue;
     Statement& u = st_->fold_refusal;
     u.reset();
     u.bind(1, f.row).bind(2, f.last_at).bind(3, f.unwritten);
     if (u.step() != SQLITE_DONE) {
-      const std::string what = db_->last_error();
-      db_->exec("ROLLBACK");
-      rolled_back();
-      failed(what);
-      return false;
+      ok = false;
+      what = db_->last_error();
+      code = db_->last_code();
     }
-    f.unwritten = 0;
   }
+  if (!ok) {
+    db_->exec("ROLLBACK");
+    rolled_back();
+    failed(what, code);
+    return false;
+  }
+  for (auto& [key, f] : folds_) f.unwritten = 0;
   const int64_t now = wall_ms();
   const bool health_due = now - last_health_ms_ >= 5000;
   if (health_due) write_health();
   if (int rc = db_->exec("COMMIT", &err); rc != SQLITE_OK) {
     db_->exec("ROLLBACK");
     rolled_back();
-    failed("cannot commit: " + err);
+    failed("cannot commit: " + err, rc);
     return false;
   }
   if (health_due) last_health_ms_ = now;
+  uint64_t bad_total = 0;
+  for (uint64_t n : bad) bad_total += n;
   {
     std::lock_guard lock(stats_mu_);
-    stats_.written += pending_.size() - bad;
-    stats_.dropped += bad;
+    stats_.written += pending_.size() - bad_total;
+    for (size_t k = 0; k < kEventKinds; ++k) stats_.dropped_by_kind[k] += bad[k];
     stats_.database_ok = true;
     stats_.last_error.clear();
     stats_.pending = 0;
+    stats_.pending_bytes = 0;
   }
-  if (bad)
-    log_(true, "ledger: " + std::to_string(bad) + " event(s) refused by SQLite were skipped");
+  if (bad_total)
+    log_(true, "ledger: " + std::to_string(bad_total) + " event(s) refused by SQLite were skipped");
   if (failing_) {
     log_(false, "ledger " + o_.path + " works again; writing resumed");
     failing_ = false;
     failure_.clear();
   }
   pending_.clear();
-  prune(now);
   return true;
 }
 
 void LedgerWriter::run() {
   int64_t give_up_at = 0;
+  int64_t last_drop_report_ms = 0;
   while (true) {
     // The rings are emptied often (they are small and the workers never wait); the database is
     // written less often, in big transactions: most of the cost of a commit is per transaction
     // and per page, not per row.
+    if (stopping_) {
+      // The workers have stopped: what their backlogs hold goes through the rings too.
+      for (auto& p : producers_) p->flush();
+    }
     collect();
     const int64_t now = wall_ms();
+    if (damaged_) check_replaced(now);
     const bool due = now - last_commit_ms_ >= o_.flush_interval_ms ||
                      pending_.size() >= o_.commit_batch || stopping_;
-    if (due && (!pending_.empty() || now - last_health_ms_ >= 5000) && now >= retry_at_ms_ &&
-        ensure_open()) {
+    if (!damaged_ && due && (!pending_.empty() || now - last_health_ms_ >= 5000) &&
+        now >= retry_at_ms_ && ensure_open()) {
       write_pending();
       last_commit_ms_ = now;
     }
+    if (!damaged_ && !failing_) prune_step(now);
+    if (now - last_drop_report_ms >= 1000) {
+      report_drops(now);
+      last_drop_report_ms = now;
+    }
     if (stopping_) {
-      size_t queued = 0;
-      for (auto& p : producers_) queued += p->ring.size();
-      if (queued == 0 && pending_.empty()) break;
+      bool queued = false;
+      for (auto& p : producers_) queued = queued || !p->ring.empty() || p->backlog_bytes() > 0;
+      if (!queued && pending_.empty()) break;
       // The database is failing at shutdown: try for a little while, then report the loss.
-      if (give_up_at == 0) give_up_at = now + 3000;
-      if (now >= give_up_at) {
-        std::lock_guard lock(stats_mu_);
-        stats_.dropped += pending_.size();
-        log_(true, "ledger: stopping with " + std::to_string(pending_.size()) +
+      if (!failing_) give_up_at = 0;
+      if (failing_ && give_up_at == 0) give_up_at = now + 3000;
+      if (give_up_at && now >= give_up_at) {
+        const size_t n = pending_.size();
+        drop_pending();
+        for (auto& p : producers_) {
+          p->ring.drain([&](const RecordHeader& h, const std::byte*) {
+            if (h.kind < kEventKinds) drop(EventKind(h.kind));
+          });
+        }
+        log_(true, "ledger: stopping with " + std::to_string(n) +
                        " event(s) unwritten because the ledger is failing: " + failure_);
-        pending_.clear();
         break;
       }
     }

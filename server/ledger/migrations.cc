@@ -14,19 +14,22 @@ int schema_version(Database& db) {
   return int(s.int_at(0));
 }
 
-std::optional<Database> open_for_writing(const std::string& path, std::string* error) {
-  auto db = Database::open(path, Database::Mode::ReadWrite, 2000, error);
-  if (!db || !apply_migrations(*db, error)) return std::nullopt;
+std::optional<Database> open_for_writing(const std::string& path, std::string* error,
+                                         int* code) {
+  auto db = Database::open(path, Database::Mode::ReadWrite, 2000, error, code);
+  if (!db || !apply_migrations(*db, error, code)) return std::nullopt;
   return db;
 }
 
-bool apply_migrations(Database& db, std::string* error) {
+bool apply_migrations(Database& db, std::string* error, int* code) {
   std::string err;
-  if (db.exec("BEGIN IMMEDIATE", &err) != SQLITE_OK) {
+  if (int rc = db.exec("BEGIN IMMEDIATE", &err); rc != SQLITE_OK) {
     if (error) *error = "cannot lock the ledger to update its schema: " + err;
+    if (code) *code = rc;
     return false;
   }
   auto fail = [&](const std::string& what) {
+    if (code) *code = db.last_code();
     db.exec("ROLLBACK");
     if (error) *error = what;
     return false;

@@ -6,7 +6,7 @@
 namespace turnpike::ledger {
 
 std::optional<Database> Database::open(const std::string& path, Mode mode, int busy_timeout_ms,
-                                       std::string* error) {
+                                       std::string* error, int* code) {
   sqlite3* raw = nullptr;
   const int flags =
       (mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -17,6 +17,7 @@ std::optional<Database> Database::open(const std::string& path, Mode mode, int b
     if (error)
       *error =
           "cannot open ledger " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    if (code) *code = rc;
     return std::nullopt;
   }
   sqlite3_busy_timeout(raw, busy_timeout_ms);
@@ -33,8 +34,10 @@ std::optional<Database> Database::open(const std::string& path, Mode mode, int b
       if ((rc & 0xFF) != SQLITE_BUSY && (rc & 0xFF) != SQLITE_LOCKED) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (rc != SQLITE_OK || db.exec("PRAGMA synchronous=NORMAL", &err) != SQLITE_OK) {
+    if (rc == SQLITE_OK) rc = db.exec("PRAGMA synchronous=NORMAL", &err);
+    if (rc != SQLITE_OK) {
       if (error) *error = "cannot set up ledger " + path + ": " + err;
+      if (code) *code = rc;
       return std::nullopt;
     }
   }

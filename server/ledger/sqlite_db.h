@@ -70,14 +70,20 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// SQLITE_CORRUPT or SQLITE_NOTADB (also as extended codes): the file itself is damaged, or is
+// not a database at all. Retrying cannot help.
+inline bool is_damaged(int rc) {
+  return (rc & 0xFF) == SQLITE_CORRUPT || (rc & 0xFF) == SQLITE_NOTADB;
+}
+
 class Database {
  public:
   enum class Mode { ReadWrite, ReadOnly };
 
   // Opens (creating it in ReadWrite mode) and configures the connection: WAL, a busy timeout,
-  // foreign keys. std::nullopt with `error` set on failure.
+  // foreign keys. std::nullopt with `error` (and `code`, SQLite's result code) set on failure.
   static std::optional<Database> open(const std::string& path, Mode mode, int busy_timeout_ms,
-                                      std::string* error);
+                                      std::string* error, int* code = nullptr);
 
   Database(Database&& o) noexcept : db_(std::move(o.db_)) {}
   Database& operator=(Database&& o) noexcept {
@@ -90,6 +96,7 @@ class Database {
   int exec(const char* sql, std::string* error = nullptr);
   Statement prepare(std::string_view sql, std::string* error = nullptr);
   std::string last_error() const { return sqlite3_errmsg(db_.get()); }
+  int last_code() const { return sqlite3_extended_errcode(db_.get()); }
 
  private:
   struct Closer {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -17,6 +18,12 @@
 #include "relay/allocation.h"
 
 namespace turnpike::net {
+namespace {
+
+// How long a stopping worker may wait, in all, for room in its ledger ring.
+constexpr auto kLedgerStopWait = std::chrono::seconds(5);
+
+}  // namespace
 
 void UdpListener::send(const core::SocketAddress& to, core::Bytes data) {
   worker_.send_udp(fd_.get(), to, data);
@@ -121,8 +128,10 @@ void Worker::request_stop() {
             " sessions created, ", st.ignored, " datagrams ignored, ", st.refused, " refused");
       }
     }
-    // Every session's last record must reach the ledger: wait for room rather than drop.
-    if (w.ledger_) w.ledger_->set_shutting_down();
+    // Every session's last record must reach the ledger: wait for room rather than drop, but
+    // not beyond one deadline for them all (a locked ledger must not hold the stop up).
+    if (w.ledger_)
+      w.ledger_->set_shutting_down(std::chrono::steady_clock::now() + kLedgerStopWait);
     w.server_->shutdown(now());
     event_base_loopexit(w.base_.get(), nullptr);
   });
@@ -135,12 +144,8 @@ void Worker::on_tick(evutil_socket_t, short, void* arg) {
   w->connections_->tick(t);
   for (auto& l : w->tcp_) l->resume_if_paused(t.mono_ms);
   if (w->index_ == 0) w->shared_.ports.expire(t.mono_ms);
-  // Counters of long sessions reach the ledger every half minute, so `turnpike-admin sessions
-  // --active` is current and a crash loses at most that much.
-  if (w->ledger_ && ++w->ticks_ % 30 == 0) {
-    w->server_->for_each_allocation(
-        [&](const relay::Allocation& a) { w->ledger_->session_progress(a, t); });
-  }
+  // A thirtieth of the sessions' counters each tick (LedgerSink), not all of them at once.
+  if (w->ledger_) w->ledger_->tick(t);
 }
 
 void Worker::on_listener_readable(evutil_socket_t, short, void* arg) {

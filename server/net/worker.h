@@ -159,7 +159,6 @@ class Worker final : public relay::RelayIo {
   bool deferring_ = false;  // inside a drain_*(): sends of slot bytes wait for flush_sends()
   WorkerEvents events_;
   std::unique_ptr<LedgerSink> ledger_;
-  unsigned ticks_ = 0;
   std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)
   EventPtr tick_;
   // TCP/TLS/DTLS: listeners, then the connections (destroyed before the listeners they use).

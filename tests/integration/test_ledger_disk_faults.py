@@ -97,6 +97,13 @@ class DiskFaults(harness.TestCase):
             health = harness.admin_json("stats", "--ledger", os.path.join(self.mnt, "ledger.db"))["ledger"]
             return health and health[0]["events_dropped"] > 0
         harness.wait_until(dropped, timeout=15, what="events_dropped > 0 in the ledger's health row")
+        # Counted by kind too, and the kinds add up to the total.
+        health = harness.admin_json("stats", "--ledger", os.path.join(self.mnt, "ledger.db"))["ledger"][0]
+        self.assertEqual(set(health["dropped_by_kind"]), {"start", "update", "end", "peers", "refusal"})
+        self.assertEqual(sum(health["dropped_by_kind"].values()), health["events_dropped"], health)
+        text = subprocess.run([harness.ADMIN, "stats", "--ledger", os.path.join(self.mnt, "ledger.db")],
+                              stdout=subprocess.PIPE, text=True, check=True).stdout
+        self.assertRegex(text, r"ledger writer on .*: \d+ events written, [1-9]\d* dropped \((start|update|end|peers|refusal) [1-9]")
         self.relay("after")
         deadline = time.time() + 5
         while time.time() < deadline and len(self.used("after")) != 1:

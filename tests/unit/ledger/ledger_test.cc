@@ -64,30 +64,48 @@ class LedgerTest : public ::testing::Test {
     return o;
   }
 
-  static LedgerEvent session(EventKind kind, uint64_t sid, const char* user, int64_t at,
-                             uint64_t bytes = 0) {
-    LedgerEvent e;
-    e.kind = kind;
-    e.sid = sid;
-    e.at_ms = at;
-    e.started_ms = 1'000'000;
-    e.transport.set("udp");
-    e.username.set(user);
-    e.client = *core::SocketAddress::parse("198.51.100.1:4000");
-    e.relay = *core::SocketAddress::parse("192.0.2.1:50000");
-    e.has_relay = true;
-    e.bytes_from_client = bytes;
-    e.packets_from_client = bytes / 100;
-    e.bytes_to_client = 2 * bytes;
-    e.packets_to_client = bytes / 50;
-    if (kind == EventKind::SessionEnd) e.end_reason.set("refresh-0");
-    return e;
+  static SessionIdentity identity(const char* user) {
+    SessionIdentity s;
+    s.started_ms = 1'000'000;
+    s.transport.set("udp");
+    s.username.set(user);
+    s.client = *core::SocketAddress::parse("198.51.100.1:4000");
+    s.relay = *core::SocketAddress::parse("192.0.2.1:50000");
+    s.has_relay = true;
+    return s;
   }
 
-  static LedgerEvent refusal(const char* ip, const char* reason, int64_t at) {
-    LedgerEvent e;
-    e.kind = EventKind::Refusal;
-    e.at_ms = at;
+  static LedgerEvent session(EventKind kind, uint64_t sid, const char* user, int64_t at,
+                             uint64_t bytes = 0) {
+    const EventHead head{{}, sid, at};
+    const SessionCounters counters{bytes, bytes / 100, 2 * bytes, bytes / 50};
+    switch (kind) {
+      case EventKind::SessionStart: {
+        SessionStart e;
+        e.head = head;
+        e.session = identity(user);
+        return e;
+      }
+      case EventKind::SessionUpdate: {
+        SessionUpdate e;
+        e.head = head;
+        e.counters = counters;
+        return e;
+      }
+      default: {
+        SessionEnd e;
+        e.head = head;
+        e.counters = counters;
+        e.end_reason.set("refresh-0");
+        e.session = identity(user);
+        return e;
+      }
+    }
+  }
+
+  static Refusal refusal(const char* ip, const char* reason, int64_t at) {
+    Refusal e;
+    e.head.at_ms = at;
     e.client = core::SocketAddress(*core::IpAddress::parse(ip), 5000);
     e.transport.set("udp");
     e.method.set("Allocate");
@@ -158,10 +176,9 @@ TEST_F(LedgerTest, WriterRecordsSessionsAndPeers) {
     Producer& p = w.add_producer();
     w.start();
     p.push(session(EventKind::SessionStart, 7, "1:alice", 1'000'000));
-    LedgerEvent peers;
-    peers.kind = EventKind::SessionPeers;
-    peers.sid = 7;
-    peers.peer_count = 2;
+    SessionPeers peers;
+    peers.head.sid = 7;
+    peers.count = 2;
     peers.peers[0] = {*core::IpAddress::parse("203.0.113.9"), 100, 1, 200, 2};
     peers.peers[1] = {*core::IpAddress::parse("2001:db8::9"), 300, 3, 400, 4};
     p.push(peers);
@@ -275,17 +292,27 @@ TEST_F(LedgerTest, IdenticalRefusalsFoldAndNewRowsAreCapped) {
 }
 
 TEST_F(LedgerTest, AFullRingDropsAndCountsWithoutBlocking) {
-  LedgerWriter w(options(), log);
+  WriterOptions o = options();
+  o.ring_bytes = 4096;
+  o.backlog_bytes = 8192;
+  LedgerWriter w(o, log);
   Producer& p = w.add_producer();  // not started: nobody drains
   size_t accepted = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 3000; ++i)
     accepted += p.push(session(EventKind::SessionStart, uint64_t(i), "u", 1));
+  for (int i = 0; i < 100; ++i) p.push(session(EventKind::SessionUpdate, uint64_t(i), "u", 2));
   const auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_EQ(accepted, EventRing::capacity());
-  EXPECT_EQ(p.dropped.load(), 3000 - EventRing::capacity());
+  // A start with a one-byte username takes its fixed part plus that byte, rounded to 8.
+  const size_t start_bytes = RecordRing::round_up(SessionStart().size() + 1);
+  EXPECT_EQ(accepted, 4096 / start_bytes + 8192 / start_bytes);  // the ring, then the backlog
+  EXPECT_EQ(p.dropped(EventKind::SessionStart), 3000 - accepted);
+  EXPECT_EQ(p.dropped(EventKind::SessionUpdate), 100u);
   EXPECT_LT(took, std::chrono::milliseconds(500));  // never waited
-  EXPECT_EQ(w.stats().dropped, 3000 - EventRing::capacity());
+  const WriterStats s = w.stats();
+  EXPECT_EQ(s.dropped_by_kind[size_t(EventKind::SessionStart)], 3000 - accepted);
+  EXPECT_EQ(s.dropped_by_kind[size_t(EventKind::SessionUpdate)], 100u);
+  EXPECT_EQ(s.dropped, 3000 - accepted + 100);
 }
 
 TEST_F(LedgerTest, LockedDatabaseDelaysWritesAndLosesNothing) {
@@ -385,6 +412,174 @@ TEST_F(LedgerTest, CredentialLogSurvivesAnUnwritableLedger) {
   for (int i = 0; i < 8; ++i) c.record({1, "h", "j", "u", 1});
   EXPECT_FALSE(c.flush(300));
   EXPECT_EQ(c.stats().dropped, 3u);
+}
+
+// Retention deletes in chunks (each its own short transaction, so Prosody's credential writer
+// and the relay's own events get the lock in between), found by index rather than a scan.
+TEST_F(LedgerTest, RetentionDeletesInChunksByIndex) {
+  {
+    auto db = open_rw();
+    ASSERT_EQ(db.exec("BEGIN"), SQLITE_OK);
+    for (int i = 0; i < 4500; ++i) {
+      const std::string n = std::to_string(i);
+      db.exec(("INSERT INTO sessions (node, boot, sid, realm, username, transport, client_ip,"
+               " client_port, started_at, updated_at, ended_at, end_reason) VALUES ('n', 'b', 'old" +
+               n + "', 'r', 'u', 'udp', '1.1.1.1', 1, 1000, 1000, 1000, 'expired')")
+                  .c_str());
+      db.exec(("INSERT INTO credentials (issued_at, host, jid, username, expires_at) VALUES (1000,"
+               " 'h', 'j', 'u" + n + "', 2000)")
+                  .c_str());
+    }
+    ASSERT_EQ(db.exec("COMMIT"), SQLITE_OK);
+    // Each DELETE's subquery finds its rows through an index.
+    const std::pair<const char*, const char*> plans[] = {
+        {"SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < 5 LIMIT 2000",
+         "sessions_ended"},
+        {"SELECT id FROM refusals WHERE last_at < 5 LIMIT 2000", "refusals_last"},
+        {"SELECT id FROM credentials WHERE issued_at < 5 LIMIT 2000", "credentials_issued"},
+    };
+    for (const auto& [sql, index] : plans) {
+      Statement plan = db.prepare(std::string("EXPLAIN QUERY PLAN ") + sql);
+      ASSERT_TRUE(plan);
+      std::string text;
+      while (plan.step() == SQLITE_ROW) text += plan.text_at(3) + "\n";
+      EXPECT_NE(text.find(index), std::string::npos) << sql << ": " << text;
+    }
+  }
+  WriterOptions o = options();
+  o.retention_days = 30;
+  LedgerWriter w(o, log);
+  Producer& p = w.add_producer();
+  w.start();
+  p.push(session(EventKind::SessionStart, 1, "new", int64_t(std::time(nullptr)) * 1000));
+  for (int i = 0; i < 400 && count("SELECT count(*) FROM credentials") > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  w.stop();
+  EXPECT_EQ(count("SELECT count(*) FROM sessions"), 1);  // the new one
+  EXPECT_EQ(count("SELECT count(*) FROM credentials"), 0);
+}
+
+// While the ledger cannot be written, waiting events are bounded by the bytes they take, not by
+// their number: small updates fit many, and what does not fit is dropped and counted by kind.
+TEST_F(LedgerTest, EventsWaitingForAFailingLedgerAreBoundedInBytes) {
+  WriterOptions o = options();
+  o.path = (dir / "missing-directory" / "ledger.db").string();
+  o.max_pending_bytes = 64 * 1024;
+  LedgerWriter w(o, log);
+  Producer& p = w.add_producer();
+  w.start();
+  for (int i = 0; i < 3000; ++i) p.push(session(EventKind::SessionUpdate, uint64_t(i), "u", 1));
+  const size_t fit = o.max_pending_bytes / sizeof(SessionUpdate);
+  for (int i = 0; i < 200 && w.stats().pending + w.stats().dropped < 3000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const WriterStats s = w.stats();
+  EXPECT_EQ(s.pending, fit);
+  EXPECT_LE(s.pending_bytes, o.max_pending_bytes);
+  EXPECT_EQ(s.dropped_by_kind[size_t(EventKind::SessionUpdate)], 3000 - fit);
+  EXPECT_EQ(s.dropped, 3000 - fit);
+  w.stop();
+}
+
+// A file that is not a database (or a corrupt one) is not retried forever with every event held
+// in memory: the writer says once what to do, counts what it cannot record, and records again
+// as soon as the file has been moved aside.
+TEST_F(LedgerTest, ADamagedLedgerIsReportedOnceAndReplacedWithoutARestart) {
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_TRUE(f);
+    for (int i = 0; i < 200; ++i) std::fputs("this is not an SQLite database\n", f);
+    std::fclose(f);
+  }
+  LedgerWriter w(options(), log);
+  Producer& p = w.add_producer();
+  w.start();
+  for (int i = 0; i < 50 && !w.stats().damaged; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(w.stats().damaged) << w.stats().last_error;
+  for (int i = 0; i < 20; ++i) p.push(session(EventKind::SessionStart, uint64_t(i), "1:a", 1'000'000));
+  for (int i = 0; i < 100 && w.stats().dropped < 20; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(w.stats().dropped_by_kind[size_t(EventKind::SessionStart)], 20u);
+  EXPECT_EQ(w.stats().pending, 0u);  // nothing held for a file that cannot take it
+  int told = 0;
+  for (const auto& m : logs) told += m.find("is damaged") != std::string::npos;
+  EXPECT_EQ(told, 1);
+  EXPECT_NE(logs.front().find("mv " + path + " " + path + ".damaged"), std::string::npos)
+      << logs.front();
+
+  fs::rename(path, path + ".damaged");
+  for (int i = 0; i < 150 && w.stats().damaged; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(w.stats().damaged);
+  p.push(session(EventKind::SessionEnd, 99, "1:b", 1'000'000, 5));
+  w.stop();
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE username = '1:b'"), 1);
+  bool again = false;
+  for (const auto& m : logs) again |= m.find("recording again") != std::string::npos;
+  EXPECT_TRUE(again);
+  EXPECT_EQ(count("SELECT dropped_starts FROM ledger_health"), 20);
+}
+
+// A burst larger than the ring (a mass expiry) waits in the worker's backlog, in order, and
+// reaches the database: a session's end never overtakes its start.
+TEST_F(LedgerTest, ABurstLargerThanTheRingGoesThroughTheBacklogInOrder) {
+  WriterOptions o = options();
+  o.ring_bytes = 4096;
+  LedgerWriter w(o, log);
+  Producer& p = w.add_producer();
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(p.push(session(EventKind::SessionStart, uint64_t(i), "1:a", 1'000'000)));
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(p.push(session(EventKind::SessionEnd, uint64_t(i), "1:a", 1'060'000, 10)));
+  EXPECT_GT(p.backlog_bytes(), 0u);
+  w.start();
+  // The worker flushes its backlog every tick.
+  for (int i = 0; i < 500 && (p.backlog_bytes() || !p.ring.empty()); ++i) {
+    p.flush();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  w.stop();
+  EXPECT_EQ(w.stats().dropped, 0u);
+  EXPECT_EQ(w.stats().written, 2000u);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions"), 1000);  // one row each: start, then end
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE end_reason = 'refresh-0'"), 1000);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE started_at = 1000000"), 1000);
+}
+
+// Stopping: a worker waits for room in its ring, but one deadline bounds all its waits together.
+TEST_F(LedgerTest, WaitingForRoomAtStopIsBoundedInTotal) {
+  Producer p(4096, 4096);  // nobody drains it
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + std::chrono::milliseconds(200);
+  size_t kept = 0;
+  for (int i = 0; i < 500; ++i)
+    kept += p.push_until(std::get<SessionEnd>(session(EventKind::SessionEnd, uint64_t(i), "u", 1)),
+                         deadline);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, std::chrono::milliseconds(1500));  // not a wait per event
+  EXPECT_GT(kept, 0u);
+  EXPECT_EQ(p.dropped(EventKind::SessionEnd), 500 - kept);
+}
+
+// What ops' event log builds on: every event taken from the rings, on the writer thread.
+TEST_F(LedgerTest, TheEventHookSeesEveryEvent) {
+  std::mutex mu;
+  std::array<int, kEventKinds> seen{};
+  WriterOptions o = options();
+  o.on_event = [&](const LedgerEvent& e) {
+    std::lock_guard lock(mu);
+    ++seen[size_t(kind_of(e))];
+  };
+  LedgerWriter w(o, log);
+  Producer& p = w.add_producer();
+  w.start();
+  p.push(session(EventKind::SessionStart, 1, "1:a", 1'000'000));
+  p.push(session(EventKind::SessionUpdate, 1, "1:a", 1'030'000, 5));
+  p.push(session(EventKind::SessionEnd, 1, "1:a", 1'060'000, 9));
+  p.push(refusal("198.51.100.7", "bad-integrity", 1'000'001));
+  w.stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen, (std::array<int, kEventKinds>{1, 1, 1, 0, 1}));
 }
 
 // Closing (Prosody unloading the module, a path change, a garbage collection) must not wait for
