@@ -148,6 +148,10 @@ void HttpServer::set_tls(size_t i, SslCtxShared tls) {
   auto* l = static_cast<Listener*>(arg);
   SSL* ssl = SSL_new(l->tls.get());
   if (!ssl) return nullptr;  // evhttp falls back to a plain bufferevent; the handshake fails
+  // The relay's TLS context reads ahead (its stream code drains SSL_pending); libevent 2.1's
+  // OpenSSL bufferevent waits for the socket instead, so a request already inside the SSL
+  // object would sit there until the timeout. Off for this connection only.
+  SSL_set_read_ahead(ssl, 0);
   // BEV_OPT_CLOSE_ON_FREE: the SSL object and the socket go with the bufferevent.
   return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                         BEV_OPT_CLOSE_ON_FREE);
