@@ -10,5 +10,7 @@ int admin_refusals(int argc, char** argv);  // refusals [--since T] [--json]
 int admin_who(int argc, char** argv);       // who JID|USERNAME [--json]
 int admin_stats(int argc, char** argv);     // stats [--since T] [--json]
 int admin_probe(int argc, char** argv);     // probe URL... | --xmpp JID [...]
+int admin_check_link(int argc, char** argv);  // check-link [-c FILE] [--ttl T] [--note TEXT]
+int admin_checks(int argc, char** argv);      // checks [--since T] [--json]
 
 }  // namespace turnpike::cmd

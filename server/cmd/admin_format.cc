@@ -63,17 +63,23 @@ std::string format_bytes(int64_t b) {
   return buf;
 }
 
-std::optional<int64_t> parse_since(const std::string& text, int64_t now_ms) {
-  if (text.empty()) return std::nullopt;
-  // A duration before now.
+std::optional<int64_t> parse_duration(const std::string& text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
   const char unit = text.back();
   const std::string number = text.substr(0, text.size() - 1);
   if ((unit == 's' || unit == 'm' || unit == 'h' || unit == 'd') && !number.empty() &&
       number.find_first_not_of("0123456789") == std::string::npos) {
     const int64_t n = std::stoll(number);
     const int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
-    return now_ms - n * mult * 1000;
+    return n * mult;
   }
+  return std::nullopt;
+}
+
+std::optional<int64_t> parse_since(const std::string& text, int64_t now_ms) {
+  if (text.empty()) return std::nullopt;
+  // A duration before now.
+  if (auto d = parse_duration(text)) return now_ms - *d * 1000;
   if (text.find_first_not_of("0123456789") == std::string::npos && text.size() >= 9) {
     return std::stoll(text) * 1000;  // unix seconds
   }

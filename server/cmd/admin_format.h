@@ -15,6 +15,9 @@ std::string format_iso(int64_t unix_ms);   // "2026-11-22T21:54:25Z"
 std::string format_duration(int64_t ms);   // "6s", "4m12s", "2h03m", "3d04h"
 std::string format_bytes(int64_t bytes);   // "812 B", "20.0 kB", "1.3 MB"
 
+// "90s", "30m", "2h", "7d" as seconds; std::nullopt for anything else.
+std::optional<int64_t> parse_duration(const std::string& text);
+
 // --since: unix seconds, "2026-11-22", "2026-11-22T10:00:00Z", "2026-11-22 10:00", or a
 // duration before now: "90s", "30m", "2h", "7d". std::nullopt when it is none of these.
 std::optional<int64_t> parse_since(const std::string& text, int64_t now_ms);

@@ -25,6 +25,11 @@ constexpr const char* kUsage =
     "  stats [--since T] [--json]           sessions, bytes, top users, refusals by reason\n"
     "  probe URL... | --xmpp JID [...]      test STUN/TURN URLs step by step as a client would,\n"
     "                                       and say which clients they serve (probe --help)\n"
+    "  check-link [-c FILE] [--ttl 1h] [--note TEXT] [--url BASE] [--json]\n"
+    "                                       a one-time link that tests a user's own network in\n"
+    "                                       their browser (the relay's check-listening-port)\n"
+    "  checks [--since T] [--json]          what those links found: per way to the relay, works\n"
+    "                                       or blocked, RTT, the browser\n"
     "\n"
     "The ledger commands read the file named by --ledger PATH, or the ledger= of -c FILE\n"
     "(default /etc/turnpike/turnpike.conf). T is 2h, 7d, 2026-11-22, 2026-11-22T10:00:00Z or\n"
@@ -45,6 +50,8 @@ int main(int argc, char** argv) {
   if (command == "who") return admin_who(argc, argv);
   if (command == "stats") return admin_stats(argc, argv);
   if (command == "probe") return admin_probe(argc, argv);
+  if (command == "check-link") return admin_check_link(argc, argv);
+  if (command == "checks") return admin_checks(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << kUsage;
     return 0;

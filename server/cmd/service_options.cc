@@ -119,6 +119,32 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   return o;
 }
 
+net::CheckPageOptions make_check_page_options(const config::Config& c) {
+  net::CheckPageOptions o;
+  o.secrets = c.static_auth_secrets;
+  o.separator = c.rest_api_separator;
+  o.max_credential_ttl = c.max_credential_ttl;
+  o.turn_host = c.check_turn_host;
+  if (!c.no_udp) o.udp_port = c.listening_port;
+  if (!c.no_tcp) o.tcp_port = c.listening_port;
+  if (!c.no_tls && !c.cert.empty()) o.tls_port = c.tls_listening_port;
+  o.mux_port = c.mux_listening_port;
+  if (!c.no_ledger) o.ledger_path = c.ledger;
+  o.node = make_ledger_options(c).node;
+  o.trusted_proxies = c.proxy_trusted_ips;
+  return o;
+}
+
+std::vector<core::SocketAddress> check_page_addresses(const config::Config& c) {
+  std::vector<core::SocketAddress> out;
+  if (!c.check_listening_port) return out;
+  if (c.listening_ips.empty()) {
+    out.push_back(core::SocketAddress(core::IpAddress::any(core::Family::V4), c.check_listening_port));
+  }
+  for (const auto& ip : c.listening_ips) out.push_back(core::SocketAddress(ip, c.check_listening_port));
+  return out;
+}
+
 ledger::WriterOptions make_ledger_options(const config::Config& c) {
   ledger::WriterOptions o;
   o.path = c.ledger;

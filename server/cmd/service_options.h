@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "ledger/ledger_writer.h"
+#include "net/check_page.h"
 #include "net/relay_service.h"
 #include "relay/credentials.h"
 
@@ -20,5 +21,9 @@ ledger::WriterOptions make_ledger_options(const config::Config& c);
 // (then the private addresses are announced, as without external-ip).
 void discover_external_ip(const config::Config& c, net::ServiceOptions& o);
 net::TlsFiles make_tls_files(const config::Config& c);
+// The check page (check-listening-port): the TURN URLs it offers, the secrets, the ledger.
+net::CheckPageOptions make_check_page_options(const config::Config& c);
+// Where the check page listens: check-listening-port on every listening address.
+std::vector<core::SocketAddress> check_page_addresses(const config::Config& c);
 
 }  // namespace turnpike::cmd

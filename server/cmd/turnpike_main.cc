@@ -14,6 +14,7 @@
 #include "cmd/service_options.h"
 #include "config/config_parser.h"
 #include "ledger/ledger_writer.h"
+#include "net/http_server.h"
 #include "net/log.h"
 #include "net/privileges.h"
 #include "net/relay_service.h"
@@ -36,6 +37,7 @@ constexpr const char* kUsage =
     "DTLS there with dtls); mux-listening-port shares a TLS port such as 443 with a web server\n"
     "(mux-web-backend); tcp-proxy-port and tls-proxy-port expect a PROXY protocol header. Ports\n"
     "below 1024 and the key are taken as root, then proc-user/proc-group drop root.\n"
+    "check-listening-port serves the check page of turnpike-admin check-link over HTTPS.\n"
     "\n"
     "Options:\n";
 
@@ -90,6 +92,29 @@ int main(int argc, char** argv) {
     net::log(net::LogLevel::Error, err);
     return 1;
   }
+  // The check page (turnpike-admin check-link), HTTPS with the relay's certificate, in a thread
+  // of its own; bound before privileges are dropped.
+  net::TlsContextsPtr check_tls = service.tls_contexts();
+  std::unique_ptr<net::CheckPage> check_page;
+  std::unique_ptr<net::HttpServer> check_server;
+  if (cfg.check_listening_port) {
+    check_server = std::make_unique<net::HttpServer>("check page");
+    std::string err;
+    if (!check_tls) check_tls = net::load_tls_contexts(cmd::make_tls_files(cfg), false, &err);
+    if (!check_tls) {
+      net::log(net::LogLevel::Error, err);
+      return 1;
+    }
+    check_page = std::make_unique<net::CheckPage>(cmd::make_check_page_options(cfg));
+    check_page->install(*check_server);
+    for (const auto& a : cmd::check_page_addresses(cfg)) {
+      if (std::string e = check_server->listen(a, net::SslCtxShared(check_tls, check_tls->tls.get()));
+          !e.empty()) {
+        net::log(net::LogLevel::Error, e, " (check-listening-port)");
+        return 1;
+      }
+    }
+  }
   if (std::string err = net::drop_privileges(cfg.proc_user, cfg.proc_group); !err.empty()) {
     net::log(net::LogLevel::Error, err);
     return 1;
@@ -101,6 +126,14 @@ int main(int argc, char** argv) {
   }
   if (ledger) ledger->start();
   service.start();
+  if (check_page) {
+    check_server->start();
+    std::string where;
+    for (size_t i = 0; i < check_server->listener_count(); ++i) {
+      where += (where.empty() ? "" : ", ") + check_server->bound(i).to_string();
+    }
+    net::log(net::LogLevel::Notice, "check page on https://", where, "/turnpike-check/");
+  }
   net::log(net::LogLevel::Notice, "turnpike ready: ", listeners_text(options), ", ",
            options.threads, " worker(s), relay ports ", cfg.min_port, "-", cfg.max_port, ", realm ",
            cfg.realm);
@@ -117,6 +150,11 @@ int main(int argc, char** argv) {
     }
     if (!config_file.empty() && config_file != "command line") {
       service.update_credentials(cmd::make_credentials(*again.config));
+      if (check_page) {
+        check_server->post([page = check_page.get(), secrets = again.config->static_auth_secrets] {
+          page->set_secrets(secrets);
+        });
+      }
       net::log(net::LogLevel::Notice, "reloaded ", config_file, ": ",
                again.config->static_auth_secrets.size(), " secret(s), ", again.config->users.size(),
                " user(s), realm ", again.config->realm);
@@ -132,11 +170,18 @@ int main(int argc, char** argv) {
       } else {
         net::log(net::LogLevel::Notice, "reloaded TLS certificate ", again.config->cert, ": ",
                  description);
+        if (check_page) {
+          check_tls = service.tls_contexts();
+          for (size_t i = 0; i < check_server->listener_count(); ++i) {
+            check_server->set_tls(i, net::SslCtxShared(check_tls, check_tls->tls.get()));
+          }
+        }
       }
     }
   }});
 
   net::log(net::LogLevel::Notice, "stopping: closing every session");
+  if (check_server) check_server->stop();
   service.stop();
   if (ledger) {
     ledger->stop();

@@ -66,6 +66,11 @@ struct Config {
   std::vector<std::string> mux_web_sni;  // lower case
   bool mux_proxy_protocol = false;       // PROXY v2 header to the web backend
 
+  // --- the check page (turnpike-admin check-link): HTTPS on its own port; 0: off
+  uint16_t check_listening_port = 0;
+  std::string check_turn_host;  // host in the page's TURN URLs; "": the host the browser used
+  std::string check_url;        // the base URL check-link prints; "": https://HOST:PORT/turnpike-check/
+
   // --- listeners behind a proxy that sends the PROXY protocol (v1 or v2); 0: off
   uint16_t tcp_proxy_port = 0;
   uint16_t tls_proxy_port = 0;

@@ -218,10 +218,12 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
   }
   // Everything TLS needs a certificate.
   if (cfg.cert.empty()) {
-    for (const char* o : {"mux-listening-port", "tls-proxy-port", "dtls"}) {
-      const bool on = std::string_view(o) == "dtls"             ? cfg.dtls
-                      : std::string_view(o) == "tls-proxy-port" ? cfg.tls_proxy_port != 0
-                                                                : cfg.mux_listening_port != 0;
+    for (const char* o : {"mux-listening-port", "tls-proxy-port", "dtls", "check-listening-port"}) {
+      const std::string_view n = o;
+      const bool on = n == "dtls"                   ? cfg.dtls
+                      : n == "tls-proxy-port"       ? cfg.tls_proxy_port != 0
+                      : n == "check-listening-port" ? cfg.check_listening_port != 0
+                                                    : cfg.mux_listening_port != 0;
       if (on) {
         return error_at(o,
                         "needs a certificate: add cert=/path/to/fullchain.pem and "
@@ -253,6 +255,7 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
   if (cfg.mux_listening_port) tcp.push_back({"mux-listening-port", cfg.mux_listening_port});
   if (cfg.tcp_proxy_port) tcp.push_back({"tcp-proxy-port", cfg.tcp_proxy_port});
   if (cfg.tls_proxy_port) tcp.push_back({"tls-proxy-port", cfg.tls_proxy_port});
+  if (cfg.check_listening_port) tcp.push_back({"check-listening-port", cfg.check_listening_port});
   for (size_t i = 0; i < tcp.size(); ++i) {
     for (size_t j = i + 1; j < tcp.size(); ++j) {
       if (tcp[i].port == tcp[j].port) {

@@ -285,6 +285,19 @@ const OptionSpec kOptions[] = {
     {"mux-proxy-protocol", OptionKind::Flag,
      "send a PROXY protocol v2 header to mux-web-backend, so it sees client addresses",
      set_flag<&Config::mux_proxy_protocol>},
+    // the check page
+    {"check-listening-port", OptionKind::Value,
+     "HTTPS port of the check page that turnpike-admin check-link links to (needs cert; "
+     "default off)",
+     set_port<&Config::check_listening_port>},
+    {"check-turn-host", OptionKind::Value,
+     "host name the check page's TURN URLs use (default: the host the browser reached the page "
+     "at)",
+     set_string<&Config::check_turn_host>},
+    {"check-url", OptionKind::Value,
+     "public base URL of the check page, for check-link (e.g. https://meet.example.org/turnpike-check/ "
+     "behind nginx; default https://ADDRESS:check-listening-port/turnpike-check/)",
+     set_string<&Config::check_url>},
     // behind another proxy
     {"tcp-proxy-port", OptionKind::Value,
      "TURN over TCP behind a proxy that sends a PROXY v1/v2 header (e.g. HAProxy send-proxy)",

@@ -54,6 +54,8 @@ class RelayService {
   // ones for new handshakes (existing connections keep theirs) and `description` tells which;
   // on failure the old ones stay and the error says why (file, user, OpenSSL's reason).
   std::string reload_tls(const TlsFiles& files, std::string* description);
+  // The current certificate's TLS context, shared (the check page's HTTPS listener uses it).
+  TlsContextsPtr tls_contexts() const { return tls_; }
   // What the current certificate is ("subject ..., serial ..., valid until ...").
   std::string tls_description() const;
   // Ends every session (reason: shutdown) and joins the workers.

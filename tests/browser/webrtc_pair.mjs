@@ -18,39 +18,11 @@
 // when the channel opened, every message arrived intact and in order in both directions, and
 // both selected candidate pairs are relay <-> relay. Progress goes to stderr.
 import { readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { checkSwitches, launchBrowser } from './chromium.mjs';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const started = Date.now();
 const log = (...a) => console.error(`[${((Date.now() - started) / 1000).toFixed(2)}s]`, ...a);
-
-// Keep Chromium off the network (see /work/shared/TESTING.md): no background services, no DNS
-// (every name fails except localhost; the TURN URLs use IP literals), no mDNS announcements of
-// host candidates (224.0.0.251), no DNS-over-HTTPS. playwright-core adds --headless and
-// --no-sandbox itself; the launcher merges our --disable-features with playwright's own list.
-const DISABLED_FEATURES = ['WebRtcHideLocalIpsWithMdns', 'DnsOverHttps'];
-const CHROMIUM_ARGS = [
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-breakpad',
-  '--disable-domain-reliability',
-  '--no-pings',
-  '--disable-quic',
-  `--disable-features=${DISABLED_FEATURES.join(',')}`,
-];
-
-// Every host name fails to resolve except localhost and the IP literals this browser is given:
-// the rules apply to navigations to IP literals too (net::ERR_NAME_NOT_RESOLVED otherwise).
-function hostResolverRules(b) {
-  const urls = [b.https_probe, ...b.ice_servers.flatMap((s) => [].concat(s.urls))].filter(Boolean);
-  const hosts = urls.map((u) => u.replace(/^[a-z]+:(\/\/)?/, '').replace(/[:/?].*$/, ''))
-                    .filter((h) => /^\d+\.\d+\.\d+\.\d+$/.test(h));
-  const excluded = ['localhost', ...new Set(hosts)].map((h) => `EXCLUDE ${h}`).join(' , ');
-  return `--host-resolver-rules=MAP * ~NOTFOUND , ${excluded}`;
-}
 
 // Runs in each page. One RTCPeerConnection and one data channel per page.
 const PAGE_HELPER = `
@@ -135,31 +107,14 @@ function candidates(sdp) {
 }
 
 async function launch(b) {
-  const context = await chromium.launchPersistentContext(b.profile, {
-    executablePath: config.launcher,
-    headless: true,
-    args: [...CHROMIUM_ARGS, hostResolverRules(b)],
-    env: { ...process.env, HOME: b.home, XDG_CONFIG_HOME: `${b.home}/.config`,
-           XDG_CACHE_HOME: `${b.home}/.cache`, TURNPIKE_NETNS: b.netns || '' },
-    timeout: Math.max(1000, deadline - Date.now()),
-  });
+  const urls = [b.https_probe, b.https_during, ...b.ice_servers.flatMap((s) => [].concat(s.urls))];
+  const context = await launchBrowser(config.launcher, { ...b, urls }, Math.max(1000, deadline - Date.now()));
   const page = context.pages()[0] || await context.newPage();
   return { ...b, context, page, report: { netns: b.netns || null } };
 }
 
-// The switches the browser really runs with (chrome://version). Chromium honours only the last
-// --disable-features, so it must name ours and every feature playwright-core disables (several
-// of those keep Chromium from calling Google at start).
-async function checkSwitches(b) {
-  await b.page.goto('chrome://version');
-  const line = await b.page.locator('#command_line').innerText();
-  const lists = [...line.matchAll(/--disable-features=(\S+)/g)].map((m) => m[1].split(','));
-  const effective = lists.length ? lists[lists.length - 1] : [];
-  const wanted = new Set([...DISABLED_FEATURES, ...lists.flat()]);
-  const missing = [...wanted].filter((f) => !effective.includes(f));
-  if (missing.length) throw new Error(`${b.name}: Chromium runs without --disable-features ${missing}: ${line}`);
-  b.report.version = await b.page.evaluate(() => navigator.userAgent);
-  await b.page.goto('about:blank');
+async function checkBrowser(b) {
+  b.report.version = await checkSwitches(b.page, b.name);
 }
 
 // Loads `url` in a page of its own (a failed load leaves an error page behind) and reports it
@@ -264,7 +219,7 @@ async function main() {
     if (failed) throw failed.reason;
     for (const b of browsers) result.browsers[b.name] = b.report;
     result.ms = { launch: Date.now() - started };
-    await Promise.all(browsers.map(checkSwitches));
+    await Promise.all(browsers.map(checkBrowser));
     await Promise.all(browsers.filter((x) => x.https_probe).map((x) => probe(x)));
     if (config.webrtc !== false) {
       log('browsers up; ICE with', JSON.stringify(config.browsers.map((b) => b.ice_servers.map((s) => s.urls))));

@@ -15,7 +15,6 @@ import hmac
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -118,14 +117,7 @@ class ProbeDaemon(ProbeChecks, certs.ServerCertificate, harness.TestCase):
         ] + list(extra))
 
     def test_every_transport_works(self):
-        backend_port = harness.free_port()
-        backend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "web_backend.py")
-        self.track(harness.Process([sys.executable, "-u", backend, str(backend_port), self.cert, self.key],
-                                   os.path.join(self.workdir, "web-backend.log")))
-        def listening():
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", backend_port)) == 0
-        harness.wait_until(listening, what="the web backend")
+        backend_port = self.web_backend(self.cert, self.key)
         mux = harness.free_port()
         t = self.start(["mux-listening-port=%d" % mux, "mux-web-backend=127.0.0.1:%d" % backend_port])
         urls = ["stun:127.0.0.1:%d" % t.port,

@@ -105,21 +105,14 @@ class DriverResult:
             self.returncode, json.dumps(self.raw, indent=1), self.stderr[-4000:])
 
 
-def run_driver(workdir, browsers, timeout_s=40, messages=10, webrtc=True):
-    """browsers: list of dicts {name, home, netns, ice_servers, https_probe?}; each gets a fresh
-    --user-data-dir under workdir. Returns a DriverResult; never leaves a browser running."""
-    for b in browsers:
-        b.setdefault("profile", os.path.join(workdir, "profile-" + b["name"]))
-        b.setdefault("netns", None)
-        b.setdefault("ice_servers", [])
-    config = {"launcher": LAUNCHER, "timeout_ms": int(timeout_s * 1000), "messages": messages,
-              "webrtc": webrtc, "browsers": browsers}
-    config_path = os.path.join(workdir, "webrtc_pair.json")
+def _run_node(script, config, config_path, log_path, timeout_s):
+    """Runs a driver script with its JSON config; returns (exit status, its last JSON line, its
+    stderr). Never leaves a browser running."""
     with open(config_path, "w") as f:
         json.dump(config, f, indent=1)
     marker = secrets.token_hex(8)
     env = dict(os.environ, TURNPIKE_CHROMIUM=CHROMIUM, **{RUN_VAR: marker})
-    proc = subprocess.Popen([node(), DRIVER, config_path], cwd=BROWSER_DIR, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([node(), script, config_path], cwd=BROWSER_DIR, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         # The driver has its own deadline; this one only catches a hung driver.
@@ -139,6 +132,37 @@ def run_driver(workdir, browsers, timeout_s=40, messages=10, webrtc=True):
             raise RuntimeError("browser processes %s survived SIGKILL" % left)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"ok": False, "error": "driver printed no result"}
-    with open(os.path.join(workdir, "webrtc_pair.log"), "w") as f:
+    with open(log_path, "w") as f:
         f.write(err)
-    return DriverResult(proc.returncode, result, err)
+    return proc.returncode, result, err
+
+
+def run_driver(workdir, browsers, timeout_s=40, messages=10, webrtc=True):
+    """browsers: list of dicts {name, home, netns, ice_servers, https_probe?}; each gets a fresh
+    --user-data-dir under workdir. Returns a DriverResult; never leaves a browser running."""
+    for b in browsers:
+        b.setdefault("profile", os.path.join(workdir, "profile-" + b["name"]))
+        b.setdefault("netns", None)
+        b.setdefault("ice_servers", [])
+    config = {"launcher": LAUNCHER, "timeout_ms": int(timeout_s * 1000), "messages": messages,
+              "webrtc": webrtc, "browsers": browsers}
+    rc, result, err = _run_node(DRIVER, config, os.path.join(workdir, "webrtc_pair.json"),
+                                os.path.join(workdir, "webrtc_pair.log"), timeout_s)
+    return DriverResult(rc, result, err)
+
+
+CHECK_DRIVER = os.path.join(BROWSER_DIR, "check_page.mjs")
+
+
+def run_check_page(workdir, url, home, netns=None, screenshot=None, timeout_s=60):
+    """One browser opens a check link and runs the page to its end (tests/browser/check_page.mjs);
+    returns its report: {ok, error, user_agent, state, result, page_text}. The screenshot of the
+    finished page goes to `screenshot` (default: WORKDIR/check-page.png)."""
+    config = {"launcher": LAUNCHER, "timeout_ms": int(timeout_s * 1000), "url": url, "home": home,
+              "profile": os.path.join(workdir, "profile-check"), "netns": netns,
+              "screenshot": screenshot or os.path.join(workdir, "check-page.png")}
+    rc, result, err = _run_node(CHECK_DRIVER, config, os.path.join(workdir, "check_page.json"),
+                                os.path.join(workdir, "check_page.log"), timeout_s)
+    result["returncode"] = rc
+    result["stderr"] = err[-3000:]
+    return result

@@ -321,6 +321,19 @@ class TestCase(unittest.TestCase):
     def tcp_echo_peer(self, host="127.0.0.1"):
         return self.track(TcpEchoPeer(self.workdir, host))
 
+    def web_backend(self, cert, key):
+        """An HTTPS server (lib/web_backend.py) on 127.0.0.1, as the web server behind
+        mux-listening-port; returns its port once it accepts connections."""
+        port = free_port()
+        self.track(Process([sys.executable, "-u", os.path.join(HERE, "web_backend.py"), str(port), cert, key],
+                           os.path.join(self.workdir, "web-backend-%d.log" % port)))
+
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+        wait_until(listening, what="the web backend")
+        return port
+
 
 def main():
     """Runs the unittest cases of the calling file; exit 1 on failure, 0 when all passed."""
