@@ -10,7 +10,7 @@
 #include "core/channel_data.h"
 #include "core/message_integrity.h"
 #include "core/random.h"
-#include "probe/printable.h"
+#include "core/text_escape.h"
 
 namespace turnpike::probe {
 
@@ -118,7 +118,7 @@ StunAnswer TurnClient::transact(core::Method m, const Attributes& add, bool sign
       if (auto ec = msg->find(core::attr::ErrorCode)) {
         if (auto v = core::decode_error_code(msg->value(*ec))) {
           a.code = v->code;
-          a.reason = printable(v->reason);
+          a.reason = core::escape_text(v->reason);
         }
       }
       return a;
@@ -171,7 +171,7 @@ TurnClient::Allocation TurnClient::allocate(const Credentials& c) {
       out.challenge_ok = true;
       realm_ = std::string(m->text(*realm));
       nonce_ = std::string(m->text(*nonce));
-      out.realm = printable(realm_);
+      out.realm = core::escape_text(realm_);
       username_ = c.username;
       key_ = core::long_term_key(core::HashAlgorithm::Md5, username_, realm_, c.password);
       out.answer = signed_request(core::Method::Allocate, udp_transport);

@@ -28,7 +28,7 @@ struct Credentials {
 struct StunAnswer {
   enum class Kind : uint8_t { Success, Error, Timeout, Failed } kind = Kind::Failed;
   uint16_t code = 0;   // Error: the ERROR-CODE
-  std::string reason;  // Error: its reason phrase (as sent, made printable)
+  std::string reason;  // Error: its reason phrase (as sent, escaped with core::escape_text)
   std::string error;   // Timeout/Failed: what happened
   int64_t us = 0;      // from the first transmission to the answer
   int transmissions = 0;

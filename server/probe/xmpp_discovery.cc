@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "probe/printable.h"
+#include "core/text_escape.h"
 #include "probe/tls_report.h"
 
 namespace turnpike::probe {
@@ -25,7 +25,7 @@ int64_t us_between(Clock::time_point a, Clock::time_point b) {
 
 std::string attr(xmpp_stanza_t* s, const char* name) {
   const char* v = xmpp_stanza_get_attribute(s, name);
-  return v ? printable(v) : "";
+  return v ? core::escape_text(v) : "";
 }
 
 // Everything the libstrophe callbacks learn, in one place (they get it as userdata).
@@ -60,17 +60,17 @@ Session* g_session = nullptr;  // libstrophe's certfail handler has no userdata
 int on_certfail(const xmpp_tlscert_t* cert, const char* errormsg) {
   Session* s = g_session;
   if (!s) return 0;
-  std::string e = printable(errormsg ? errormsg : "unknown error");
+  std::string e = core::escape_text(errormsg ? errormsg : "unknown error");
   if (std::find(s->cert_errors.begin(), s->cert_errors.end(), e) == s->cert_errors.end()) {
     s->cert_errors.push_back(e);
   }
   if (cert && s->cert_subject.empty()) {
-    if (const char* v = xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT)) s->cert_subject = printable(v);
-    if (const char* v = xmpp_tlscert_get_string(cert, XMPP_CERT_NOTAFTER)) s->cert_not_after = printable(v);
+    if (const char* v = xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT)) s->cert_subject = core::escape_text(v);
+    if (const char* v = xmpp_tlscert_get_string(cert, XMPP_CERT_NOTAFTER)) s->cert_not_after = core::escape_text(v);
     for (size_t i = 0;; ++i) {
       const char* n = xmpp_tlscert_get_dnsname(cert, i);
       if (!n) break;
-      s->cert_names.push_back("DNS:" + printable(n));
+      s->cert_names.push_back("DNS:" + core::escape_text(n));
     }
   }
   return s->o->insecure ? 1 : 0;
@@ -83,24 +83,24 @@ void on_log(void* userdata, xmpp_log_level_t level, const char* area, const char
   if (!msg) return;
   const std::string m = msg;
   if (level == XMPP_LEVEL_ERROR) {
-    s->errors.push_back(printable(m.substr(0, 300)));
+    s->errors.push_back(core::escape_text(m.substr(0, 300)));
     return;
   }
   if (level != XMPP_LEVEL_DEBUG || !area || std::strcmp(area, "xmpp") != 0) return;
   if (m == "proceeding with TLS") {
     s->tls_at = Clock::now();
   } else if (m.rfind("SASL ", 0) == 0 && m.find(" auth successful") != std::string::npos) {
-    s->mechanism = printable(m.substr(5, m.find(" auth successful") - 5));
+    s->mechanism = core::escape_text(m.substr(5, m.find(" auth successful") - 5));
     s->auth_at = Clock::now();
   } else if (m.rfind("SASL ", 0) == 0 && m.find(" auth failed") != std::string::npos) {
-    s->failed_mechanism = printable(m.substr(5, m.find(" auth failed") - 5));
+    s->failed_mechanism = core::escape_text(m.substr(5, m.find(" auth failed") - 5));
   } else if (m.rfind("RECV: ", 0) == 0 && m.find("<mechanisms") != std::string::npos) {
     s->offered.clear();
     size_t pos = 0;
     while ((pos = m.find("<mechanism>", pos)) != std::string::npos) {
       const size_t end = m.find("</mechanism>", pos);
       if (end == std::string::npos) break;
-      s->offered.push_back(printable(m.substr(pos + 11, end - pos - 11)));
+      s->offered.push_back(core::escape_text(m.substr(pos + 11, end - pos - 11)));
       pos = end;
     }
   }
@@ -118,11 +118,11 @@ std::string error_condition(xmpp_stanza_t* iq) {
     if (!name) continue;
     if (std::strcmp(name, "text") == 0) {
       if (char* t = xmpp_stanza_get_text(c)) {
-        text = printable(t);
+        text = core::escape_text(t);
         xmpp_free(xmpp_stanza_get_context(c), t);
       }
     } else if (cond.empty()) {
-      cond = printable(name);
+      cond = core::escape_text(name);
     }
   }
   std::string out = attr(e, "type") + "/" + (cond.empty() ? "?" : cond);
@@ -170,7 +170,7 @@ int on_reply(xmpp_conn_t* conn, xmpp_stanza_t* iq, void* userdata) {
       }
     }
   } else {
-    s->iq_error = "an answer of type '" + printable(type ? type : "") + "'";
+    s->iq_error = "an answer of type '" + core::escape_text(type ? type : "") + "'";
   }
   s->answered = true;
   s->answered_at = Clock::now();
@@ -200,7 +200,7 @@ void on_connection(xmpp_conn_t* conn, xmpp_conn_event_t event, int error,
     s->connected = true;
     s->connected_at = Clock::now();
     s->secured = xmpp_conn_is_secured(conn) != 0;
-    if (const char* j = xmpp_conn_get_bound_jid(conn)) s->bound_jid = printable(j);
+    if (const char* j = xmpp_conn_get_bound_jid(conn)) s->bound_jid = core::escape_text(j);
     send_query(s);
     return;
   }
@@ -216,7 +216,7 @@ void on_connection(xmpp_conn_t* conn, xmpp_conn_event_t event, int error,
           "unsupported-stanza-type", "unsupported-version", "xml-not-well-formed"};
       const int t = int(stream_error->type);
       s->stream_error = t >= 0 && t < int(sizeof names / sizeof *names) ? names[t] : "stream error";
-      if (stream_error->text) s->stream_error += " (" + printable(stream_error->text) + ")";
+      if (stream_error->text) s->stream_error += " (" + core::escape_text(stream_error->text) + ")";
     }
     s->done = true;
     xmpp_stop(xmpp_conn_get_context(conn));

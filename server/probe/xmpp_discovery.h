@@ -30,7 +30,7 @@ struct XmppOptions {
   std::chrono::milliseconds timeout{15000};
 };
 
-// One <service/> of the answer, as sent (made printable).
+// One <service/> of the answer, as sent (escaped with core::escape_text).
 struct DiscoveredService {
   std::string type, host, transport, username, password, expires, name;
   uint16_t port = 0;
