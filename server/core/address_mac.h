@@ -12,7 +12,9 @@
 namespace turnpike::core {
 
 // The first `n` (at most 32) bytes of HMAC-SHA256(key, stamp || family || IP (16 bytes,
-// zero-padded) || port).
-void address_mac(Bytes key, uint32_t stamp, const SocketAddress& client, uint8_t* out, size_t n);
+// zero-padded) || port || context). `context` is what else the token vouches for (the NONCE's
+// security feature bits); empty for the DTLS cookie.
+void address_mac(Bytes key, uint32_t stamp, const SocketAddress& client, uint8_t* out, size_t n,
+                 Bytes context = {});
 
 }  // namespace turnpike::core

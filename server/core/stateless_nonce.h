@@ -4,7 +4,12 @@
 // is useless from another.
 //
 //   nonce = "obMatJos2" + security-feature-set (4 base64 chars, RFC 8489 §9.2.1)
-//           + base64url(issued_at[4] || HMAC-SHA256(key, issued_at || address)[0..12])
+//           + base64url(issued_at[4] || HMAC-SHA256(key, issued_at || address || features)[0..8])
+//
+// The MAC covers the feature set too: RFC 8489 §9.2 makes those bits the bid-down protection
+// for PASSWORD-ALGORITHMS ("the server MUST ... protect the security feature set"), so a nonce
+// whose bits were changed is not ours (438, a fresh nonce). 29 characters: the 401 challenge,
+// the largest answer before authentication, stays small (DESIGN.md "Safe by default").
 #pragma once
 
 #include <array>
@@ -40,7 +45,9 @@ class NonceCodec {
               int64_t lifetime_s) const;
 
  private:
-  void mac(uint32_t issued_at, const SocketAddress& client, uint8_t out[12]) const;
+  static constexpr size_t kMacSize = 8;
+  void mac(uint32_t issued_at, std::string_view features, const SocketAddress& client,
+           uint8_t out[kMacSize]) const;
   std::array<uint8_t, kKeySize> key_;
 };
 

@@ -129,6 +129,20 @@ TEST_F(NonceTest, TamperingIsInvalid) {
     t[i] = t[i] == 'A' ? 'B' : 'A';
     EXPECT_EQ(codec.check(t, client, 1000, 600), NonceCodec::Check::Invalid) << i;
   }
+  // RFC 8489 §9.2: the security feature bits are authenticated too. Clearing "password
+  // algorithms" (a bid-down to MD5 without PASSWORD-ALGORITHMS) or setting "username anonymity"
+  // gives a nonce that is not ours.
+  for (const char* features : {"AAAA", "gAAA", "AAAB", "gAAD", "wAAB", "gABB"}) {
+    std::string t = n;
+    t.replace(9, 4, features);
+    EXPECT_EQ(codec.check(t, client, 1000, 600), NonceCodec::Check::Invalid) << features;
+  }
+  for (size_t i = 9; i < 13; ++i) {
+    std::string t = n;
+    t[i] = t[i] == 'A' ? 'B' : 'A';
+    EXPECT_EQ(codec.check(t, client, 1000, 600), NonceCodec::Check::Invalid) << i;
+  }
+  EXPECT_EQ(n.size(), 29u);  // cookie, features, 12 bytes of time and MAC
   EXPECT_EQ(codec.check("f//499k954d6OL34oL9FSTvy64sA", client, 1000, 600),
             NonceCodec::Check::Invalid);
   EXPECT_EQ(codec.check("", client, 1000, 600), NonceCodec::Check::Invalid);
