@@ -136,6 +136,16 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
     return;
   }
 
+  // RFC 8656 §7.3, §9.2, §12.2 and RFC 6062 §5.2: Refresh, CreatePermission, ChannelBind and
+  // Connect need an allocation on this 5-tuple. Without one the answer is 437 right away, before
+  // authentication: a 28-byte error rather than a challenge with REALM and NONCE, so a stranger's
+  // bare request earns no more than it sent (DESIGN.md "Safe by default").
+  if (!r.alloc && (method == Method::Refresh || method == Method::CreatePermission ||
+                   method == Method::ChannelBind || method == Method::Connect)) {
+    if (unauth_budget(r)) reply_error(r, core::error::AllocationMismatch);
+    return;
+  }
+
   // RFC 8489 §9.2.4: the long-term credential mechanism.
   KnownKey known;
   if (r.alloc && r.alloc->authenticated) known = {r.alloc->username, &r.alloc->key};
@@ -199,12 +209,7 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
     handle_connection_bind(r);
     return;
   }
-  // Refresh, CreatePermission, ChannelBind and Connect need the allocation (RFC 8656 §7.3, §9.2,
-  // §12.2; RFC 6062 §5.2).
-  if (!r.alloc) {
-    reply_error(r, core::error::AllocationMismatch);
-    return;
-  }
+  // Refresh, CreatePermission, ChannelBind and Connect: the allocation exists (checked above).
   // RFC 8656 §5: requests on an allocation must use the credentials that made it -> 441.
   if (r.alloc->authenticated && r.username != r.alloc->username) {
     refuse(r, core::error::WrongCredentials, RefusalReason::WrongCredentials,
@@ -243,14 +248,25 @@ StunWriter Server::begin(Request& r, MessageClass c) {
                     r.msg.transaction_id());
 }
 
+size_t Server::unauthenticated_margin() const {
+  // The largest answer to the smallest request: a 401 challenge (ERROR-CODE 8, REALM 4 + the
+  // realm padded, NONCE 4 + 32, PASSWORD-ALGORITHMS 12: 60 bytes and the realm) to a bare
+  // 20-byte header (an Allocate without attributes, or a Binding with secure-stun).
+  return 60 + core::padded4(uint32_t(auth_.credentials().realm.size()));
+}
+
 void Server::finish(Request& r, StunWriter& w) {
+  // Before authentication no answer is more than unauthenticated_margin() bytes larger than the
+  // request that caused it (no amplification beyond a small fixed number of bytes). Every
+  // answer is built to fit; one that would not is not sent.
+  const size_t limit = r.is_signed ? 0 : r.msg.size() + unauthenticated_margin();
   seal_and_send(w, r.client, r.msg.transaction_id(), r.alloc, r.is_signed ? &r.key : nullptr,
-                r.sha256, r.fingerprint);
+                r.sha256, r.fingerprint, limit);
 }
 
 void Server::seal_and_send(StunWriter& w, const ClientRef& client, const uint8_t* txid,
                            Allocation* alloc, const core::LongTermKey* key, bool sha256,
-                           bool fingerprint) {
+                           bool fingerprint, size_t limit) {
   if (key) {
     if (sha256) {
       w.add_message_integrity_sha256(key->view());
@@ -260,6 +276,10 @@ void Server::seal_and_send(StunWriter& w, const ClientRef& client, const uint8_t
   }
   if (fingerprint) w.add_fingerprint();
   if (!w.ok()) return;  // cannot happen with the scratch buffer's size; never send half a message
+  if (limit && w.size() > limit) {
+    ++stats_.oversized_unauthenticated;
+    return;
+  }
   io_.send_to_client(client, w.bytes());
   if (alloc && key) alloc->remember(txid, w.bytes().data(), w.size());
 }

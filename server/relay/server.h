@@ -37,6 +37,7 @@ struct ServerStats {
   uint64_t allocations_created = 0;
   uint64_t tcp_connections = 0;  // peer TCP connections made or accepted (RFC 6062)
   uint64_t tcp_refused = 0;      // peers connecting without a permission, or over the limit
+  uint64_t oversized_unauthenticated = 0;  // answers not sent: larger than request + margin
 };
 
 class Server {
@@ -89,6 +90,8 @@ class Server {
   const TcpConnection* find_tcp(uint32_t id) const;
   Allocation* find(const FiveTuple& t);
   const ServerStats& stats() const { return stats_; }
+  // How many bytes larger than its request an answer before authentication may be.
+  size_t unauthenticated_margin() const;
   template <typename F>
   void for_each_allocation(F&& f) const {
     for (const auto& [_, a] : allocations_) f(*a);
@@ -132,9 +135,10 @@ class Server {
   // MESSAGE-INTEGRITY or -SHA256 with `key` when the exchange is authenticated (null: not),
   // FINGERPRINT when the request had one; then sent, and a signed answer remembered by `alloc`
   // for retransmissions of the request.
+  // `limit` (0: none): an answer larger than this many bytes is not sent (see finish()).
   void seal_and_send(core::StunWriter& w, const ClientRef& client, const uint8_t* txid,
                      Allocation* alloc, const core::LongTermKey* key, bool sha256,
-                     bool fingerprint);
+                     bool fingerprint, size_t limit = 0);
   void reply_error(Request& r, uint16_t code);
   void challenge(Request& r, uint16_t code);  // 401 or 438 with REALM, NONCE, PASSWORD-ALGORITHMS
   bool unauth_budget(Request& r);

@@ -115,6 +115,22 @@ TEST_F(RelayTest, NonceFromAnotherAddressIs438) {
   EXPECT_EQ(events.refused_list.back().reason, RefusalReason::BadNonce);
 }
 
+// RFC 8489 §9.2: a client (or a man in the middle) that clears the nonce's "password
+// algorithms" bit to bid the exchange down gets a stale-nonce answer with a fresh, intact nonce.
+TEST_F(RelayTest, NonceWithChangedFeatureBitsIs438) {
+  retry_stale_nonce = false;
+  get_nonce();
+  ASSERT_TRUE(core::nonce_has_password_algorithms(nonce));
+  nonce.replace(9, 4, "AAAA");
+  ASSERT_FALSE(core::nonce_has_password_algorithms(nonce));
+  auto r = allocate();
+  EXPECT_EQ(r.error(), 438);
+  EXPECT_EQ(events.refused_list.back().reason, RefusalReason::BadNonce);
+  nonce = r.text(attr::Nonce);
+  EXPECT_TRUE(core::nonce_has_password_algorithms(nonce));
+  EXPECT_TRUE(allocate().ok());
+}
+
 TEST_F(RelayTest, IntegrityWithoutUsernameRealmOrNonceIs400) {
   get_nonce();
   std::vector<uint8_t> buf(256);
@@ -427,6 +443,55 @@ TEST_F(RelayTest, UnauthenticatedAnswersAreRateLimitedPerSource) {
   // Another source has its own budget.
   client = *SocketAddress::parse("203.0.113.50:1234");
   EXPECT_EQ(feed(build(Method::Binding, MessageClass::Request, nullptr, false)).size(), 1u);
+}
+
+}  // namespace
+}  // namespace turnpike::relay::test
+
+namespace turnpike::relay::test {
+namespace {
+
+// Before authentication an answer is never more than Server::unauthenticated_margin() bytes
+// larger than its request, for every method, and a bare request on a method that needs an
+// allocation gets the short 437 (RFC 8656 §7.3, §9.2, §12.2; RFC 6062 §5.2), not a challenge.
+TEST_F(RelayTest, AnswersBeforeAuthenticationStayWithinTheMargin) {
+  // 60 bytes and the realm ("test.realm": 12 padded): what a 401 to a bare header needs.
+  EXPECT_EQ(server->unauthenticated_margin(), 72u);
+  transport = Transport::Tcp;  // so that Connect and ConnectionBind are methods that apply
+  const Method methods[] = {Method::Binding,          Method::Allocate,    Method::Refresh,
+                            Method::CreatePermission, Method::ChannelBind, Method::Connect,
+                            Method::ConnectionBind,   Method(0x0FF)};
+  for (const Method m : methods) {
+    for (bool secure : {false, true}) {
+      settings.secure_stun = secure;
+      start(0, 0);
+      const std::vector<uint8_t> bare = build(m, MessageClass::Request, nullptr, false);
+      auto r = one(bare);
+      ASSERT_TRUE(r.msg) << int(m);
+      EXPECT_LE(r.bytes.size(), bare.size() + server->unauthenticated_margin()) << int(m);
+      if (m == Method::Refresh || m == Method::CreatePermission || m == Method::ChannelBind ||
+          m == Method::Connect) {
+        EXPECT_EQ(r.error(), 437) << int(m);
+        EXPECT_EQ(r.bytes.size(), 28u);  // header and ERROR-CODE without a reason phrase
+        EXPECT_FALSE(r.has(attr::Realm));
+        EXPECT_FALSE(r.has(attr::Nonce));
+      }
+    }
+  }
+  EXPECT_EQ(server->stats().oversized_unauthenticated, 0u);
+}
+
+// The same for a realm as long as RFC 8489 §14.9 allows: the margin grows with it, and the
+// challenge still fits.
+TEST_F(RelayTest, TheMarginFollowsTheRealm) {
+  creds->realm = std::string(127, 'r');
+  start(0, 0);
+  EXPECT_EQ(server->unauthenticated_margin(), 60u + 128u);
+  const std::vector<uint8_t> bare = build(Method::Allocate, MessageClass::Request, nullptr, false);
+  auto r = one(bare);
+  EXPECT_EQ(r.error(), 401);
+  EXPECT_EQ(r.bytes.size(), bare.size() + server->unauthenticated_margin());
+  EXPECT_EQ(r.text(attr::Realm), creds->realm);
 }
 
 }  // namespace
