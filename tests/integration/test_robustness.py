@@ -23,6 +23,18 @@ def rss_kb(pid):
     return 0
 
 
+def ledger_open(path):
+    import sqlite3
+    try:
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        try:
+            return db.execute("SELECT count(*) FROM ledger_health").fetchone()[0] > 0
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -104,6 +116,11 @@ class Hostile(harness.TestCase):
         socks = []
         pid = self.server.pid
         self.alive_and_answering()
+        # The ledger writer opens its database (and WAL files) when it first writes its health
+        # row, a few seconds after the start: wait for that, so that those descriptors are not
+        # counted as the flood's.
+        harness.wait_until(lambda: ledger_open(self.server.ledger_path), timeout=15,
+                           what="the ledger writer's first health row")
         rss0, fds0 = rss_kb(pid), fd_count(pid)
         allocate = stun.Message(stun.ALLOCATE, stun.REQUEST).add(stun.REQUESTED_TRANSPORT, b"\x11\0\0\0")
         for i in range(3000):
