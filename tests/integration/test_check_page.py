@@ -6,7 +6,8 @@ shows its plain result and sends it back; the ledger row and turnpike-admin chec
 same. A screenshot of the finished page is kept in BUILD/test-artifacts/check_page/.
 
 Then the token's rules, over real HTTPS: a used link, an expired link, a forged one and none at
-all get no credentials.
+all get no credentials; and the page behind Debian's nginx with the snippet turnpike ships, as
+on a Jitsi host.
 """
 import json
 import os
@@ -178,6 +179,51 @@ class CheckPage(harness.TestCase):
         status, body = self.api_paced("start", {"token": token})
         self.assertEqual(status, 403, body)
         self.assertIn("used already", body["error"])
+
+    def test_behind_nginx_with_the_shipped_snippet(self):
+        """nginx (Debian's) serves the site and proxies /turnpike-check/ to the check port with
+        the snippet turnpike installs; a client in the namespace reaches the page through it, and
+        the relay sees the client's address and host, not nginx's."""
+        harness.require("nginx", "curl")
+        port = harness.free_port()
+        snippet_path = os.path.join(harness.SOURCE, "server", "net", "check_page", "nginx-turnpike-check.conf")
+        with open(snippet_path) as f:
+            snippet = f.read().replace("127.0.0.1:5350", "127.0.0.1:%d" % self.check_port)
+        self.assertIn("127.0.0.1:%d" % self.check_port, snippet)
+        d = os.path.join(self.workdir, "nginx")
+        os.makedirs(d)
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write("daemon off;\nmaster_process off;\npid %(d)s/nginx.pid;\nerror_log %(d)s/error.log info;\n"
+                    "events {}\nhttp {\n  access_log %(d)s/access.log;\n"
+                    "  client_body_temp_path %(d)s/body; proxy_temp_path %(d)s/proxy;\n"
+                    "  fastcgi_temp_path %(d)s/fcgi; uwsgi_temp_path %(d)s/uwsgi; scgi_temp_path %(d)s/scgi;\n"
+                    "  server {\n    listen %(ip)s:%(port)d ssl;\n    ssl_certificate %(cert)s;\n"
+                    "    ssl_certificate_key %(key)s;\n    location / { return 200 'the web site'; }\n%(snippet)s\n  }\n}\n"
+                    % {"d": d, "ip": self.ns.host_ip, "port": port, "cert": self.pki.server_cert,
+                       "key": self.pki.server_key, "snippet": snippet})
+        nginx = self.track(harness.Process(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")],
+                                           os.path.join(d, "nginx.log")))
+        public = "https://%s:%d/turnpike-check/" % (self.ns.host_ip, port)
+
+        def curl(*args):
+            p = subprocess.run(self.ns.argv(["curl", "-s", "-m", "10", "--cacert", self.pki.ca_pem] + list(args)),
+                               stdout=subprocess.PIPE, text=True)
+            return p.stdout
+
+        harness.wait_until(lambda: "the web site" in curl("https://%s:%d/" % (self.ns.host_ip, port)),
+                           what="nginx on %s:%d" % (self.ns.host_ip, port))
+        self.assertIn("Can calls get through", curl(public))
+        link = self.check_link("--url", public)
+        self.assertTrue(link["url"].startswith(public + "#"))
+        token = link["url"].split("#", 1)[1]
+        body = json.loads(curl("-X", "POST", "-H", "Content-Type: application/json",
+                               "--data", json.dumps({"token": token}), public + "api/start"))
+        self.assertEqual(body["id"], link["id"], body)
+        # The TURN URLs name the host the browser used (nginx passes it on), not 127.0.0.1.
+        self.assertTrue(body["ice_servers"][0]["urls"].startswith("turn:%s:" % self.ns.host_ip), body)
+        rows = harness.admin_json("checks", "-c", self.server.config_path)
+        self.assertEqual([(r["id"], r["client_ip"]) for r in rows], [(link["id"], self.ns.inner_ip)])
+        self.assertTrue(nginx.alive(), nginx.log())
 
     def restart(self):
         p = self.track(harness.Process([harness.TURNPIKE, "-c", self.server.config_path],

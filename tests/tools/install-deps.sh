@@ -34,7 +34,7 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; t
   $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 if [ -d /run/systemd/system ]; then
-  for svc in coturn prosody; do
+  for svc in coturn prosody nginx; do
     case " $missing " in *" $svc "*) $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true ;; esac
   done
 fi
