@@ -6,6 +6,7 @@
 #include "core/bytes.h"
 #include "core/constant_time.h"
 #include "core/hmac.h"
+#include "core/utf8.h"
 
 namespace turnpike::core {
 
@@ -49,7 +50,7 @@ std::string CheckToken::id_hex() const {
 
 std::string make_check_token(std::string_view secret, const CheckToken& in) {
   CheckToken t = in;
-  if (t.note.size() > kMaxCheckNoteBytes) t.note.resize(kMaxCheckNoteBytes);
+  t.note.resize(utf8_prefix(t.note, kMaxCheckNoteBytes));  // never half a character
   std::string raw(kFixedBytes, '\0');
   auto* p = reinterpret_cast<uint8_t*>(raw.data());
   p[0] = kVersion;

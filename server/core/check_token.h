@@ -34,7 +34,8 @@ struct CheckToken {
   std::string id_hex() const;
 };
 
-// `id` is random bytes (core::random_bytes); `note` is cut to kMaxCheckNoteBytes.
+// `id` is random bytes (core::random_bytes); `note` is cut to kMaxCheckNoteBytes, never inside a
+// UTF-8 character.
 std::string make_check_token(std::string_view secret, const CheckToken& t);
 
 enum class CheckTokenStatus : uint8_t { Ok, Malformed, BadMac, Expired };

@@ -71,6 +71,12 @@ TEST(CheckToken, LongNotesAreCut) {
   const auto r = verify_check_token(make_check_token("s", t), {"s"}, 0);
   ASSERT_EQ(r.status, CheckTokenStatus::Ok);
   EXPECT_EQ(r.token.note.size(), kMaxCheckNoteBytes);
+
+  // 199 bytes, then a two-byte character across the limit: cut before it, not in it.
+  t.note = std::string(kMaxCheckNoteBytes - 1, 'x') + "\xc3\xa9tage";
+  const auto cut = verify_check_token(make_check_token("s", t), {"s"}, 0);
+  ASSERT_EQ(cut.status, CheckTokenStatus::Ok);
+  EXPECT_EQ(cut.token.note, std::string(kMaxCheckNoteBytes - 1, 'x'));
 }
 
 }  // namespace
