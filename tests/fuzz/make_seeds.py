@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora (committed; rerun after changing this file)."""
+import base64
+import hashlib
+import hmac
 import os
 import struct
 import sys
@@ -22,6 +25,14 @@ def write(corpus, name, data):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
+
+
+def check_token(secret, ident, expires, note):
+    """A check link's token as core/check_token.h makes it (so the fuzzer starts past the MAC)."""
+    key = hmac.new(secret, b"turnpike check-link key v1", hashlib.sha256).digest()
+    head = b"\x01" + ident + struct.pack("!I", expires)
+    mac = hmac.new(key, b"turnpike check-link\0" + head + note.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(head + mac + note.encode()).rstrip(b"=")
 
 
 def requests():
@@ -90,6 +101,17 @@ def main():
     write("text_escape", "hostile", b"a\\b\x1b[2J\x1b]0;t\x07\n\r\t\0\x7f\xc2\x9b"
                                     b"\xe2\x80\xae\xe2\x80\xa8\xef\xbb\xbf\xff\xc0\xaf\xed\xa0\x80\xe3\x83")
     write("text_escape", "astral", "\U0001f600 \U000e0001 \U0010ffff".encode() + b"\xf4\x90\x80\x80")
+    # What the check page's JavaScript posts (net/check_page), and JSON's corners.
+    write("json_value", "start", b'{"token":"Abc-_0"}')
+    write("json_value", "result", b'{"token":"AAAA","verdict":"Your network blocks UDP.","results":['
+                                  b'{"url":"turn:10.0.0.1:3478?transport=udp","via":"udp","outcome":"no-relay-candidate",'
+                                  b'"candidates":[],"rtt_ms":null,"error":"ICE errors: 701"},'
+                                  b'{"url":"turns:h:5349?transport=tcp","via":"tls","outcome":"works",'
+                                  b'"candidates":["relay/tls"],"rtt_ms":14.5,"error":""}]}')
+    write("json_value", "deep", b"[" * 10 + b"1" + b"]" * 10)
+    write("json_value", "escapes", b'["\\ud83d\\ude00\\u00e9\\n", -0.5e-3, true, false, null, {}]')
+    write("json_value", "repeated", b'{"a":1,"a":2}')
+    write("json_value", "valid_token", b'{"token":"' + check_token(b"secret", bytes(range(9)), 2**31, "Bob") + b'"}')
 
 
 if __name__ == "__main__":
