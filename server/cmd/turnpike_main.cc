@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   config::Config cfg = std::move(*cl.config);
+  // Before any thread exists (the ledger writer below is the first): SIGPIPE ignored, signals
+  // blocked for every thread but the signal loop's.
+  net::prepare_signals();
 
   net::LogOptions log_options{cfg.syslog && cfg.log_file.empty() ? "syslog" : cfg.log_file,
                               cfg.verbose};
@@ -73,6 +76,9 @@ int main(int argc, char** argv) {
     std::cerr << "turnpike: " << err << "\n";
     return 1;
   }
+  // From here on no thread writes the log itself: lines go through queues to a logger thread,
+  // which writes what is queued when main() returns, whichever way.
+  const net::LogThreadScope log_thread;
   for (const auto& n : cfg.notices) net::log(net::LogLevel::Notice, n);
 
   // The ledger writer starts before the workers and stops after them, so that every session's
@@ -197,6 +203,8 @@ int main(int argc, char** argv) {
              " dropped", kinds.empty() ? "" : kinds + ")");
   }
   if (!cfg.pidfile.empty()) ::unlink(cfg.pidfile.c_str());
+  if (const uint64_t lost = net::log_lines_dropped())
+    net::log(net::LogLevel::Warning, "log: ", lost, " line(s) dropped in all");
   net::log(net::LogLevel::Notice, "turnpike stopped");
   return 0;
 }

@@ -1,64 +1,29 @@
 #include "net/log.h"
 
-#include <fcntl.h>
-#include <syslog.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <mutex>
 
-#include "core/text_escape.h"
+#include "net/log_queue.h"
 
 namespace turnpike::net {
 namespace {
 
 struct LogState {
-  std::mutex mu;  // guards reconfiguration only; lines are written with one write(2)
-  int fd = STDERR_FILENO;
-  bool syslog = false;
-  std::string path;
+  std::mutex mu;  // configuration, the direct writes, and starting and stopping the queue
+  LogOutput output;
+  LogQueue queue{output};
+  std::atomic<bool> queued{false};  // lines go to the queue
+  std::atomic<bool> stuck{false};   // the queue was stopped while its output was stuck
+  std::atomic<uint64_t> dropped_while_stuck{0};
   std::atomic<bool> verbose{false};
 };
 
+// Never destroyed: a logger thread left stuck in a write at exit still uses it.
 LogState& state() {
-  static LogState s;
-  return s;
-}
-
-const char* level_name(LogLevel l) {
-  switch (l) {
-    case LogLevel::Error:
-      return "error";
-    case LogLevel::Warning:
-      return "warning";
-    case LogLevel::Notice:
-      return "notice";
-    case LogLevel::Info:
-      return "info";
-    case LogLevel::Debug:
-      return "debug";
-  }
-  return "";
-}
-
-int syslog_priority(LogLevel l) {
-  switch (l) {
-    case LogLevel::Error:
-      return LOG_ERR;
-    case LogLevel::Warning:
-      return LOG_WARNING;
-    case LogLevel::Notice:
-      return LOG_NOTICE;
-    case LogLevel::Info:
-      return LOG_INFO;
-    case LogLevel::Debug:
-      return LOG_DEBUG;
-  }
-  return LOG_INFO;
+  static LogState* s = new LogState;
+  return *s;
 }
 
 }  // namespace
@@ -67,69 +32,63 @@ std::string configure_log(const LogOptions& o) {
   LogState& s = state();
   std::lock_guard lock(s.mu);
   s.verbose = o.verbose;
-  if (s.fd > STDERR_FILENO) ::close(s.fd);
-  s.fd = STDERR_FILENO;
-  s.syslog = false;
-  s.path.clear();
-  if (o.target.empty() || o.target == "stderr") return {};
-  if (o.target == "stdout") {
-    s.fd = STDOUT_FILENO;
-    return {};
-  }
-  if (o.target == "syslog") {
-    openlog("turnpike", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-    s.syslog = true;
-    return {};
-  }
-  const int fd = ::open(o.target.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return "cannot open log-file " + o.target + ": " + std::strerror(errno) +
-           " (check the directory exists and this user may write it)";
-  }
-  s.fd = fd;
-  s.path = o.target;
-  return {};
+  return s.output.open(o.target);
+}
+
+void start_log_thread() {
+  LogState& s = state();
+  std::lock_guard lock(s.mu);
+  s.queue.start();
+  s.queued = true;
+}
+
+void stop_log_thread(std::chrono::milliseconds timeout) {
+  LogState& s = state();
+  std::lock_guard lock(s.mu);
+  if (!s.queued) return;
+  s.queued = false;
+  // Lines logged from now on are written directly, unless the output is stuck: then they are
+  // dropped, as the queue did, rather than block this thread too.
+  if (!s.queue.stop(timeout)) s.stuck = true;
+}
+
+void attach_log_thread() {
+  if (state().queued) state().queue.attach();
 }
 
 void reopen_log() {
   LogState& s = state();
+  if (s.queued) {
+    s.queue.reopen();
+    return;
+  }
   std::lock_guard lock(s.mu);
-  if (s.path.empty()) return;
-  const int fd = ::open(s.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) return;  // keep the old one
-  if (s.fd > STDERR_FILENO) ::close(s.fd);
-  s.fd = fd;
+  s.output.reopen();
+}
+
+uint64_t log_lines_dropped() {
+  LogState& s = state();
+  return s.queue.dropped() + s.dropped_while_stuck.load();
 }
 
 bool log_enabled(LogLevel level) {
   return level <= LogLevel::Notice || (level == LogLevel::Info && state().verbose.load());
 }
 
-void log_line(LogLevel level, std::string_view raw) {
-  // Log lines carry what clients sent (usernames, realms, server names): core::escape_text makes
-  // every line one line of printable UTF-8, with no terminal escape sequence in it.
-  const std::string message = core::escape_text(raw);
+void log_line(LogLevel level, std::string_view message) {
   LogState& s = state();
-  if (s.syslog) {
-    syslog(syslog_priority(level), "%.*s", int(message.size()), message.data());
+  if (s.queued.load(std::memory_order_acquire)) {
+    s.queue.push(level, message);
     return;
   }
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  tm t{};
-  gmtime_r(&ts.tv_sec, &t);
-  char head[64];
-  const int n = std::snprintf(head, sizeof head,
-                              "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: ", t.tm_year + 1900,
-                              t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
-                              ts.tv_nsec / 1'000'000, level_name(level));
-  std::string line;
-  line.reserve(size_t(n) + message.size() + 1);
-  line.append(head, size_t(n));
-  line.append(message);
-  line.push_back('\n');
-  const ssize_t w = ::write(s.fd, line.data(), line.size());
-  (void)w;  // nowhere to report a failing log
+  if (s.stuck) {
+    s.dropped_while_stuck.fetch_add(1);
+    return;
+  }
+  timespec t{};
+  clock_gettime(CLOCK_REALTIME, &t);
+  std::lock_guard lock(s.mu);
+  s.output.write(level, int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec, message);
 }
 
 }  // namespace turnpike::net

@@ -1,5 +1,6 @@
 #include "net/signal_loop.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 #include "net/libevent_ptr.h"
@@ -23,6 +24,13 @@ void on_reload(evutil_socket_t, short, void* arg) {
 
 }  // namespace
 
+void prepare_signals() {
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+}
+
 void run_signal_loop(const SignalHandlers& h) {
   ::signal(SIGPIPE, SIG_IGN);
   EventBasePtr base(event_base_new());
@@ -32,6 +40,11 @@ void run_signal_loop(const SignalHandlers& h) {
   EventPtr hup(evsignal_new(base.get(), SIGHUP, on_reload, &ctx));
   EventPtr usr2(evsignal_new(base.get(), SIGUSR2, on_reload, &ctx));
   for (event* e : {term.get(), intr.get(), hup.get(), usr2.get()}) event_add(e, nullptr);
+  // The handlers are in place: signals blocked since prepare_signals() (and any pending one)
+  // reach this thread now, and only this one.
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, nullptr);
   event_base_dispatch(base.get());
 }
 

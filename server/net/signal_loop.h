@@ -10,7 +10,14 @@ struct SignalHandlers {
   std::function<void()> reload;
 };
 
-// Returns when SIGTERM or SIGINT arrives.
+// First thing in main(), before any thread exists: SIGPIPE is ignored (a peer that closed never
+// kills the process), and every signal is blocked, so that each thread started later (workers,
+// the ledger writer, the logger, the HTTP server) inherits the block and only the main thread's
+// loop handles signals. A signal that arrives before the loop runs waits, pending, and is handled
+// then: a SIGTERM during start-up still stops the server gracefully.
+void prepare_signals();
+
+// Returns when SIGTERM or SIGINT arrives. Unblocks signals in the calling (main) thread.
 void run_signal_loop(const SignalHandlers& h);
 
 }  // namespace turnpike::net

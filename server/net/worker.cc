@@ -93,6 +93,7 @@ std::string Worker::listen_dtls(const core::SocketAddress& addr) {
 
 void Worker::start() {
   thread_ = std::thread([this] {
+    attach_log_thread();  // its log queue now, not at its first line while relaying
     // One round = one epoll_wait() and the callbacks of everything it found ready. Relayed
     // datagrams wait in their receive slots until the round ends, so that those of many sockets
     // leave together (udp_sender.h): e.g. peer data of many allocations for many clients is one

@@ -5,6 +5,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import harness, stun  # noqa: E402
@@ -62,6 +63,31 @@ class LedgerFaults(harness.TestCase):
         self.assertEqual({s["client_port"] for s in rows}, {c.sock.getsockname()[1] for c in clients})
         self.assertIn("ledger: ", server.log())
         self.assertRegex(server.log(), r"ledger: \d+ event\(s\) written, 0 dropped")
+
+    def test_stopping_with_a_locked_ledger_takes_bounded_time(self):
+        # Every session's end is queued at stop; a ledger locked by another program must not
+        # hold the stop up for long (systemd would kill the process): the workers wait for room
+        # within one deadline, the writer tries for a few seconds, then counts what it gave up.
+        server = self.start()
+        clients = []
+        for i in range(200):
+            c = stun.Client("127.0.0.1", server.port, *stun.rest_credential(SECRET, "held%d" % i))
+            self.addCleanup(c.close)
+            c.allocate()
+            clients.append(c)
+        harness.wait_until(lambda: len(sessions(server.ledger_path)) == 200, what="200 sessions started")
+        holder = sqlite3.connect(server.ledger_path, timeout=10, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            started = time.time()
+            self.assertEqual(server.stop(timeout=30), 0)
+            took = time.time() - started
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        self.assertLess(took, 15, "stopping took %.1f s" % took)
+        self.assertRegex(server.log(), r"ledger: stopping with \d+ event\(s\) unwritten because the ledger is failing")
+        self.assertRegex(server.log(), r"ledger: \d+ event\(s\) written, [1-9]\d* dropped \(end 200\)")
 
     def test_kill_9_then_restart_closes_orphans_as_interrupted(self):
         server = self.start()
