@@ -150,6 +150,7 @@ int admin_probe(int argc, char** argv) {
     x.jid = *jid;
     x.ca_file = o.ca_file;
     x.insecure = o.insecure;
+    x.overrides = o.overrides;
     x.direct_tls = a.has("xmpp-direct-tls");
     x.to = a.get("xmpp-to").value_or("");
     if (auto s = a.get("xmpp-server")) {

@@ -296,7 +296,30 @@ XmppDiscovery discover_services(const XmppOptions& o) {
     if (port == 0) port = direct_tls ? 5223 : 5222;
     where.text = host + ":" + std::to_string(port) + " (--xmpp-server)";
   }
-  where.facts.add("host", host).add("port", port).add("direct_tls", direct_tls);
+  // The server's addresses, looked up as the URLs' are: a name that does not resolve is named
+  // here rather than as libstrophe's bare "cannot connect"; a --resolve answer is what we
+  // connect to (libstrophe checks the certificate against the JID's domain, not this name).
+  const Resolution res = resolve_host(host, o.overrides);
+  where.us = where.us < 0 ? res.us : where.us + res.us;
+  std::vector<std::string> addresses;
+  for (const auto& a : res.addresses) addresses.push_back(a.to_string());
+  where.facts.add("host", host).add("port", port).add("direct_tls", direct_tls)
+      .add("addresses", addresses);
+  if (res.addresses.empty()) {
+    where.status = StepStatus::Fail;
+    where.text += ": " + res.error;
+    where.advice = "publish an A (and AAAA) record for " + host + ", or give --xmpp-server HOST:PORT";
+    steps.push_back(std::move(where));
+    return out;
+  }
+  if (res.source != Resolution::Source::Literal) {
+    std::string list;
+    for (const auto& a : addresses) list += (list.empty() ? "" : ", ") + a;
+    where.more.push_back(host + " is " + list +
+                         (res.source == Resolution::Source::Override ? " (from --resolve)" : ""));
+  }
+  const std::string connect_to =
+      res.source == Resolution::Source::Override ? res.addresses.front().to_string() : host;
   steps.push_back(std::move(where));
 
   long flags = XMPP_CONN_FLAG_MANDATORY_TLS | XMPP_CONN_FLAG_DISABLE_SM;
@@ -311,7 +334,7 @@ XmppDiscovery discover_services(const XmppOptions& o) {
   s.start = Clock::now();
   Step login;
   login.name = "xmpp login";
-  if (xmpp_connect_client(conn.get(), host.c_str(), port, on_connection, &s) != 0) {
+  if (xmpp_connect_client(conn.get(), connect_to.c_str(), port, on_connection, &s) != 0) {
     login.status = StepStatus::Fail;
     login.text = "cannot connect to " + host + ":" + std::to_string(port) +
                  (s.errors.empty() ? "" : ": " + s.errors.back());

@@ -27,6 +27,7 @@ struct XmppOptions {
   std::string to;           // where to send the query; "": the JID's domain (lib-jitsi-meet)
   std::string ca_file;
   bool insecure = false;
+  ResolveOverrides overrides;  // --resolve: also for the XMPP server's name
   std::chrono::milliseconds timeout{15000};
 };
 
