@@ -7,7 +7,9 @@ because external-ip is missing (a 1:1 NAT in namespaces), and an XEP-0215 answer
 credentials.
 
 The probe sends nothing off the machine: every URL uses an IP literal or a name given with
---resolve, and the XMPP server is named with --xmpp-server, so no DNS query is made.
+--resolve, and the XMPP server is named with --xmpp-server, so no DNS query is made; where the
+test is about names (A and AAAA, SRV), the probe runs with a real DNS server of the test's own
+(lib/dns_server.py: dnsmasq on a loopback address, no upstream) as its only resolver.
 """
 import base64
 import hashlib
@@ -20,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import certs, harness, nat_topology, netns, prosody  # noqa: E402
+from lib import certs, dns_server, harness, nat_topology, netns, prosody  # noqa: E402
 
 
 def rest_credential(secret, user, expires):
@@ -107,14 +109,14 @@ class ProbeDaemon(ProbeChecks, certs.ServerCertificate, harness.TestCase):
 
     SECRET = "probe-secret-" + secrets.token_hex(4)
 
-    def start(self, extra=(), cert=None, key=None):
+    def start(self, extra=(), cert=None, key=None, **kw):
         self.tls_port = harness.free_port()
         return self.turnpike([
             "use-auth-secret", "static-auth-secret=" + self.SECRET,
             "tls-listening-port=%d" % self.tls_port, "cert=" + (cert or self.cert), "pkey=" + (key or self.key),
             # The probe's two allocations are each other's peers, on 127.0.0.1.
             "allow-loopback-peers",
-        ] + list(extra))
+        ] + list(extra), **kw)
 
     def test_every_transport_works(self):
         backend_port = self.web_backend(self.cert, self.key)
@@ -246,6 +248,48 @@ class ProbeDaemon(ProbeChecks, certs.ServerCertificate, harness.TestCase):
         self.assertFailsAt(report, urls[1], "connect", "connection refused: nothing listens on 127.0.0.1:%d/tcp" % closed)
         self.assertFailsAt(report, urls[2], "connect", "connection refused")
         self.assertEqual(report["summary"][-1], "3 of 3 URLs fail")
+
+    def test_names_from_dns_every_address(self):
+        # A name with an IPv4 and an IPv6 address, from a real DNS server: each address is
+        # tested on its own (a client may get either), over UDP and over TLS by name.
+        t = self.start(["listening-ip=::1"])
+        dns = self.track(dns_server.DnsServer(self.workdir, hosts=[("turn.test", ["127.0.0.1", "::1"])]))
+        udp = "turn:turn.test:%d?transport=udp" % t.port
+        tls = "turns:turn.test:%d?transport=tcp" % self.tls_port
+        missing = "turn:nothere.test:%d?transport=udp" % t.port
+        rc, report = run_probe([udp, tls, missing, "--secret-from", t.config_path, "--ca", self.ca.cert,
+                                "--packets", "10"], argv_prefix=dns.wrap([]))
+        self.assertEqual(rc, 1, json.dumps(report, indent=1))
+        for url in (udp, tls):
+            u = self.assertWorks(report, url, packets=10)
+            d = u["dns"]
+            self.assertEqual(d["details"]["source"], "dns")
+            self.assertEqual(sorted(d["details"]["addresses"]), ["127.0.0.1", "::1"], d)
+            self.assertIn("(1 IPv4, 1 IPv6)", d["text"])
+            servers = sorted(a["server"] for a in u["addresses"])
+            self.assertEqual(servers, sorted(["127.0.0.1:%d" % int(url.split(":")[2].split("?")[0]),
+                                              "[::1]:%d" % int(url.split(":")[2].split("?")[0])]), u)
+            self.assertTrue(all(a["works"] for a in u["addresses"]), json.dumps(u, indent=1))
+            for i in range(2):
+                self.assertEqual(steps(u, i)["round trip"]["details"]["arrived"], 10)
+        self.assertEqual(steps(self.url(report, tls), 1)["tls"]["details"]["sni"], "turn.test")
+        self.assertFailsAt(report, missing, "dns", "the name nothere.test does not exist in DNS",
+                           "publish an A (and AAAA) record for nothere.test")
+        asked = dns.queries()
+        for q in (("A", "turn.test"), ("AAAA", "turn.test"), ("A", "nothere.test"), ("AAAA", "nothere.test")):
+            self.assertIn(q, asked)
+        # An IPv6 address that nothing listens on: that address fails, the other works, and the
+        # URL does not count as working (some clients get the broken one).
+        t2 = self.start(name="ipv4-only")
+        url = "turn:turn.test:%d?transport=tcp" % t2.port
+        rc, report = run_probe([url, "--secret-from", t2.config_path, "--packets", "5"],
+                               argv_prefix=dns.wrap([]))
+        self.assertEqual(rc, 1, json.dumps(report, indent=1))
+        u = self.url(report, url)
+        by_server = {a["server"]: a for a in u["addresses"]}
+        self.assertTrue(by_server["127.0.0.1:%d" % t2.port]["works"], u)
+        self.assertFalse(by_server["[::1]:%d" % t2.port]["works"], u)
+        self.assertFailsAt(report, url, "connect", "connection refused: nothing listens on [::1]:%d/tcp" % t2.port)
 
     def test_usage_errors(self):
         for args, phrase in ((["http://x"], "unknown scheme"), ([], "give a URL"),
@@ -418,6 +462,53 @@ class ProbeThroughProsody(ProbeChecks, prosody.ProsodyTestCase):
                                 "--ca", self.ca.cert, "--packets", "5"])
         self.assertEqual(rc, 0, json.dumps(report, indent=1))
         self.assertEqual(self.xmpp_step(report, "xmpp login")["details"]["tls"], "direct TLS")
+
+    def test_xmpp_server_from_dns_srv(self):
+        # No --xmpp-server: the server comes from SRV records (RFC 6120 §3.2.1, XEP-0368), from
+        # a real DNS server that is the probe's only resolver. At equal priority direct TLS
+        # (_xmpps-client) goes first; a domain with only _xmpp-client gets STARTTLS.
+        dns = self.track(dns_server.DnsServer(self.workdir, hosts=[("xmpp.test", ["127.0.0.1"])], srv=[
+            ("_xmpps-client._tcp.localhost", "xmpp.test", self.direct_tls_port, 10, 5),
+            ("_xmpp-client._tcp.localhost", "xmpp.test", self.server.port, 10, 5),
+            ("_xmpp-client._tcp.old.localhost", "xmpp.test", self.server.port, 0, 5)]))
+        password = self.write_password("alice-pw")
+        rc, report = run_probe(["--xmpp", "alice@localhost", "--password-file", password, "--ca", self.ca.cert,
+                                "--packets", "5"], argv_prefix=dns.wrap([]))
+        self.assertEqual(rc, 0, json.dumps(report, indent=1))
+        where = self.xmpp_step(report, "xmpp server")
+        self.assertEqual(where["text"], "xmpp.test:%d from DNS SRV _xmpps-client._tcp.localhost" % self.direct_tls_port)
+        self.assertEqual(where["more"], ["xmpp.test is 127.0.0.1"])
+        self.assertEqual(where["details"]["addresses"], ["127.0.0.1"])
+        self.assertEqual(self.xmpp_step(report, "xmpp login")["details"]["tls"], "direct TLS")
+        self.assertEqual(len(report["urls"]), 4)
+        asked = dns.queries()
+        for q in (("SRV", "_xmpps-client._tcp.localhost"), ("SRV", "_xmpp-client._tcp.localhost"), ("A", "xmpp.test")):
+            self.assertIn(q, asked)
+        rc, report = run_probe(["--xmpp", "carol@old.localhost", "--password-file", self.write_password("carol-pw"),
+                                "--ca", self.ca.cert, "--packets", "5"], argv_prefix=dns.wrap([]))
+        self.assertEqual(rc, 0, json.dumps(report, indent=1))
+        self.assertEqual(self.xmpp_step(report, "xmpp server")["text"],
+                         "xmpp.test:%d from DNS SRV _xmpp-client._tcp.old.localhost" % self.server.port)
+        self.assertEqual(self.xmpp_step(report, "xmpp login")["details"]["tls"], "STARTTLS")
+        # No SRV record: DOMAIN:5222, as RFC 6120 §3.2.2 says; here that name has no address.
+        rc, report = run_probe(["--xmpp", "bob@bare.localhost", "--password-file", self.write_password("bob-pw"),
+                                "--ca", self.ca.cert], argv_prefix=dns.wrap([]))
+        self.assertEqual(rc, 1, json.dumps(report, indent=1))
+        where = self.xmpp_step(report, "xmpp server")
+        self.assertEqual(where["status"], "fail", where)
+        self.assertEqual(where["text"], "bare.localhost:5222 (bare.localhost has no SRV record for XMPP clients): "
+                                        "the name bare.localhost does not exist in DNS (no A or AAAA record)")
+        self.assertIn("publish an A (and AAAA) record for bare.localhost", where["advice"])
+        self.assertNotIn("xmpp login", [s["step"] for s in report["xmpp"]["steps"]])
+        # --resolve answers for the XMPP server's name too (and nobody is asked).
+        before = len(dns.queries())
+        rc, report = run_probe(["--xmpp", "alice@localhost", "--password-file", self.write_password("alice-pw"),
+                                "--xmpp-server", "xmpp.example:%d" % self.server.port, "--resolve",
+                                "xmpp.example:127.0.0.1", "--ca", self.ca.cert, "--packets", "5"],
+                               argv_prefix=dns.wrap([]))
+        self.assertEqual(rc, 0, json.dumps(report, indent=1))
+        self.assertIn("xmpp.example is 127.0.0.1 (from --resolve)", self.xmpp_step(report, "xmpp server")["more"])
+        self.assertEqual(dns.queries()[before:], [])
 
     def write_password(self, password):
         with open(self.password_file, "w") as f:
