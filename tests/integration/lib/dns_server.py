@@ -18,6 +18,13 @@ from . import harness
 DNSMASQ = "/usr/sbin/dnsmasq"
 
 
+def cannot_run():
+    """None when the server and the mount namespace can be made here, else the reason (a skip)."""
+    if os.geteuid() != 0:
+        return "a private /etc/resolv.conf (unshare --mount) and port 53 need root; run the tests as root, as CI does"
+    return None
+
+
 class DnsServer(harness.Process):
     def __init__(self, workdir, hosts=(), srv=(), local_domains=("test", "localhost"), name="dns"):
         """hosts: (name, [addresses]); srv: (service name, target, port, priority, weight)."""
