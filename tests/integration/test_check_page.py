@@ -7,7 +7,7 @@ same. A screenshot of the finished page is kept in BUILD/test-artifacts/check_pa
 
 Then the token's rules, over real HTTPS: a used link, an expired link, a forged one and none at
 all get no credentials; and the page behind Debian's nginx with the snippet turnpike ships, as
-on a Jitsi host.
+on a Jitsi host: nginx on the public port, or turnpike's mux port in front of nginx (PROXY v2).
 """
 import json
 import os
@@ -180,16 +180,16 @@ class CheckPage(harness.TestCase):
         self.assertEqual(status, 403, body)
         self.assertIn("used already", body["error"])
 
-    def test_behind_nginx_with_the_shipped_snippet(self):
-        """nginx (Debian's) serves the site and proxies /turnpike-check/ to the check port with
-        the snippet turnpike installs; a client in the namespace reaches the page through it, and
-        the relay sees the client's address and host, not nginx's."""
+    def snippet(self, check_port):
+        path = os.path.join(harness.SOURCE, "server", "net", "check_page", "nginx-turnpike-check.conf")
+        with open(path) as f:
+            text = f.read().replace("127.0.0.1:5350", "127.0.0.1:%d" % check_port)
+        self.assertIn("127.0.0.1:%d" % check_port, text)
+        return text
+
+    def nginx(self, servers):
+        """Debian's nginx, unprivileged in the test's directory, with these server { } bodies."""
         harness.require("nginx", "curl")
-        port = harness.free_port()
-        snippet_path = os.path.join(harness.SOURCE, "server", "net", "check_page", "nginx-turnpike-check.conf")
-        with open(snippet_path) as f:
-            snippet = f.read().replace("127.0.0.1:5350", "127.0.0.1:%d" % self.check_port)
-        self.assertIn("127.0.0.1:%d" % self.check_port, snippet)
         d = os.path.join(self.workdir, "nginx")
         os.makedirs(d)
         with open(os.path.join(d, "nginx.conf"), "w") as f:
@@ -197,31 +197,72 @@ class CheckPage(harness.TestCase):
                     "events {}\nhttp {\n  access_log %(d)s/access.log;\n"
                     "  client_body_temp_path %(d)s/body; proxy_temp_path %(d)s/proxy;\n"
                     "  fastcgi_temp_path %(d)s/fcgi; uwsgi_temp_path %(d)s/uwsgi; scgi_temp_path %(d)s/scgi;\n"
-                    "  server {\n    listen %(ip)s:%(port)d ssl;\n    ssl_certificate %(cert)s;\n"
-                    "    ssl_certificate_key %(key)s;\n    location / { return 200 'the web site'; }\n%(snippet)s\n  }\n}\n"
-                    % {"d": d, "ip": self.ns.host_ip, "port": port, "cert": self.pki.server_cert,
-                       "key": self.pki.server_key, "snippet": snippet})
-        nginx = self.track(harness.Process(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")],
-                                           os.path.join(d, "nginx.log")))
-        public = "https://%s:%d/turnpike-check/" % (self.ns.host_ip, port)
+                    % {"d": d})
+            for body in servers:
+                f.write("  server {\n    ssl_certificate %s;\n    ssl_certificate_key %s;\n"
+                        "    location / { return 200 'the web site'; }\n%s\n  }\n"
+                        % (self.pki.server_cert, self.pki.server_key, body))
+            f.write("}\n")
+        return self.track(harness.Process(["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")],
+                                          os.path.join(d, "nginx.log")))
 
-        def curl(*args):
-            p = subprocess.run(self.ns.argv(["curl", "-s", "-m", "10", "--cacert", self.pki.ca_pem] + list(args)),
-                               stdout=subprocess.PIPE, text=True)
-            return p.stdout
+    def curl(self, *args):
+        """curl inside the namespace (the user's network), trusting the test's CA."""
+        p = subprocess.run(self.ns.argv(["curl", "-s", "-m", "10", "--cacert", self.pki.ca_pem] + list(args)),
+                           stdout=subprocess.PIPE, text=True)
+        return p.stdout
 
-        harness.wait_until(lambda: "the web site" in curl("https://%s:%d/" % (self.ns.host_ip, port)),
-                           what="nginx on %s:%d" % (self.ns.host_ip, port))
-        self.assertIn("Can calls get through", curl(public))
-        link = self.check_link("--url", public)
+    def start_through(self, public, config_path):
+        """check-link for the public URL, then the page and api/start through it, as a browser
+        would; returns (link, the api/start answer)."""
+        self.assertIn("Can calls get through", self.curl(public))
+        p = subprocess.run([harness.ADMIN, "check-link", "-c", config_path, "--url", public, "--json"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        link = json.loads(p.stdout)
         self.assertTrue(link["url"].startswith(public + "#"))
         token = link["url"].split("#", 1)[1]
-        body = json.loads(curl("-X", "POST", "-H", "Content-Type: application/json",
-                               "--data", json.dumps({"token": token}), public + "api/start"))
-        self.assertEqual(body["id"], link["id"], body)
+        body = json.loads(self.curl("-X", "POST", "-H", "Content-Type: application/json",
+                                    "--data", json.dumps({"token": token}), public + "api/start"))
+        self.assertEqual(body.get("id"), link["id"], body)
+        return link, body
+
+    def test_behind_nginx_with_the_shipped_snippet(self):
+        """nginx (Debian's) serves the site and proxies /turnpike-check/ to the check port with
+        the snippet turnpike installs; a client in the namespace reaches the page through it, and
+        the relay sees the client's address and host, not nginx's."""
+        port = harness.free_port()
+        nginx = self.nginx(["    listen %s:%d ssl;\n%s" % (self.ns.host_ip, port, self.snippet(self.check_port))])
+        harness.wait_until(lambda: "the web site" in self.curl("https://%s:%d/" % (self.ns.host_ip, port)),
+                           what="nginx on %s:%d" % (self.ns.host_ip, port))
+        link, body = self.start_through("https://%s:%d/turnpike-check/" % (self.ns.host_ip, port),
+                                        self.server.config_path)
         # The TURN URLs name the host the browser used (nginx passes it on), not 127.0.0.1.
         self.assertTrue(body["ice_servers"][0]["urls"].startswith("turn:%s:" % self.ns.host_ip), body)
         rows = harness.admin_json("checks", "-c", self.server.config_path)
+        self.assertEqual([(r["id"], r["client_ip"]) for r in rows], [(link["id"], self.ns.inner_ip)])
+        self.assertTrue(nginx.alive(), nginx.log())
+
+    def test_on_the_mux_port_in_front_of_nginx(self):
+        """A Jitsi host where turnpike owns port 443 (mux-listening-port) and passes web traffic
+        to nginx with a PROXY v2 header: the link on the public port goes turnpike's mux -> nginx
+        (the snippet) -> turnpike's check port, and the ledger still has the user's address."""
+        backend, mux, check = (harness.free_port() for _ in range(3))
+        nginx = self.nginx(["    listen 127.0.0.1:%d ssl proxy_protocol;\n    set_real_ip_from 127.0.0.1;\n"
+                            "    real_ip_header proxy_protocol;\n%s" % (backend, self.snippet(check))])
+        host = self.turnpike(["listening-ip=" + self.ns.host_ip, "mux-listening-port=%d" % mux,
+                              "mux-web-backend=127.0.0.1:%d" % backend, "mux-proxy-protocol",
+                              "check-listening-port=%d" % check, "cert=" + self.pki.server_cert,
+                              "pkey=" + self.pki.server_key, "use-auth-secret",
+                              "static-auth-secret=" + secrets.token_hex(16)], name="jitsi-host")
+        host.wait_for_log(r"check page on https://")
+        public = "https://%s:%d/turnpike-check/" % (self.ns.host_ip, mux)
+        harness.wait_until(lambda: "the web site" in self.curl("https://%s:%d/" % (self.ns.host_ip, mux)),
+                           what="nginx behind the mux port %d" % mux)
+        link, body = self.start_through(public, host.config_path)
+        urls = [s["urls"] for s in body["ice_servers"]]
+        self.assertIn("turns:%s:%d?transport=tcp" % (self.ns.host_ip, mux), urls)
+        rows = harness.admin_json("checks", "-c", host.config_path)
         self.assertEqual([(r["id"], r["client_ip"]) for r in rows], [(link["id"], self.ns.inner_ip)])
         self.assertTrue(nginx.alive(), nginx.log())
 
