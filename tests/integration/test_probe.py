@@ -372,6 +372,14 @@ class ProbeNetworks(ProbeChecks, harness.TestCase):
         self.assertEqual(rc, 0, json.dumps(report, indent=1))
         u = self.assertWorks(report, url, relayed_over="udp")
         self.assertEqual(steps(u)["relayed address"]["details"]["scope"], "public")
+        # From the relay host itself to its public address, the NAT rewrites the probe's address
+        # (hairpin): the mapped address is the public one, and the probe says it is behind NAT.
+        rc, report = run_probe([url, "--secret-from", conf, "--packets", "5"], argv_prefix=topo.argv("relay", []))
+        self.assertEqual(rc, 0, json.dumps(report, indent=1))
+        b = steps(self.url(report, url))["binding"]
+        self.assertEqual((b["details"]["mapped"].split(":")[0], b["details"]["behind_nat"]),
+                         (nat_topology.PUBLIC_IP, True), b)
+        self.assertIn("behind NAT (this machine's address is %s)" % nat_topology.PRIVATE_IP, b["text"])
         # A firewall on the way (the NAT router) that drops the client's UDP silently: no answer
         # at all, while TCP still gets through (and the relay's own hairpin UDP is untouched).
         subprocess.run(topo.argv("nat", ["nft", "-f", "-"]), check=True, text=True, input=(
