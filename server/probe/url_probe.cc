@@ -544,7 +544,11 @@ void UrlProber::probe_address(const TurnUrl& url, const core::SocketAddress& ser
     }
     fail(second, "a second allocation failed" + (f ? " at " + f->name + ": " + f->text : std::string()),
          f ? f->advice : "see the relay's log");
-    if (f) second.more = f->more;
+    if (f) {  // the failed sub-step's lines and facts (its code, the ledger's reason) for scripts
+      second.more = f->more;
+      second.facts = f->facts;
+      second.facts.add("failed_step", f->name);
+    }
     steps.push_back(std::move(second));
     release(a);
     return;
