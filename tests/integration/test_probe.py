@@ -237,6 +237,27 @@ class ProbeDaemon(ProbeChecks, certs.ServerCertificate, harness.TestCase):
         rc, report = run_probe([url, "--user", user, "--password", password])
         self.assertFailsAt(report, url, "allocate", "the credential expired 2 hours ago")
 
+    def test_quota_and_forbidden_peer_are_named_by_the_relays_ledger(self):
+        # user-quota=1: the probe's second allocation (same user) is refused, 486 and the reason.
+        t = self.turnpike(["use-auth-secret", "static-auth-secret=" + self.SECRET, "allow-loopback-peers",
+                           "user-quota=1"], name="quota")
+        url = "turn:127.0.0.1:%d?transport=udp" % t.port
+        rc, report = run_probe([url, "--secret-from", t.config_path, "--packets", "5"])
+        self.assertEqual(rc, 1)
+        f = self.assertFailsAt(report, url, "second allocation", "refused: 486 Allocation Quota Reached",
+                               "the relay's ledger says: quota (user-quota reached)", "raise user-quota")
+        self.assertEqual((f["details"]["failed_step"], f["details"]["code"], f["details"]["ledger"]["reason"]),
+                         ("allocate", 486, "quota"), f)
+        # The default peer policy refuses loopback: the relay will not relay between its own
+        # loopback relayed addresses, which is what remote peers would get too.
+        t = self.turnpike(["use-auth-secret", "static-auth-secret=" + self.SECRET], name="peer-policy")
+        url = "turn:127.0.0.1:%d?transport=udp" % t.port
+        rc, report = run_probe([url, "--secret-from", t.config_path, "--packets", "5"])
+        self.assertEqual(rc, 1)
+        f = self.assertFailsAt(report, url, "permission", "CreatePermission for 127.0.0.1 refused: 403 Forbidden",
+                               "the relay's ledger says: forbidden-peer (loopback)", "external-ip")
+        self.assertEqual(f["details"]["ledger"]["reason"], "forbidden-peer")
+
     def test_closed_ports(self):
         t = self.start()
         closed = harness.free_port()
