@@ -63,6 +63,20 @@ PeerDecision PeerPolicy::builtin(const IpAddress& original, const IpAddress& c) 
       return {false, "broadcast"};
     } else if (first >= 240) {
       return {false, "reserved (240.0.0.0/4)"};
+    } else if (first == 10) {
+      // RFC 1918, RFC 6598 (carrier-grade NAT) and RFC 2544 (benchmarking): the networks behind
+      // the relay. A relay on a cloud VM reaches its provider's internal services through them;
+      // Jitsi's own turnserver.conf denies them too. allowed-peer-ip reopens what a deployment
+      // needs (a videobridge on a private address).
+      return {false, "private (10.0.0.0/8)"};
+    } else if ((v & 0xFFF00000u) == 0xAC100000u) {
+      return {false, "private (172.16.0.0/12)"};
+    } else if ((v & 0xFFFF0000u) == 0xC0A80000u) {
+      return {false, "private (192.168.0.0/16)"};
+    } else if ((v & 0xFFC00000u) == 0x64400000u) {
+      return {false, "shared address space (100.64.0.0/10)"};
+    } else if ((v & 0xFFFE0000u) == 0xC6120000u) {
+      return {false, "benchmarking (198.18.0.0/15)"};
     }
   } else {
     const uint8_t* d = c.data();

@@ -3,8 +3,10 @@
 //
 // Refused by default (the lessons of CVE-2018-4058, CVE-2020-26262, CVE-2026-27624, coturn
 // #1945/#1947, RFC 6156 §9.1): 0.0.0.0/8 and ::, loopback, link-local (incl. the cloud metadata
-// address 169.254.169.254), fc00::/7, fec0::/10, multicast, 255.255.255.255, 240.0.0.0/4,
-// Teredo 2001::/32 and 6to4 2002::/16, and the server's own listening addresses. Addresses
+// address 169.254.169.254), the private networks 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16,
+// 100.64.0.0/10 (RFC 6598), 198.18.0.0/15 (RFC 2544) and fc00::/7, fec0::/10, multicast,
+// 255.255.255.255, 240.0.0.0/4, Teredo 2001::/32 and 6to4 2002::/16, and the server's own
+// listening addresses. Addresses
 // that embed IPv4 (IPv4-mapped, IPv4-compatible, NAT64 64:ff9b::/96) are judged as the IPv4
 // address inside. denied-peer-ip adds refusals; allowed-peer-ip overrides every refusal;
 // allow-loopback-peers reopens loopback only.

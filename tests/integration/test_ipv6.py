@@ -100,6 +100,26 @@ class Ipv6(harness.TestCase):
         aec = r.get(stun.ADDRESS_ERROR_CODE)
         self.assertEqual((aec[0], aec[2] * 100 + aec[3]), (2, 440))
 
+    def test_ipv6_spellings_of_internal_addresses_are_403(self):
+        # The default peer policy (there is no allow-loopback-peers here), on an IPv6 relay. It
+        # lived in test_peer_policy.py, where skipping inside a test method was recorded as an
+        # error on hosts without IPv6; this file skips as a whole.
+        server = self.turnpike(["use-auth-secret", "static-auth-secret=" + SECRET, "listening-ip=::1",
+                                "allocation-default-address-family=ipv6"], name="v6")
+        c = stun.Client("::1", server.port, *stun.rest_credential(SECRET, "mallory"))
+        self.addCleanup(c.close)
+        c.allocate()
+        self.assertEqual(c.relayed[0][0], "::1")
+        for ip in ["::1", "::", "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
+                   "2001::1", "fe80::1", "fc00::1", "fd00:ec2::254", "fec0::1", "ff02::1",
+                   "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "::ffff:10.0.0.1", "64:ff9b::c0a8:1",
+                   "fd12:3456::1"]:
+            r = c.create_permission(ip, expect_success=False)
+            self.assertEqual(r.error_code, 403, ip)
+        self.assertEqual(c.create_permission("2001:db8::9").cls, stun.SUCCESS)
+        r = c.create_permission("203.0.113.9", expect_success=False)
+        self.assertEqual(r.error_code, 443)  # an IPv4 peer on an IPv6 relay
+
 
 if __name__ == "__main__":
     harness.main()

@@ -51,6 +51,20 @@ TEST(PeerPolicy, RefusedByDefaultInEverySpelling) {
       "64:ff9b::a9fe:a9fe",
       "fe80::1",
       "febf::1",
+      // private networks (RFC 1918), shared address space (RFC 6598), benchmarking (RFC 2544),
+      // in every spelling
+      "10.0.0.1",
+      "10.255.255.255",
+      "::ffff:10.1.2.3",
+      "64:ff9b::a01:203",
+      "172.16.0.1",
+      "172.31.255.254",
+      "192.168.1.1",
+      "::ffff:192.168.0.1",
+      "100.64.0.1",
+      "100.127.255.254",
+      "198.18.0.1",
+      "198.19.255.254",
       // unique local and site-local
       "fc00::1",
       "fd00::2",
@@ -76,10 +90,27 @@ TEST(PeerPolicy, RefusedByDefaultInEverySpelling) {
 TEST(PeerPolicy, AllowedByDefault) {
   const PeerPolicy p;
   for (const char* s :
-       {"8.8.8.8", "203.0.113.9", "10.0.0.1", "192.168.1.1", "172.16.0.1", "100.64.0.1",
-        "2001:db8::1", "2a00:1450::1", "::ffff:8.8.8.8", "64:ff9b::808:808", "1.2.3.4"}) {
+       {"8.8.8.8", "203.0.113.9", "2001:db8::1", "2a00:1450::1", "::ffff:8.8.8.8",
+        "64:ff9b::808:808", "1.2.3.4",
+        // the neighbours of each private range stay public
+        "9.255.255.255", "11.0.0.0", "172.15.255.255", "172.32.0.0", "192.167.255.255",
+        "192.169.0.0", "100.63.255.255", "100.128.0.0", "198.17.255.255", "198.20.0.0",
+        "fbff:ffff::1", "fe00::1"}) {
     EXPECT_TRUE(p.check(ip(s))) << s;
   }
+}
+
+TEST(PeerPolicy, AllowedPeerIpReopensAPrivateVideobridge) {
+  PeerPolicy::Options o;
+  o.allowed = {*core::IpRange::parse("10.0.0.5"), *core::IpRange::parse("fd00::/64")};
+  const PeerPolicy p(o);
+  EXPECT_TRUE(p.check(ip("10.0.0.5")));
+  EXPECT_TRUE(p.check(ip("::ffff:10.0.0.5")));
+  EXPECT_TRUE(p.check(*SocketAddress::parse("10.0.0.5:10000")));
+  EXPECT_FALSE(p.check(ip("10.0.0.6")));
+  EXPECT_STREQ(p.check(ip("10.0.0.6")).reason, "private (10.0.0.0/8)");
+  EXPECT_TRUE(p.check(ip("fd00::7")));
+  EXPECT_FALSE(p.check(ip("fd00:0:0:1::7")));
 }
 
 TEST(PeerPolicy, ReasonsNameTheRange) {
