@@ -68,11 +68,21 @@ services_xml = services_lib.xml; -- services_xml(services, name, namespace)
 ------------------------------------------------------------------------------------------------
 -- XEP-0215 handlers
 
+-- Who may ask. With an access list, those it names (bare JIDs or hosts) and nobody else. Without
+-- one, the clients of the host this module serves, whether logged in with a password or
+-- anonymously (Jitsi's web clients log in anonymously to the main host): not the users of the
+-- other VirtualHosts of the same Prosody (a guest host included), not components, not remote
+-- servers. Prosody 0.12's mod_external_services answers any local client; turnpike_access_any_local
+-- restores that, explicitly.
 local function may_access(origin, stanza)
 	local access = ctx.options.access;
+	if access:empty() then
+		if origin.type ~= "c2s" then return false; end
+		return ctx.options.access_any_local or origin.host == module.host;
+	end
 	local user_bare = jid.bare(stanza.attr.from);
 	local user_host = jid.host(user_bare);
-	return (access:empty() and origin.type == "c2s") or access:contains(user_bare) or access:contains(user_host);
+	return access:contains(user_bare) or access:contains(user_host);
 end
 
 local function forbidden(origin, stanza)

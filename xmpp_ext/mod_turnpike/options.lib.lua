@@ -42,6 +42,8 @@ local function read(ctx)
 
 	-- Access control, enforced on <services/> and <credentials/> alike.
 	o.access = module:get_option_set("turnpike_access") or module:get_option_set("external_service_access", {});
+	-- Without an access list: clients of every VirtualHost of this Prosody, not only this one's.
+	o.access_any_local = module:get_option_boolean("turnpike_access_any_local", false);
 
 	-- Legacy: Jitsi's and prosody-modules' mod_turncredentials.
 	o.legacy_secret = module:get_option_string("turncredentials_secret");

@@ -50,7 +50,7 @@ class Prosody(harness.Process):
     (user, host, password); `options` are global options added to the defaults."""
 
     def __init__(self, workdir, hosts, users=(), options=None, modules=("turnpike",), plugin_paths=None,
-                 name="prosody"):
+                 name="prosody", components=None):
         harness.require("prosody", "prosodyctl")
         if not os.path.exists(os.path.join(LIB, "turnpike.so")):
             raise RuntimeError("%s/turnpike.so is missing: build the project first" % LIB)
@@ -72,6 +72,12 @@ class Prosody(harness.Process):
             "modules_enabled": ["disco", "roster", "saslauth"] + list(modules),
             "modules_disabled": ["s2s", "tls", "offline"],
         }
+        # External components (XEP-0114): `components` maps each name to its secret.
+        self.component_port = None
+        if components:
+            self.component_port = harness.free_port()
+            base["component_ports"] = [self.component_port]
+            base["component_interfaces"] = ["127.0.0.1"]
         if os.geteuid() == 0:
             base["run_as_root"] = True  # without it, a root start refuses and hangs
         base.update(options or {})
@@ -80,6 +86,8 @@ class Prosody(harness.Process):
         for host, host_options in hosts.items():
             text += '\nVirtualHost "%s"\n' % host + "".join("    " + line + "\n"
                                                         for line in options_text(host_options).splitlines())
+        for component, secret in (components or {}).items():
+            text += '\nComponent "%s"\n    component_secret = %s\n' % (component, lua(secret))
         self.config_path = os.path.join(self.dir, "prosody.cfg.lua")
         with open(self.config_path, "w") as f:
             f.write(text)

@@ -16,10 +16,14 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
-def query(port, jid, password, requests, timeout=30):
+def query(port, jid, password, requests, timeout=30, component=False, bound=None):
     """Logs in as `jid` and sends each request, a dict {"xml": "<payload/>", "type": "get"|"set",
-    "to": "domain"}, in order. Returns a list of Reply, one per request."""
-    job = {"port": port, "jid": jid, "password": password, "requests": requests}
+    "to": "domain"}, in order. Returns a list of Reply, one per request.
+
+    A `jid` without a local part and an empty password log in with SASL ANONYMOUS (RFC 4505), as
+    Jitsi's web clients do; `component=True` connects as an external component (XEP-0114) whose
+    secret is `password`. `bound`, a list, receives the JID the server gave the session."""
+    job = {"port": port, "jid": jid, "password": password, "requests": requests, "component": component}
     p = subprocess.run([SYSTEM_PYTHON, os.path.abspath(__file__)], input=json.dumps(job),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
     try:
@@ -28,6 +32,8 @@ def query(port, jid, password, requests, timeout=30):
         raise RuntimeError("the XMPP client failed (exit %d):\n%s%s" % (p.returncode, p.stdout, p.stderr[-3000:]))
     if answer.get("error"):
         raise RuntimeError("the XMPP client could not do its job: %s\n%s" % (answer["error"], p.stderr[-3000:]))
+    if bound is not None:
+        bound.append(answer.get("jid"))
     return [Reply(r) for r in answer["replies"]]
 
 
@@ -86,9 +92,15 @@ def _run(job):
     replies = []
     problems = []
 
-    class Client(slixmpp.ClientXMPP):
+    base = slixmpp.ComponentXMPP if job.get("component") else slixmpp.ClientXMPP
+    bound = []
+
+    class Client(base):
         def __init__(self):
-            super().__init__(job["jid"], job["password"])
+            if job.get("component"):
+                super().__init__(job["jid"], job["password"], "127.0.0.1", job["port"])
+            else:
+                super().__init__(job["jid"], job["password"])
             self.add_event_handler("session_start", self.on_session)
             self.add_event_handler("failed_auth", lambda _: self.give_up("authentication failed"))
             self.add_event_handler("connection_failed", lambda e: self.give_up("cannot connect: %s" % e))
@@ -98,9 +110,11 @@ def _run(job):
             self.disconnect()
 
         async def on_session(self, _):
+            bound.append(str(self.boundjid))
             try:
                 for r in job["requests"]:
-                    iq = self.make_iq(ito=r.get("to"), itype=r.get("type", "get"))
+                    iq = self.make_iq(ito=r.get("to"), itype=r.get("type", "get"),
+                                      ifrom=self.boundjid if job.get("component") else None)
                     iq.append(ET.fromstring(r["xml"]))
                     try:
                         reply = await iq.send(timeout=10)
@@ -113,15 +127,18 @@ def _run(job):
                 self.disconnect()
 
     client = Client()
-    client["feature_mechanisms"].unencrypted_plain = True
-    _connect_plain(client, "127.0.0.1", job["port"])
+    if job.get("component"):
+        client.connect("127.0.0.1", job["port"])
+    else:
+        client["feature_mechanisms"].unencrypted_plain = True
+        _connect_plain(client, "127.0.0.1", job["port"])
     try:
         client.loop.run_until_complete(asyncio.wait_for(client.disconnected, 25))
     except asyncio.TimeoutError:
         problems.append("no session within 25 s")
     if problems:
         return {"error": "; ".join(problems), "replies": replies}
-    return {"replies": replies}
+    return {"replies": replies, "jid": bound[0] if bound else None}
 
 
 if __name__ == "__main__":
