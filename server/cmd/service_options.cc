@@ -107,6 +107,7 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   if (c.mux_web_backend) o.streams.mux.web_backend = *c.mux_web_backend;
   o.streams.mux.web_sni = c.mux_web_sni;
   o.streams.mux.proxy_protocol = c.mux_proxy_protocol;
+  o.streams.mux.drain_timeout_s = c.mux_web_drain_timeout;
   o.streams.proxy_trusted = c.proxy_trusted_ips;
   if (o.streams.proxy_trusted.empty()) {  // a proxy on this host, the common case
     o.streams.proxy_trusted = {*core::IpRange::parse("127.0.0.0/8"), *core::IpRange::parse("::1")};

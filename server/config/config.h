@@ -65,6 +65,7 @@ struct Config {
   std::optional<core::SocketAddress> mux_web_backend;
   std::vector<std::string> mux_web_sni;  // lower case
   bool mux_proxy_protocol = false;       // PROXY v2 header to the web backend
+  uint32_t mux_web_drain_timeout = 60;   // seconds a web connection may make no progress
 
   // --- the check page (turnpike-admin check-link): HTTPS on its own port; 0: off
   uint16_t check_listening_port = 0;

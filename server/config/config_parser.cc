@@ -209,7 +209,8 @@ std::optional<ConfigError> validate_transports(Config& cfg) {
                     "(e.g. 127.0.0.1:4444)");
   }
   if (!cfg.mux_listening_port) {
-    for (const char* o : {"mux-web-backend", "mux-web-sni", "mux-proxy-protocol"}) {
+    for (const char* o :
+         {"mux-web-backend", "mux-web-sni", "mux-proxy-protocol", "mux-web-drain-timeout"}) {
       if (cfg.sites.count(o)) {
         cfg.notices.push_back(cfg.sites[o].file + ": '" + o +
                               "' has no effect without mux-listening-port");

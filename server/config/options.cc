@@ -285,6 +285,10 @@ const OptionSpec kOptions[] = {
     {"mux-proxy-protocol", OptionKind::Flag,
      "send a PROXY protocol v2 header to mux-web-backend, so it sees client addresses",
      set_flag<&Config::mux_proxy_protocol>},
+    {"mux-web-drain-timeout", OptionKind::Value,
+     "close a forwarded web connection when one side takes nothing of what waits for it, or it is "
+     "half-closed and nothing moves, for this many seconds (default 60, 1-3600)",
+     set_uint_in<uint32_t, &Config::mux_web_drain_timeout, 1, 3600>},
     // the check page
     {"check-listening-port", OptionKind::Value,
      "HTTPS port of the check page that turnpike-admin check-link links to (needs cert; "

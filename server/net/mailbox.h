@@ -1,22 +1,23 @@
-// Work handed to an event loop from other threads: post() queues a function and wakes the loop
+// Work handed to an event loop from other threads: post() queues a job and wakes the loop
 // (an eventfd), which runs everything queued, in order, on its own thread. The lock is held only
 // to swap the queue, never while a job runs; nothing on a relay path posts.
 #pragma once
 
 #include <event2/event.h>
 
-#include <functional>
 #include <mutex>
 #include <vector>
 
 #include "net/libevent_ptr.h"
 #include "net/unique_fd.h"
+#include "net/unique_function.h"
 
 namespace turnpike::net {
 
 class Mailbox {
  public:
-  using Job = std::function<void()>;
+  // Move-only: a job may carry what it hands over by value (unique_function.h).
+  using Job = UniqueFunction<void()>;
 
   // Jobs run on the thread that runs `base`.
   explicit Mailbox(event_base* base);

@@ -15,6 +15,9 @@ struct MuxOptions {
   core::SocketAddress web_backend;   // mux-web-backend
   std::vector<std::string> web_sni;  // mux-web-sni, lower case
   bool proxy_protocol = false;       // mux-proxy-protocol: PROXY v2 header to the backend
+  // mux-web-drain-timeout: a web connection that leaves bytes waiting for a side that takes none
+  // of them, or that is half-closed with nothing moving, for this long is closed.
+  uint32_t drain_timeout_s = 60;
 };
 
 struct StreamSettings {

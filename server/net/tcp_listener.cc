@@ -14,6 +14,7 @@
 #include "net/log.h"
 #include "net/sockets.h"
 #include "net/stream_connection.h"
+#include "net/stream_preamble.h"
 #include "net/worker.h"
 
 namespace turnpike::net {
@@ -115,10 +116,19 @@ void TcpListener::accept_ready() {
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // media: no Nagle delay
     log(LogLevel::Info, stream_kind_name(spec_.kind), " connection from ", peer->to_string(),
         " on ", spec_.address.to_string());
-    auto c = std::make_unique<StreamConnection>(worker_, spec_, std::move(fd), *peer,
+    auto stream = std::make_unique<Stream>(std::move(fd), StreamConnection::limits());
+    if (spec_.proxy_protocol || spec_.kind == StreamKind::Mux) {
+      // A PROXY header or the shared port's routing comes first.
+      auto p = std::make_unique<StreamPreamble>(worker_, spec_, std::move(stream), *peer,
+                                                std::move(slot), t.mono_ms);
+      StreamPreamble& ref = worker_.connections().add(std::move(p));
+      if (!ref.start()) worker_.connections().close(ref);
+      continue;
+    }
+    auto c = std::make_unique<StreamConnection>(worker_, spec_, std::move(stream), *peer,
                                                 std::move(slot), t.mono_ms);
     StreamConnection& ref = worker_.connections().add(std::move(c));
-    if (!ref.start()) worker_.connections().close(ref);
+    if (!ref.start(t)) worker_.connections().close(ref);
   }
 }
 

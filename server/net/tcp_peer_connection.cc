@@ -25,6 +25,14 @@ std::string connection_name(uint32_t id) {
 
 }  // namespace
 
+Stream::Limits TcpPeerConnection::limits() {
+  Stream::Limits l;
+  l.in = kPeerInput;
+  l.out = 64 * 1024;
+  l.in_initial = l.out_initial = 16384;  // bulk data: reads and sends of a useful size
+  return l;
+}
+
 std::unique_ptr<TcpPeerConnection> TcpPeerConnection::connect(Worker& w, uint32_t id,
                                                               const core::SocketAddress& from,
                                                               const core::SocketAddress& peer,
@@ -51,40 +59,25 @@ std::unique_ptr<TcpPeerConnection> TcpPeerConnection::connect(Worker& w, uint32_
     *error = "cannot connect to " + peer.to_string() + ": " + std::strerror(errno);
     return nullptr;
   }
-  return std::make_unique<TcpPeerConnection>(w, std::move(fd), peer, State::Connecting, id);
+  auto s = std::make_unique<Stream>(std::move(fd), limits(), /*connecting=*/true);
+  return std::make_unique<TcpPeerConnection>(w, std::move(s), peer, State::Connecting, id);
 }
 
-TcpPeerConnection::TcpPeerConnection(Worker& w, UniqueFd fd, const core::SocketAddress& peer,
-                                     State state, uint32_t id)
-    : worker_(w), fd_(std::move(fd)), peer_(peer), state_(state), id_(id) {}
+TcpPeerConnection::TcpPeerConnection(Worker& w, std::unique_ptr<Stream> stream,
+                                     const core::SocketAddress& peer, State state, uint32_t id)
+    : worker_(w), stream_(std::move(stream)), peer_(peer), state_(state), id_(id) {}
 
 TcpPeerConnection::~TcpPeerConnection() = default;
 
 bool TcpPeerConnection::start() {
-  read_ev_.reset(event_new(worker_.base(), fd_.get(), EV_READ | EV_PERSIST,
-                           &TcpPeerConnection::on_readable, this));
-  if (!read_ev_) return false;
-  if (state_ == State::Connecting) {
-    // Writable once the connect succeeded or failed (the outcome is in SO_ERROR).
-    connect_ev_.reset(
-        event_new(worker_.base(), fd_.get(), EV_WRITE, &TcpPeerConnection::on_connected, this));
-    return connect_ev_ && event_add(connect_ev_.get(), nullptr) == 0;
-  }
-  return event_add(read_ev_.get(), nullptr) == 0;
+  return stream_->attach(worker_.stream_loop(), *this);
 }
 
-void TcpPeerConnection::on_connected(evutil_socket_t, short, void* arg) {
-  static_cast<TcpPeerConnection*>(arg)->connected();
-}
-
-void TcpPeerConnection::connected() {
+void TcpPeerConnection::stream_connected(Stream&, int error) {
   if (closing()) return;
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   const relay::Now t = now();
-  if (err) {
-    reason_ = std::string("connect failed: ") + std::strerror(err);
+  if (error) {
+    reason_ = std::string("connect failed: ") + std::strerror(error);
     // The relay answers 447 and closes this (close_peer).
     relay_knows_ = true;
     worker_.server().on_peer_connected(id_, false, t);
@@ -92,48 +85,37 @@ void TcpPeerConnection::connected() {
     return;
   }
   state_ = State::Pending;
-  event_add(read_ev_.get(), nullptr);
   worker_.server().on_peer_connected(id_, true, t);
 }
 
-void TcpPeerConnection::on_readable(evutil_socket_t, short, void* arg) {
-  static_cast<TcpPeerConnection*>(arg)->readable();
-}
-
-void TcpPeerConnection::readable() {
+void TcpPeerConnection::stream_readable(Stream& s) {
+  // RFC 6062 §5.3: kept for the client until the ConnectionBind; the stream stops reading once
+  // its input is full.
   if (closing() || state_ != State::Pending) return;
-  // RFC 6062 §5.3: kept for the client until the ConnectionBind, within a bounded buffer.
-  if (!pending_.capacity()) pending_ = ByteBuffer(TcpDataPair::kBuffer);
-  for (;;) {
-    core::MutableBytes space = pending_.space();
-    if (space.empty()) {
-      event_del(read_ev_.get());  // full: TCP flow control holds the peer until the bind
-      return;
-    }
-    const ssize_t n = ::recv(fd_.get(), space.data(), space.size(), 0);
-    if (n > 0) {
-      pending_.commit(size_t(n));
-      if (size_t(n) < space.size()) return;
-      continue;
-    }
-    if (n == 0) return end("closed by the peer before the ConnectionBind");
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    return end(std::string("receive failed: ") + std::strerror(errno));
-  }
+  if (s.read_ended()) end("closed by the peer before the ConnectionBind");
 }
 
-void TcpPeerConnection::bind(StreamHandoff client) {
+void TcpPeerConnection::stream_failed(Stream&, const std::string& why) {
+  end(why);
+}
+
+bool TcpPeerConnection::bind(std::unique_ptr<Stream>& client,
+                             const core::SocketAddress& client_addr,
+                             std::optional<ConnectionLimits::Slot>& slot) {
   // A connection that ended meanwhile (its end has reached the relay, or is on its way) drops
   // the client's: the client sees its data connection close, as the peer's did.
-  if (closing() || state_ != State::Pending) return;
+  if (closing() || state_ != State::Pending) return false;
   state_ = State::Bound;
-  read_ev_.reset();
+  client_slot_ = std::move(slot);
   log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_),
-      " bound to the data connection from ", client.peer.to_string());
-  pair_ = std::make_unique<TcpDataPair>(worker_.base(), *this, std::move(fd_), std::move(pending_),
-                                        std::move(client));
-  pair_->start(now().mono_ms);
+      " bound to the data connection from ", client_addr.to_string());
+  // What the peer sent before the bind is in its stream's input and goes first; what the client
+  // sent after its ConnectionBind is in the client's input, after the ConnectionBind response
+  // still queued there.
+  splice_ = std::make_unique<Splice>(worker_.stream_loop(), static_cast<Splice::Owner&>(*this),
+                                     std::move(client), std::move(stream_), Splice::Options{});
+  splice_->start(now().mono_ms);
+  return true;
 }
 
 void TcpPeerConnection::close_by_relay() {
@@ -146,9 +128,8 @@ void TcpPeerConnection::close_by_relay() {
 void TcpPeerConnection::end(const std::string& why) {
   if (closing()) return;
   if (reason_.empty()) reason_ = why;
-  if (pair_) pair_->stop();
-  connect_ev_.reset();
-  read_ev_.reset();
+  if (splice_) splice_->stop();
+  if (stream_) stream_->close_now();
   worker_.connections().close(*this);
   if (!relay_knows_) {
     relay_knows_ = true;
@@ -166,14 +147,14 @@ void TcpPeerConnection::ended(const std::string& why) {
 }
 
 void TcpPeerConnection::tick(const relay::Now& now) {
-  if (pair_) pair_->tick(now.mono_ms);
+  if (splice_) splice_->tick(now.mono_ms);
 }
 
 void TcpPeerConnection::finish(const relay::Now&) {
-  if (pair_) {
+  if (splice_) {
     log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_),
-        " closed (", reason_, "): ", pair_->bytes_to_peer(), " B to the peer, ",
-        pair_->bytes_to_client(), " B to the client");
+        " closed (", reason_, "): ", splice_->a_to_b(), " B to the peer, ", splice_->b_to_a(),
+        " B to the client");
   } else {
     log(LogLevel::Info, "tcp peer ", peer_.to_string(), " connection ", connection_name(id_),
         " closed: ", reason_);

@@ -6,9 +6,9 @@
 //   Connecting --(connected: Server::on_peer_connected)--> Pending --(bind)--> Bound --> closed
 //                                      accepted (§5.3) --> Pending
 //
-// Pending: what the peer sends is read into a buffer of TcpDataPair::kBuffer bytes, to be
-// relayed after the ConnectionBind (§5.3); once it is full, reading stops and TCP flow control
-// holds the peer. Bound: a TcpDataPair splices it with the client's data connection.
+// Pending: what the peer sends waits in its stream's input (at most kPeerInput bytes), to be
+// relayed after the ConnectionBind (§5.3); once that is full, the stream stops reading and TCP
+// flow control holds the peer. Bound: a Splice relays it and the client's data connection.
 //
 // It is a Connection of its worker, so it is destroyed from the top of the event loop, never
 // inside one of its callbacks. Whatever ends it (the peer, the client's data connection, the
@@ -18,15 +18,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/socket_address.h"
-#include "net/byte_buffer.h"
+#include "net/connection_limits.h"
 #include "net/connection_set.h"
-#include "net/libevent_ptr.h"
-#include "net/stream_handoff.h"
-#include "net/tcp_data_pair.h"
-#include "net/unique_fd.h"
+#include "net/splice.h"
+#include "net/stream.h"
 
 namespace turnpike::relay {
 // The relay's handle of a peer TCP connection (relay/types.h) is a TcpPeerConnection.
@@ -42,9 +41,13 @@ class Worker;
 
 class TcpPeerConnection final : public Connection,
                                 public relay::PeerConnection,
-                                public TcpDataPair::Owner {
+                                private Stream::Handler,
+                                private Splice::Owner {
  public:
   enum class State : uint8_t { Connecting, Pending, Bound };
+  // What a peer may send before the ConnectionBind, kept for the client (§5.3).
+  static constexpr size_t kPeerInput = 64 * 1024;
+  static Stream::Limits limits();
 
   // Connect (RFC 6062 §5.2): a non-blocking connection from `from`, the relayed address (the
   // allocation's listener has SO_REUSEPORT, so the address can be bound again), to `peer`.
@@ -54,8 +57,8 @@ class TcpPeerConnection final : public Connection,
                                                     const core::SocketAddress& peer,
                                                     std::string* error);
   // A connection accepted on a relayed address (RFC 6062 §5.3); its id comes with set_id().
-  TcpPeerConnection(Worker& w, UniqueFd fd, const core::SocketAddress& peer, State state,
-                    uint32_t id);
+  TcpPeerConnection(Worker& w, std::unique_ptr<Stream> stream, const core::SocketAddress& peer,
+                    State state, uint32_t id);
   ~TcpPeerConnection() override;
 
   // Registers its events. False when that failed (close it).
@@ -64,8 +67,11 @@ class TcpPeerConnection final : public Connection,
   State state() const { return state_; }
 
   // RFC 6062 §5.4: the client's data connection for this peer connection; from now on the two
-  // are spliced.
-  void bind(StreamHandoff client);
+  // are spliced. `slot` is the data connection's place in the per-address count. Both are
+  // taken only when this returns true; a peer connection that ended meanwhile leaves them (the
+  // caller is inside the client stream's callback, where the stream must not be destroyed).
+  bool bind(std::unique_ptr<Stream>& client, const core::SocketAddress& client_addr,
+            std::optional<ConnectionLimits::Slot>& slot);
   // Worker::close_peer: the relay is done with it.
   void close_by_relay();
 
@@ -74,27 +80,25 @@ class TcpPeerConnection final : public Connection,
   void finish(const relay::Now& now) override;
 
  private:
-  static void on_connected(evutil_socket_t, short, void* arg);
-  static void on_readable(evutil_socket_t, short, void* arg);
-  void connected();
-  void readable();
-  // Closes, and tells the relay (once) unless the relay itself closed it.
-  void end(const std::string& why);
-
-  // TcpDataPair::Owner
+  // Stream::Handler (Connecting and Pending)
+  void stream_connected(Stream& s, int error) override;
+  void stream_readable(Stream& s) override;
+  void stream_failed(Stream& s, const std::string& why) override;
+  // Splice::Owner (Bound)
   void relayed(size_t to_peer, size_t to_client) override;
   void ended(const std::string& why) override;
 
+  // Closes, and tells the relay (once) unless the relay itself closed it.
+  void end(const std::string& why);
+
   Worker& worker_;
-  UniqueFd fd_;
-  EventPtr connect_ev_;
-  EventPtr read_ev_;
+  std::unique_ptr<Stream> stream_;  // until bound
   core::SocketAddress peer_;
   State state_;
   uint32_t id_;
   bool relay_knows_ = false;  // the relay closed it, or was told that it closed
-  ByteBuffer pending_;        // Pending: what the peer sent before the ConnectionBind
-  std::unique_ptr<TcpDataPair> pair_;
+  std::optional<ConnectionLimits::Slot> client_slot_;
+  std::unique_ptr<Splice> splice_;  // Bound: a = the client's data connection, b = the peer
   std::string reason_;
 };
 

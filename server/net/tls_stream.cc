@@ -10,15 +10,15 @@
 
 namespace turnpike::net {
 
-std::unique_ptr<TlsStream> TlsStream::accept(SSL_CTX* ctx, std::string* error) {
+std::unique_ptr<TlsStream> TlsStream::accept(SSL_CTX* ctx, const Sizes& sizes, std::string* error) {
   std::unique_ptr<TlsStream> s(new TlsStream);
   ERR_clear_error();
   s->ssl_.reset(SSL_new(ctx));
   BIO* internal = nullptr;
   BIO* network = nullptr;
   // BIO_new_bio_pair(bio1, writebuf1, bio2, writebuf2): what SSL writes to `internal` waits in
-  // a buffer of kOutboundSize; what we write to `network` waits in one of kInboundSize.
-  if (!s->ssl_ || BIO_new_bio_pair(&internal, kOutboundSize, &network, kInboundSize) != 1) {
+  // a buffer of sizes.outbound; what we write to `network` waits in one of sizes.inbound.
+  if (!s->ssl_ || BIO_new_bio_pair(&internal, sizes.outbound, &network, sizes.inbound) != 1) {
     *error = "cannot create a TLS session: " + openssl_errors();
     return nullptr;
   }
@@ -34,6 +34,10 @@ core::MutableBytes TlsStream::inbound_space() {
   const ossl_ssize_t n = BIO_nwrite0(network_.get(), &p);
   if (n <= 0) return {};
   return core::MutableBytes(reinterpret_cast<uint8_t*>(p), size_t(n));
+}
+
+size_t TlsStream::inbound_room() const {
+  return BIO_ctrl_get_write_guarantee(network_.get());
 }
 
 void TlsStream::inbound_commit(size_t n) {
@@ -89,6 +93,11 @@ TlsStream::Io TlsStream::read(uint8_t* out, size_t cap, size_t* n) {
 
 bool TlsStream::has_room_for(size_t plaintext) const {
   return BIO_ctrl_get_write_guarantee(internal_) >= plaintext + kRecordSlack;
+}
+
+size_t TlsStream::room() const {
+  const size_t free = BIO_ctrl_get_write_guarantee(internal_);
+  return free > kRecordSlack ? std::min(free - kRecordSlack, kMaxRecordPlaintext) : 0;
 }
 
 bool TlsStream::write(core::Bytes data) {

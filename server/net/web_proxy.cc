@@ -1,8 +1,8 @@
 #include "net/web_proxy.h"
 
-#include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -12,122 +12,88 @@
 #include "core/proxy_protocol.h"
 #include "net/clock.h"
 #include "net/log.h"
+#include "net/sockets.h"
 #include "net/worker.h"
 
 namespace turnpike::net {
 
-WebProxy::WebProxy(Worker& w, UniqueFd client, const core::SocketAddress& client_addr,
-                   const core::SocketAddress& local, std::optional<ConnectionLimits::Slot> slot)
-    : worker_(w), client_addr_(client_addr), local_(local), slot_(std::move(slot)) {
-  client_.reset(bufferevent_socket_new(w.base(), client.release(), BEV_OPT_CLOSE_ON_FREE));
-}
+WebProxy::WebProxy(Worker& w, std::unique_ptr<Stream> client,
+                   const core::SocketAddress& client_addr, const core::SocketAddress& local,
+                   std::optional<ConnectionLimits::Slot> slot, int64_t now_ms)
+    : worker_(w),
+      client_(std::move(client)),
+      client_addr_(client_addr),
+      local_(local),
+      slot_(std::move(slot)),
+      connect_deadline_ms_(now_ms + kConnectTimeoutMs) {}
 
 WebProxy::~WebProxy() = default;
 
-bool WebProxy::start(core::Bytes first) {
-  backend_.reset(bufferevent_socket_new(worker_.base(), -1, BEV_OPT_CLOSE_ON_FREE));
-  if (!client_ || !backend_) {
+bool WebProxy::start() {
+  const core::SocketAddress& to = worker_.stream_settings().mux.web_backend;
+  // Nothing more is read from the client until the backend is there to take it.
+  client_->set_handler(*this);
+  client_->pause_reading(true);
+  client_->raise_limits(kClientIn, kClientOut);
+  UniqueFd fd = new_socket(to.ip().family(), SOCK_STREAM);
+  sockaddr_storage ss;
+  const socklen_t len = to.to_sockaddr(ss);
+  if (!fd ||
+      (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS)) {
+    end("cannot connect to mux-web-backend " + to.to_string() + ": " + std::strerror(errno), true);
+    return false;
+  }
+  const int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  Stream::Limits l;
+  l.in = kBackendIn;
+  l.out = kBackendOut;
+  l.in_initial = l.out_initial = 16384;
+  backend_ = std::make_unique<Stream>(std::move(fd), l, /*connecting=*/true);
+  if (!backend_->attach(worker_.stream_loop(), *this)) {
     end("out of memory", true);
     return false;
   }
-  for (bufferevent* b : {client_.get(), backend_.get()}) {
-    bufferevent_setcb(b, &WebProxy::on_read, &WebProxy::on_write, &WebProxy::on_event, this);
-  }
-  evbuffer* to_backend = bufferevent_get_output(backend_.get());
   if (worker_.stream_settings().mux.proxy_protocol) {
     // PROXY protocol §2.2: the header comes first, before any byte of the client.
     uint8_t header[core::kProxyV2MaxWritten];
     const size_t n = core::write_proxy_v2(client_addr_, local_, header);
-    evbuffer_add(to_backend, header, n);
+    backend_->write_whole(core::Bytes(header, n));
   }
-  evbuffer_add(to_backend, first.data(), first.size());
-  sockaddr_storage ss;
-  const socklen_t len = worker_.stream_settings().mux.web_backend.to_sockaddr(ss);
-  // A backend that does not answer within 10 s is given up (the timeout covers the connect).
-  const timeval connect_timeout{10, 0};
-  bufferevent_set_timeouts(backend_.get(), nullptr, &connect_timeout);
-  if (bufferevent_socket_connect(backend_.get(), reinterpret_cast<sockaddr*>(&ss), int(len)) != 0) {
-    end("cannot connect to mux-web-backend " +
-            worker_.stream_settings().mux.web_backend.to_string() + ": " + std::strerror(errno),
-        true);
-    return false;
-  }
-  // Nothing is read from the client until the backend is there to take it.
-  bufferevent_disable(client_.get(), EV_READ);
   return true;
 }
 
-void WebProxy::on_read(bufferevent* bev, void* arg) {
-  static_cast<WebProxy*>(arg)->moved(bev);
-}
-void WebProxy::on_write(bufferevent* bev, void* arg) {
-  static_cast<WebProxy*>(arg)->drained(bev);
-}
-void WebProxy::on_event(bufferevent* bev, short what, void* arg) {
-  static_cast<WebProxy*>(arg)->event(bev, what);
-}
-
-void WebProxy::moved(bufferevent* from) {
+void WebProxy::stream_connected(Stream&, int error) {
   if (closing()) return;
-  bufferevent* to = other(from);
-  evbuffer* out = bufferevent_get_output(to);
-  evbuffer_add_buffer(out, bufferevent_get_input(from));
-  if (evbuffer_get_length(out) >= kMaxBuffered) {
-    // Back-pressure: stop reading `from` until `to` has taken half of it.
-    bufferevent_disable(from, EV_READ);
-    bufferevent_setwatermark(to, EV_WRITE, kMaxBuffered / 2, 0);
-  }
-}
-
-void WebProxy::drained(bufferevent* to) {
-  if (closing()) return;
-  if (draining_) {
-    if (evbuffer_get_length(bufferevent_get_output(to)) == 0) end(reason_);
-    return;
-  }
-  // `to` took enough: read its source again.
-  bufferevent_setwatermark(to, EV_WRITE, 0, 0);
-  bufferevent_enable(other(to), EV_READ);
-}
-
-void WebProxy::event(bufferevent* bev, short what) {
-  if (closing()) return;
-  if (bev == backend_.get() && (what & BEV_EVENT_CONNECTED)) {
-    connected_ = true;
-    bufferevent_set_timeouts(backend_.get(), nullptr, nullptr);
-    const int one = 1;
-    setsockopt(bufferevent_getfd(backend_.get()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    bufferevent_enable(backend_.get(), EV_READ | EV_WRITE);
-    bufferevent_enable(client_.get(), EV_READ | EV_WRITE);
-    return;
-  }
-  if (draining_) {
-    end(reason_);  // the side being drained failed too: nothing more can be delivered
-    return;
-  }
-  const bool from_client = bev == client_.get();
-  if (!connected_ && !from_client) {
-    const char* why =
-        (what & BEV_EVENT_TIMEOUT) ? "timed out" : std::strerror(EVUTIL_SOCKET_ERROR());
+  if (error) {
     end("cannot connect to mux-web-backend " +
-            worker_.stream_settings().mux.web_backend.to_string() + ": " + why,
+            worker_.stream_settings().mux.web_backend.to_string() + ": " + std::strerror(error),
         true);
     return;
   }
-  // EOF or an error on one side: hand the other what is still buffered for it, then end.
-  std::string why = std::string(from_client ? "client" : "web backend") +
-                    ((what & BEV_EVENT_EOF) ? " closed" : " failed");
-  bufferevent* to = other(bev);
-  bufferevent_disable(bev, EV_READ);
-  if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_input(bev))) moved(bev);
-  if (evbuffer_get_length(bufferevent_get_output(to)) == 0) {
-    end(why);
-    return;
+  client_->pause_reading(false);
+  Splice::Options o;
+  o.end = Splice::End::HalfClose;
+  o.drain_ms = int64_t(worker_.stream_settings().mux.drain_timeout_s) * 1000;
+  o.a_name = "client";
+  o.b_name = "web backend";
+  splice_ = std::make_unique<Splice>(worker_.stream_loop(), static_cast<Splice::Owner&>(*this),
+                                     std::move(client_), std::move(backend_), o);
+  splice_->start(now().mono_ms);
+}
+
+void WebProxy::stream_failed(Stream& s, const std::string& why) {
+  end(std::string(&s == client_.get() ? "client: " : "web backend: ") + why);
+}
+
+void WebProxy::tick(const relay::Now& now) {
+  if (splice_) {
+    splice_->tick(now.mono_ms);
+  } else if (now.mono_ms >= connect_deadline_ms_) {
+    end("cannot connect to mux-web-backend " +
+            worker_.stream_settings().mux.web_backend.to_string() + ": timed out",
+        true);
   }
-  draining_ = true;
-  reason_ = why;
-  bufferevent_disable(to, EV_READ);
-  bufferevent_setwatermark(to, EV_WRITE, 0, 0);
 }
 
 void WebProxy::end(const std::string& why, bool notice) {
@@ -137,9 +103,9 @@ void WebProxy::end(const std::string& why, bool notice) {
     log(LogLevel::Notice, "web connection from ", client_addr_.to_string(), " on ",
         local_.to_string(), ": ", why);
   }
-  for (bufferevent* b : {client_.get(), backend_.get()}) {
-    if (b) bufferevent_disable(b, EV_READ | EV_WRITE);
-  }
+  if (splice_) splice_->stop();
+  if (client_) client_->close_now();
+  if (backend_) backend_->close_now();
   worker_.connections().close(*this);
 }
 

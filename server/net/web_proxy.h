@@ -4,65 +4,68 @@
 // it listened on the port itself. With mux-proxy-protocol a PROXY v2 header goes first, so the
 // backend sees the client's address (nginx: `listen 4444 ssl proxy_protocol`).
 //
-// Each direction buffers at most kMaxBuffered bytes: beyond that, reading from the sending side
-// stops until the other side catches up (TCP flow control, nothing dropped: this is HTTP, not
-// media).
+// The two are a Splice that passes half-closes on (Splice::End::HalfClose): a client may shut
+// its write side and still read the answer, the web server may close first and still read.
+// Each direction holds at most kClientIn + kBackendOut (or kBackendIn + kClientOut) bytes:
+// beyond that, reading from the sending side stops until the other side catches up (TCP flow
+// control, nothing dropped: this is HTTP, not media). A side that takes nothing of what waits
+// for it, or a half-closed connection on which nothing moves, is closed after
+// mux-web-drain-timeout.
 #pragma once
-
-#include <event2/bufferevent.h>
 
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "core/bytes.h"
 #include "core/socket_address.h"
 #include "net/connection_limits.h"
 #include "net/connection_set.h"
-#include "net/unique_fd.h"
+#include "net/splice.h"
+#include "net/stream.h"
 
 namespace turnpike::net {
 
 class Worker;
 
-struct BufferEventDeleter {
-  void operator()(bufferevent* b) const { bufferevent_free(b); }  // closes its socket too
-};
-using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventDeleter>;
-
-class WebProxy final : public Connection {
+class WebProxy final : public Connection, private Stream::Handler, private Splice::Owner {
  public:
-  static constexpr size_t kMaxBuffered = 256 * 1024;
+  static constexpr size_t kClientIn = 64 * 1024;
+  static constexpr size_t kClientOut = 128 * 1024;
+  static constexpr size_t kBackendIn = 64 * 1024;
+  static constexpr size_t kBackendOut = 128 * 1024;
+  static constexpr int64_t kConnectTimeoutMs = 10'000;
 
-  WebProxy(Worker& w, UniqueFd client, const core::SocketAddress& client_addr,
-           const core::SocketAddress& local, std::optional<ConnectionLimits::Slot> slot);
+  // `client` holds what was read from it so far (the ClientHello) in its input.
+  WebProxy(Worker& w, std::unique_ptr<Stream> client, const core::SocketAddress& client_addr,
+           const core::SocketAddress& local, std::optional<ConnectionLimits::Slot> slot,
+           int64_t now_ms);
   ~WebProxy() override;
-  // Connects to the backend and queues `first` (what was read from the client) for it.
-  bool start(core::Bytes first);
+  // Connects to the backend; what the client sent goes first once it is there.
+  bool start();
 
+  void tick(const relay::Now& now) override;
   void finish(const relay::Now& now) override;
 
  private:
-  static void on_read(bufferevent* bev, void* arg);
-  static void on_write(bufferevent* bev, void* arg);
-  static void on_event(bufferevent* bev, short what, void* arg);
-  void moved(bufferevent* from);
-  void drained(bufferevent* to);
-  void event(bufferevent* bev, short what);
-  bufferevent* other(bufferevent* b) const {
-    return b == client_.get() ? backend_.get() : client_.get();
-  }
+  // Stream::Handler, while the backend connects
+  void stream_readable(Stream&) override {}
+  void stream_connected(Stream& s, int error) override;
+  void stream_failed(Stream& s, const std::string& why) override;
+  // Splice::Owner
+  void relayed(size_t, size_t) override {}
+  void ended(const std::string& why) override { end(why); }
+
   void end(const std::string& why, bool notice = false);
 
   Worker& worker_;
+  std::unique_ptr<Stream> client_;  // until connected
+  std::unique_ptr<Stream> backend_;
   core::SocketAddress client_addr_;
   core::SocketAddress local_;
   std::optional<ConnectionLimits::Slot> slot_;
-  BufferEventPtr client_;
-  BufferEventPtr backend_;
-  bool connected_ = false;
-  bool draining_ = false;  // one side has closed: deliver what is buffered to the other, then end
+  std::unique_ptr<Splice> splice_;
+  int64_t connect_deadline_ms_;
   std::string reason_;
 };
 

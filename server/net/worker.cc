@@ -34,6 +34,7 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
     : index_(index),
       shared_(shared),
       base_(event_base_new()),
+      stream_loop_(base_.get()),
       batch_(std::make_unique<RecvBatch>()),
       events_(std::move(realm)) {
   server_ = std::make_unique<relay::Server>(
@@ -109,14 +110,15 @@ void Worker::start() {
 void Worker::flush_sends() {
   sender_.flush();
   batch_->release_all();
+  stream_loop_.flush();
 }
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::post(std::function<void(Worker&)> f) {
-  mailbox_->post([this, f = std::move(f)] { f(*this); });
+void Worker::post(WorkerJob job) {
+  mailbox_->post([this, job = std::move(job)]() mutable { job(*this); });
 }
 
 void Worker::request_stop() {
@@ -316,8 +318,9 @@ void Worker::accept_peers(relay::RelaySocket& s) {
     if (!peer) continue;
     const int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto stream = std::make_unique<Stream>(std::move(fd), TcpPeerConnection::limits());
     TcpPeerConnection& c = connections_->add(std::make_unique<TcpPeerConnection>(
-        *this, std::move(fd), *peer, TcpPeerConnection::State::Pending, 0));
+        *this, std::move(stream), *peer, TcpPeerConnection::State::Pending, 0));
     // The relay checks the permission (RFC 6062 §5.3) and either sends the ConnectionAttempt or
     // closes the connection (close_peer).
     const uint32_t id = server_->on_peer_accepted(*s.owner, &c, *peer, t);
@@ -361,11 +364,11 @@ bool Worker::move_client(const relay::ClientRef& c, uint8_t worker, core::Bytes)
   return s->detach_to_worker(*shared_.workers[worker - 1]);
 }
 
-void Worker::adopt(StreamHandoff moved) {
+void Worker::adopt(MovingClient moved) {
   const relay::Now t = now();
   auto c = std::make_unique<StreamConnection>(*this, std::move(moved), t.mono_ms);
   StreamConnection& ref = connections_->add(std::move(c));
-  if (!ref.start_moved(t)) connections_->close(ref);
+  if (!ref.start(t)) connections_->close(ref);
 }
 
 }  // namespace turnpike::net

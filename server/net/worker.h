@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,12 +17,13 @@
 #include "net/log_budget.h"
 #include "net/mailbox.h"
 #include "net/shared_state.h"
-#include "net/stream_handoff.h"
+#include "net/stream_loop.h"
 #include "net/tcp_listener.h"
 #include "net/tls_context.h"
 #include "net/udp.h"
 #include "net/udp_sender.h"
 #include "net/unique_fd.h"
+#include "net/unique_function.h"
 #include "net/worker_events.h"
 #include "relay/relay_io.h"
 #include "relay/server.h"
@@ -50,6 +50,10 @@ namespace turnpike::net {
 
 class Worker;
 class DtlsListener;
+struct MovingClient;
+
+// A job for a worker's thread (Worker::post); move-only (unique_function.h).
+using WorkerJob = UniqueFunction<void(Worker&)>;
 
 class UdpListener final : public ClientTransport {
  public:
@@ -91,8 +95,8 @@ class Worker final : public relay::RelayIo {
 
   void start();
   void join();
-  // Runs `f` on the worker's thread. Thread-safe.
-  void post(std::function<void(Worker&)> f);
+  // Runs `job` on the worker's thread. Thread-safe.
+  void post(WorkerJob job);
   // Ends every session (reason: shutdown) and leaves the event loop.
   void request_stop();
 
@@ -116,7 +120,7 @@ class Worker final : public relay::RelayIo {
 
   // RFC 6062: takes up a client connection that another worker moved here (move_client), on
   // this worker's thread (post).
-  void adopt(StreamHandoff moved);
+  void adopt(MovingClient moved);
 
   uint64_t send_drops() const { return send_drops_ + sender_.stats().dropped; }
   const UdpSender::Stats& send_stats() const { return sender_.stats(); }
@@ -124,6 +128,7 @@ class Worker final : public relay::RelayIo {
 
   // For the TCP/TLS/DTLS side (stream_connection, dtls_listener, web_proxy).
   ConnectionSet& connections() { return *connections_; }
+  StreamLoop& stream_loop() { return stream_loop_; }
   ConnectionLimits& limits() { return shared_.connections; }
   const StreamSettings& stream_settings() const { return shared_.streams; }
   const core::DtlsCookie& dtls_cookie() const { return shared_.dtls_cookie; }
@@ -145,7 +150,8 @@ class Worker final : public relay::RelayIo {
   // Sends a datagram from a UDP socket of this worker: deferred to the end of the receive batch
   // when the bytes are still in a receive slot (relayed data), at once otherwise.
   void send_udp(int fd, const core::SocketAddress& to, core::Bytes data);
-  // Sends what send_udp() queued and frees the receive slots it pointed into.
+  // Sends what send_udp() queued and frees the receive slots it pointed into, and what the
+  // round queued on streams (stream_loop.h).
   void flush_sends();
 
   friend class UdpListener;
@@ -153,6 +159,7 @@ class Worker final : public relay::RelayIo {
   unsigned index_;
   SharedState& shared_;
   EventBasePtr base_;
+  StreamLoop stream_loop_;  // outlives every stream (connections_ is destroyed first)
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::unique_ptr<RecvBatch> batch_;
   UdpSender sender_;        // relayed datagrams of this event-loop round (udp_sender.h)

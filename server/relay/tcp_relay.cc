@@ -1,7 +1,7 @@
 // RFC 6062 TCP relay: Connect (§5.2), peers connecting to a relayed address (§5.3),
 // ConnectionBind (§5.4), and the connect and ConnectionBind deadlines. The sockets, the
 // splicing of data connections and the move of a ConnectionBind's connection to the worker
-// that owns its id are the network layer's (net/tcp_peer_connection.h, net/tcp_data_pair.h).
+// that owns its id are the network layer's (net/tcp_peer_connection.h, net/splice.h).
 #include <array>
 #include <cstdint>
 #include <cstring>

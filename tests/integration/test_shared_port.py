@@ -1,8 +1,10 @@
 """Port 443 without nginx: one TLS port (mux-listening-port) shared by turnpike and a web
 server. A real HTTPS client (curl) reaches the web backend through it while a TURN client
 (turnutils_uclient over TLS) relays through the same port; routing follows ALPN and SNI; the
-backend can get a PROXY v2 header with the client's address; and turnpike's own listeners
-behind another proxy (tcp-proxy-port, tls-proxy-port) read PROXY v1/v2 headers."""
+backend can get a PROXY v2 header with the client's address; the pass-through keeps half-closed
+connections working both ways and closes a side that stops reading after mux-web-drain-timeout;
+and turnpike's own listeners behind another proxy (tcp-proxy-port, tls-proxy-port) read PROXY
+v1/v2 headers."""
 import os
 import re
 import shutil
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import certs, harness, stun  # noqa: E402
@@ -130,6 +133,172 @@ class SharedPort(harness.TestCase):
         self.assertNotEqual(rc, 0, out)
         self.server.wait_for_log(r"cannot connect to mux-web-backend 127\.0\.0\.1:\d+: Connection refused")
         self.assertEqual(certs.served_certificate(self.mux_port), certs.der_of(self.turn_cert))
+
+
+def client_hello(alpn, server_name="web.test"):
+    """The first flight of a real TLS client (Python's OpenSSL) offering `alpn`."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(alpn)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def recv_until_eof(sock, timeout=10):
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+class RawBackend:
+    """A TCP server standing in for the web server, byte for byte (the shared port forwards
+    without terminating TLS, so what follows the ClientHello may be anything): each accepted
+    connection is handed to `serve(conn)` on a thread; what that returns is kept."""
+
+    def __init__(self, serve):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.results = []
+        self.errors = []
+        self.done = threading.Event()
+
+        def run():
+            try:
+                conn, _ = self.sock.accept()
+                with conn:
+                    self.results.append(serve(conn))
+            except Exception as e:  # the test reports it
+                self.errors.append(e)
+            finally:
+                self.done.set()
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+
+class WebPassThrough(harness.TestCase):
+    """The web side of the shared port as a splice that passes half-closes on, with a drain
+    deadline (net/splice.h)."""
+
+    def start(self, backend, extra=()):
+        self.addCleanup(backend.close)
+        certdir = tempfile.mkdtemp(prefix="turnpike-mux-half-")
+        self.addCleanup(shutil.rmtree, certdir, True)
+        cert, key, _ = certs.Ca(certdir).issue("turn")
+        self.mux_port = harness.free_port()
+        self.server = self.turnpike(["use-auth-secret", "static-auth-secret=" + SECRET, "cert=" + cert,
+                                     "pkey=" + key, "no-tls", "mux-listening-port=%d" % self.mux_port,
+                                     "mux-web-backend=127.0.0.1:%d" % backend.port, "verbose"] + list(extra))
+
+    def connect(self):
+        c = socket.create_connection(("127.0.0.1", self.mux_port), timeout=10)
+        self.addCleanup(c.close)
+        return c
+
+    def test_backend_answers_after_the_client_shut_its_write_side(self):
+        hello = client_hello(["http/1.1"])
+
+        def serve(conn):
+            request = recv_until_eof(conn)  # everything the client sends, up to its FIN
+            time.sleep(0.3)                 # answering well after the FIN reached us
+            conn.sendall(b"answer to %d bytes" % len(request))
+            conn.shutdown(socket.SHUT_WR)
+            return request
+
+        backend = RawBackend(serve)
+        self.start(backend)
+        c = self.connect()
+        c.sendall(hello + b"REQUEST")
+        c.shutdown(socket.SHUT_WR)
+        answer = recv_until_eof(c)
+        self.assertTrue(backend.done.wait(10))
+        self.assertEqual(backend.errors, [])
+        self.assertEqual(backend.results, [hello + b"REQUEST"])  # byte for byte, then the FIN
+        self.assertEqual(answer, b"answer to %d bytes" % (len(hello) + 7))
+        self.server.wait_for_log(r"web connection from 127\.0\.0\.1:\d+ forwarded to 127\.0\.0\.1:%d "
+                                 r"ended: closed by both sides" % backend.port)
+
+    def test_client_still_sends_after_the_backend_shut_its_write_side(self):
+        hello = client_hello(["h2", "http/1.1"])
+
+        def serve(conn):
+            conn.settimeout(10)
+            first = b""
+            while len(first) < len(hello):
+                first += conn.recv(65536)
+            conn.sendall(b"server done talking")
+            conn.shutdown(socket.SHUT_WR)  # the backend finishes first ...
+            return first, recv_until_eof(conn)  # ... and still reads what the client says
+
+        backend = RawBackend(serve)
+        self.start(backend)
+        c = self.connect()
+        c.sendall(hello)
+        self.assertEqual(recv_until_eof(c), b"server done talking")  # then EOF: the FIN passed on
+        c.sendall(b"LATE WORDS")
+        c.shutdown(socket.SHUT_WR)
+        self.assertTrue(backend.done.wait(10))
+        self.assertEqual(backend.errors, [])
+        self.assertEqual(backend.results, [(hello, b"LATE WORDS")])
+        self.server.wait_for_log(r"forwarded to 127\.0\.0\.1:%d ended: closed by both sides" % backend.port)
+
+    def test_a_client_that_stops_reading_is_closed_after_the_drain_deadline(self):
+        hello = client_hello(["http/1.1"])
+        sent = {}
+
+        def serve(conn):
+            conn.settimeout(30)
+            conn.recv(65536)
+            total = 0
+            chunk = b"x" * 65536
+            try:
+                while total < 200 << 20:  # far more than any buffer on the way holds
+                    total += conn.send(chunk)
+            except OSError as e:  # turnpike closed the connection
+                sent["error"] = e
+            sent["total"] = total
+            return total
+
+        backend = RawBackend(serve)
+        self.start(backend, ["mux-web-drain-timeout=2"])
+        c = self.connect()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.sendall(hello)
+        started = time.time()
+        # The client reads nothing from now on.
+        self.assertTrue(backend.done.wait(20), "the backend was never cut off")
+        elapsed = time.time() - started
+        self.assertIsInstance(sent.get("error"), OSError, sent)
+        self.assertLess(sent["total"], 20 << 20, sent)  # held back by flow control, not buffered
+        self.assertGreaterEqual(elapsed, 2 - 0.5)
+        self.assertLess(elapsed, 10)
+        self.server.wait_for_log(r"ended: the client took nothing for 2 s \(drain deadline\)")
+        # And the client's side was closed too.
+        c.settimeout(5)
+        got = 0
+        try:
+            while True:
+                chunk = c.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+        except ConnectionResetError:
+            pass
+        self.assertLess(got, sent["total"] + 1)
 
 
 def proxy_v2(src_ip, src_port, dst_ip, dst_port):

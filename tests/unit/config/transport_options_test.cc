@@ -31,6 +31,7 @@ TEST(TransportOptions, Defaults) {
   EXPECT_EQ(c.max_connections_per_ip, 512u);
   EXPECT_EQ(c.mux_listening_port, 0);
   EXPECT_FALSE(c.mux_proxy_protocol);
+  EXPECT_EQ(c.mux_web_drain_timeout, 60u);
 }
 
 TEST(TransportOptions, TcpRelayOptions) {
@@ -83,6 +84,15 @@ TEST(TransportOptions, BadValues) {
   ASSERT_TRUE(e);
   e = load("max-allocate-timeout=-1\n");
   ASSERT_TRUE(e);
+  for (const char* bad : {"0", "3601", "ten"}) {
+    e = load(std::string("mux-web-drain-timeout=") + bad + "\n");
+    ASSERT_TRUE(e) << bad;
+    EXPECT_EQ(e->option, "mux-web-drain-timeout");
+    EXPECT_NE(e->message.find("between 1 and 3600"), std::string::npos) << e->to_string();
+  }
+  Config c;
+  ASSERT_FALSE(load("mux-web-drain-timeout=5\n", &c));
+  EXPECT_EQ(c.mux_web_drain_timeout, 5u);
 }
 
 TEST(TransportOptions, ProxyTrustedIps) {
