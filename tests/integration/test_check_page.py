@@ -9,6 +9,7 @@ Then the token's rules, over real HTTPS: a used link, an expired link, a forged 
 all get no credentials; and the page behind Debian's nginx with the snippet turnpike ships, as
 on a Jitsi host: nginx on the public port, or turnpike's mux port in front of nginx (PROXY v2).
 """
+import http.client
 import json
 import os
 import secrets
@@ -179,6 +180,39 @@ class CheckPage(harness.TestCase):
         status, body = self.api_paced("start", {"token": token})
         self.assertEqual(status, 403, body)
         self.assertIn("used already", body["error"])
+
+    def test_requests_are_rate_limited_per_address(self):
+        # About one request a second per address (bursts of two): guessing tokens is slow, and a
+        # refused request uses nothing up. One keep-alive connection, so that the requests come
+        # faster than the budget refills even on a loaded machine.
+        good = self.check_link("--ttl", "5m")
+        token = good["url"].split("#", 1)[1]
+        conn = http.client.HTTPSConnection(self.ns.host_ip, self.check_port, context=self.tls, timeout=10)
+        self.addCleanup(conn.close)
+
+        def start(t):
+            conn.request("POST", "/turnpike-check/api/start", body=json.dumps({"token": t}),
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, json.loads(r.read() or b"{}")
+
+        statuses = []
+        t0 = time.monotonic()
+        while 429 not in statuses and len(statuses) < 20:
+            statuses.append(start("AAAA" * 12)[0])
+        elapsed = time.monotonic() - t0
+        self.assertEqual(statuses[-1], 429, statuses)
+        self.assertEqual(set(statuses[:-1]), {403}, statuses)
+        # A burst of two, and one more for each second that passed meanwhile.
+        self.assertLessEqual(len(statuses) - 1, 2 + int(elapsed + 1), (statuses, elapsed))
+        status, body = start(token)
+        self.assertEqual(status, 429, body)
+        self.assertIn("too many requests", body["error"])
+        self.assertNotIn("ice_servers", body)
+        time.sleep(2.1)
+        status, body = self.api("start", {"token": token})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["id"], good["id"])
 
     def snippet(self, check_port):
         path = os.path.join(harness.SOURCE, "server", "net", "check_page", "nginx-turnpike-check.conf")
