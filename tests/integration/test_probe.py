@@ -158,6 +158,12 @@ class ProbeDaemon(ProbeChecks, certs.ServerCertificate, harness.TestCase):
         rows = harness.wait_until(ended, what="the probe's 8 sessions (2 per TURN URL) ended in the ledger")
         self.assertEqual(sorted({s["transport"] for s in rows}), ["tcp", "tls", "udp"])
         self.assertGreaterEqual(max(s["packets_from_client"] for s in rows), 50)
+        # It relayed to nothing but its own allocations (relayed on 127.0.0.1), a bounded number
+        # of packets: 50 for the round trip and the few that open the way.
+        for s in rows:
+            self.assertLessEqual({p["peer"] for p in s["peers"]}, {"127.0.0.1"}, s)
+            self.assertLessEqual(sum(p["packets_to_peer"] for p in s["peers"]), 60, s)
+        self.assertTrue(any(s["peers"] for s in rows), rows)
         # The text form says the same to a person.
         p = subprocess.run([harness.ADMIN, "probe", urls[3], "--secret-from", t.config_path, "--ca", self.ca.cert],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
