@@ -433,7 +433,7 @@ class ProbeThroughProsody(ProbeChecks, prosody.ProsodyTestCase):
         cls.ca = certs.Ca(cls.ca_dir)
         cls.cert, cls.key, _ = cls.ca.issue("xmpp", common_name="localhost",
                                             sans=("DNS:localhost", "DNS:bare.localhost", "DNS:old.localhost",
-                                                  "IP:127.0.0.1"))
+                                                  "DNS:plain.localhost", "DNS:guest.localhost", "IP:127.0.0.1"))
         cls.secret = secrets.token_hex(16)
         cls.tls_port = harness.free_port()
         cls.relay = cls.start_turnpike(["use-auth-secret", "static-auth-secret=" + cls.secret,
@@ -450,9 +450,12 @@ class ProbeThroughProsody(ProbeChecks, prosody.ProsodyTestCase):
                  {"type": "turn", "host": "127.0.0.1", "port": cls.relay.port, "transport": "udp"}]},
              # Jitsi's own module answers only urn:xmpp:extdisco:1 (plays it: a test module that
              # refuses :2 in front of mod_turnpike).
-             "old.localhost": dict(base, modules_enabled=["turnpike_test_extdisco1_only"])},
+             "old.localhost": dict(base, modules_enabled=["turnpike_test_extdisco1_only"]),
+             # A server that offers only PLAIN (over TLS), and a Jitsi guest domain.
+             "plain.localhost": dict(base, disable_sasl_mechanisms=["SCRAM-SHA-1", "SCRAM-SHA-256"]),
+             "guest.localhost": dict(base, authentication="anonymous")},
             users=[("alice", "localhost", "alice-pw"), ("bob", "bare.localhost", "bob-pw"),
-                   ("carol", "old.localhost", "carol-pw")],
+                   ("carol", "old.localhost", "carol-pw"), ("dave", "plain.localhost", "dave-pw")],
             modules=("turnpike", "tls"),
             options={"modules_disabled": ["s2s", "offline"], "c2s_require_encryption": True,
                      "allow_unencrypted_plain_auth": False, "ssl": ssl,
@@ -553,6 +556,24 @@ class ProbeThroughProsody(ProbeChecks, prosody.ProsodyTestCase):
         with open(self.password_file, "w") as f:
             f.write(password + "\n")
         return self.password_file
+
+    def test_plain_over_tls_and_an_anonymous_guest(self):
+        rc, report = self.xmpp_probe("dave@plain.localhost", "dave-pw", ["--ca", self.ca.cert, "--packets", "5"])
+        self.assertEqual(rc, 0, json.dumps(report, indent=1))
+        login = self.xmpp_step(report, "xmpp login")
+        self.assertEqual((login["details"]["mechanism"], login["details"]["tls"]), ("PLAIN", "STARTTLS"), login)
+        self.assertFalse([m for m in login["details"]["offered_mechanisms"] if m.startswith("SCRAM")], login)
+        # A JID without a user part logs in as a Jitsi guest does (SASL ANONYMOUS), and gets
+        # credentials for its random JID.
+        rc, report = run_probe(["--xmpp", "guest.localhost", "--xmpp-server", "127.0.0.1:%d" % self.server.port,
+                                "--ca", self.ca.cert, "--packets", "5"])
+        self.assertEqual(rc, 0, json.dumps(report, indent=1))
+        login = self.xmpp_step(report, "xmpp login")
+        self.assertEqual(login["details"]["mechanism"], "ANONYMOUS", login)
+        bound = login["details"]["bound_jid"].split("/")[0]
+        self.assertTrue(bound.endswith("@guest.localhost"), login)
+        turn = [u for u in report["urls"] if u["url"].startswith("turn")]
+        self.assertTrue(turn and all(u["username"].endswith(":" + bound) for u in turn), report["urls"])
 
     def test_untrusted_xmpp_certificate_and_wrong_password(self):
         rc, report = self.xmpp_probe("alice@localhost", "alice-pw")  # no --ca: the system store
