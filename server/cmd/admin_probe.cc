@@ -177,7 +177,7 @@ int admin_probe(int argc, char** argv) {
     }
     if (a.get("user") || a.get("password")) {
       if (!a.get("user") || !a.get("password")) return usage("--user and --password go together");
-      req.credentials = probe::Credentials{*a.get("user"), *a.get("password")};
+      req.credentials = probe::Credentials{*a.get("user"), *a.get("password"), ""};
     } else if (auto file = a.get("secret-from")) {
       auto cfg = load_config(*file);
       if (!cfg) return 1;
@@ -190,7 +190,7 @@ int admin_probe(int argc, char** argv) {
       const auto c = core::mint_rest_credential(cfg->newest_secret(), "turnpike-probe",
                                                 int64_t(std::time(nullptr)), 300,
                                                 cfg->rest_api_separator);
-      req.credentials = probe::Credentials{c.username, c.password};
+      req.credentials = probe::Credentials{c.username, c.password, ""};
     }
   }
 

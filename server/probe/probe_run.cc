@@ -93,7 +93,9 @@ ProbeReport run_probe(const ProbeRequest& r) {
       continue;
     }
     std::optional<Credentials> creds;
-    if (!s.username.empty() && !s.password.empty()) creds = Credentials{s.username, s.password};
+    if (!s.username.empty() && !s.password.empty()) {
+      creds = Credentials{s.username, s.password, "the XMPP server"};
+    }
     const UrlProber::Missing missing{
         "the XEP-0215 answer has no credentials for it",
         "lib-jitsi-meet never asks <credentials/>, so clients cannot use this TURN server: give "

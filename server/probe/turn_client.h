@@ -22,6 +22,10 @@ namespace turnpike::probe {
 
 struct Credentials {
   std::string username, password;
+  // Who minted it just before the probe used it ("the XMPP server"), or "" when it may be old:
+  // a fresh TURN REST credential's expiry is the issuer's clock plus its TTL, which tells a
+  // wrong clock apart from an old credential.
+  std::string fresh_from;
 };
 
 // One request's outcome.

@@ -88,6 +88,16 @@ std::string advice_for_reason(const std::string& reason, const std::string& deta
   return "see `turnpike-admin refusals` on the relay host";
 }
 
+// A credential minted a moment ago that has already expired: its issuer's clock is behind this
+// machine's by more than its TTL (an old credential cannot be the reason).
+void issuer_clock_behind(const Credentials& c, int64_t expired_s, Explanation* e) {
+  e->lines.push_back("it was issued just now by " + c.fresh_from + ", so " + c.fresh_from +
+                     "'s clock is behind this machine's by its TTL plus " +
+                     span_in_words(expired_s) + " at least");
+  e->advice = "set the clock of " + c.fresh_from + "'s host right (NTP): it is behind";
+  e->facts.add("clock", "issuer-behind");
+}
+
 Explanation explain_refusal(const StunAnswer& a, const std::string& method,
                             const core::SocketAddress& seen_as, const Credentials* creds,
                             const ProbeOptions& o) {
@@ -111,7 +121,20 @@ Explanation explain_refusal(const StunAnswer& a, const std::string& method,
                             span_in_words(u->expiry - now) +
                             " more: the relay's clock is ahead of this machine's");
           e.advice = "set the relay host's clock right (NTP): it is ahead of the issuer's";
+        } else if (!creds->fresh_from.empty()) {
+          issuer_clock_behind(*creds, now - u->expiry, &e);
         }
+      }
+    }
+    if (row->reason == "credential-too-long" && creds && !creds->fresh_from.empty()) {
+      if (auto u = core::parse_rest_username(creds->username)) {
+        const int64_t left = u->expiry - std::time(nullptr);
+        e.lines.push_back("it was issued just now by " + creds->fresh_from +
+                          ", and by this machine's clock it is valid for " + span_in_words(left) +
+                          ": either its TTL is that long or its clock is ahead of this machine's");
+        e.advice = "make the issuer's TTL (mod_turnpike: turnpike_ttl, a day by default) shorter "
+                   "than the relay's max-credential-ttl; if it already is, set the clock of " +
+                   creds->fresh_from + "'s host right (NTP): it is ahead";
       }
     }
     return e;
@@ -124,6 +147,7 @@ Explanation explain_refusal(const StunAnswer& a, const std::string& method,
         e.lines.push_back("the credential expired " + span_in_words(now - u->expiry) +
                           " ago (its username " + creds->username + " holds its expiry)");
         e.advice = advice_for_reason("expired-credential", "");
+        if (!creds->fresh_from.empty()) issuer_clock_behind(*creds, now - u->expiry, &e);
         e.facts.add("reason", "expired-credential");
         return e;
       }
