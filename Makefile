@@ -10,9 +10,10 @@ BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev l
 RUN_DEPS := coturn
 # chromium and libnss3-tools (certutil) for the browser test; iproute2 and nftables for its
 # UDP-blocked network namespace; nginx for the check page behind the snippet turnpike ships;
-# dnsmasq-base (the binary, no service) as the DNS server the probe asks SRV, A and AAAA of.
+# dnsmasq-base (the binary, no service) as the DNS server the probe asks SRV, A and AAAA of;
+# faketime for a Prosody whose clock is wrong.
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
-  prosody python3-slixmpp nginx dnsmasq-base
+  prosody python3-slixmpp nginx dnsmasq-base faketime
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
 BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 

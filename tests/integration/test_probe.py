@@ -607,5 +607,62 @@ class ProbeThroughProsody(ProbeChecks, prosody.ProsodyTestCase):
             self.assertWorks(report, u["url"], packets=5)
 
 
+class ProbeIssuerClock(ProbeChecks, prosody.ProsodyTestCase):
+    """Credentials minted by a Prosody whose clock is wrong (Debian's faketime moves it for
+    Prosody alone): three days behind, they are expired when they arrive; ten days ahead, they
+    live longer than the relay's max-credential-ttl. The probe, on the relay host with its
+    config, must blame the XMPP server's clock, not an old credential or the secret."""
+
+    @classmethod
+    def start(cls):
+        harness.require("faketime")
+        cls.ca_dir = os.path.join(cls.workdir, "ca")
+        os.makedirs(cls.ca_dir)
+        cls.ca = certs.Ca(cls.ca_dir)
+        cls.cert, cls.key, _ = cls.ca.issue("xmpp", common_name="localhost", sans=("DNS:localhost",))
+        cls.relay = cls.start_turnpike(["use-auth-secret", "static-auth-secret=" + secrets.token_hex(16),
+                                        "allow-loopback-peers", "no-tls"])
+        ssl = {"certificate": cls.cert, "key": cls.key}
+        cls.servers = {}
+        for name, offset in (("behind", "-3d"), ("ahead", "+10d")):
+            cls.servers[name] = cls.start_prosody(
+                {"localhost": {"turnpike_config": cls.relay.config_path, "turnpike_host": "127.0.0.1", "ssl": ssl}},
+                users=[("alice", "localhost", "alice-pw")], modules=("turnpike", "tls"),
+                options={"modules_disabled": ["s2s", "offline"], "c2s_require_encryption": True, "ssl": ssl},
+                name="prosody-" + name,
+                argv_prefix=["env", "FAKETIME_DONT_FAKE_MONOTONIC=1", "faketime", "-f", offset])
+        cls.password_file = os.path.join(cls.workdir, "password")
+        with open(cls.password_file, "w") as f:
+            f.write("alice-pw\n")
+
+    def probe(self, name):
+        url = "turn:127.0.0.1:%d?transport=tcp" % self.relay.port
+        rc, report = run_probe(["--xmpp", "alice@localhost", "--password-file", self.password_file, "--xmpp-server",
+                                "127.0.0.1:%d" % self.servers[name].port, "--ca", self.ca.cert,
+                                "-c", self.relay.config_path])
+        self.assertEqual(rc, 1, json.dumps(report, indent=1))
+        return url, report
+
+    def test_issuer_clock_behind(self):
+        url, report = self.probe("behind")
+        f = self.assertFailsAt(report, url, "allocate", "refused: 401", "the relay's ledger says: expired-credential",
+                               "it was issued just now by the XMPP server, so the XMPP server's clock is behind",
+                               "set the clock of the XMPP server's host right (NTP): it is behind")
+        self.assertEqual((f["details"]["ledger"]["reason"], f["details"]["ledger"]["clock"]),
+                         ("expired-credential", "issuer-behind"), f)
+        # The certificate is fine by this machine's clock; only the credentials are off.
+        self.assertEqual(self.xmpp_login(report)["status"], "ok")
+
+    def test_issuer_clock_ahead(self):
+        url, report = self.probe("ahead")
+        f = self.assertFailsAt(report, url, "allocate", "refused: 401", "the relay's ledger says: credential-too-long",
+                               "it was issued just now by the XMPP server, and by this machine's clock it is valid "
+                               "for 11 days", "it is ahead")
+        self.assertEqual(f["details"]["ledger"]["reason"], "credential-too-long")
+
+    def xmpp_login(self, report):
+        return {s["step"]: s for s in report["xmpp"]["steps"]}["xmpp login"]
+
+
 if __name__ == "__main__":
     harness.main()

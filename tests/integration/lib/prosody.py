@@ -50,7 +50,7 @@ class Prosody(harness.Process):
     (user, host, password); `options` are global options added to the defaults."""
 
     def __init__(self, workdir, hosts, users=(), options=None, modules=("turnpike",), plugin_paths=None,
-                 name="prosody", components=None):
+                 name="prosody", components=None, argv_prefix=()):
         harness.require("prosody", "prosodyctl")
         if not os.path.exists(os.path.join(LIB, "turnpike.so")):
             raise RuntimeError("%s/turnpike.so is missing: build the project first" % LIB)
@@ -95,7 +95,8 @@ class Prosody(harness.Process):
             self.prosodyctl("register", user, host, password)
         env = dict(os.environ)
         env["LUA_CPATH_5_4"] = LIB + "/?.so;;"
-        super().__init__(["prosody", "-F", "--config", self.config_path],
+        # argv_prefix: a wrapper, e.g. faketime for a server whose clock is wrong.
+        super().__init__(list(argv_prefix) + ["prosody", "-F", "--config", self.config_path],
                          os.path.join(self.dir, "prosody.log"), env=env, cwd=self.dir)
 
     def prosodyctl(self, *args):
