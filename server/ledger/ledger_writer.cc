@@ -66,60 +66,6 @@ constexpr const char* kPruneSql[] = {
 
 }  // namespace
 
-// ---- Producer (the worker's side)
-
-uint64_t Producer::dropped_total() const {
-  uint64_t n = 0;
-  for (const auto& d : dropped_) n += d.load(std::memory_order_relaxed);
-  return n;
-}
-
-void Producer::flush() {
-  while (!backlog_empty()) {
-    const std::byte* p = backlog_.data() + backlog_head_;
-    RecordHeader h;
-    std::memcpy(&h, p, sizeof h);
-    if (!ring.push(p, h.size, h.kind)) break;
-    backlog_head_ += RecordRing::round_up(h.size);
-  }
-  if (backlog_empty() && !backlog_.empty()) {
-    backlog_.clear();
-    backlog_.shrink_to_fit();  // a burst's memory goes back once it has gone through
-    backlog_head_ = 0;
-  }
-}
-
-bool Producer::push_bytes(const void* e, size_t size, EventKind kind) {
-  if (!backlog_empty()) flush();
-  // Behind what waits in the backlog, never before it: a session's end must follow its start.
-  if (backlog_empty() && ring.push(e, size, uint8_t(kind))) return true;
-  const size_t n = RecordRing::round_up(size);
-  if (backlog_bytes() + n > backlog_max_) {
-    dropped_[size_t(kind)].fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  if (backlog_head_ > backlog_.size() / 2) {  // keep the vector from growing at the front
-    backlog_.erase(backlog_.begin(), backlog_.begin() + ptrdiff_t(backlog_head_));
-    backlog_head_ = 0;
-  }
-  const size_t at = backlog_.size();
-  backlog_.resize(at + n);
-  std::memcpy(backlog_.data() + at, e, size);
-  const RecordHeader h{uint8_t(kind), uint16_t(size)};
-  std::memcpy(backlog_.data() + at, &h, sizeof h);
-  return true;
-}
-
-bool Producer::push_waiting(const void* e, size_t size, EventKind kind,
-                            std::chrono::steady_clock::time_point deadline) {
-  while (true) {
-    flush();
-    if (backlog_empty() && ring.push(e, size, uint8_t(kind))) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return push_bytes(e, size, kind);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
 // ---- The writer
 
 struct LedgerWriter::Statements {
@@ -246,8 +192,7 @@ void LedgerWriter::set_damaged(const std::string& what) {
   told_about_wal_ = false;
   next_replace_check_ms_ = wall_ms() + 1000;
   rows_.clear();  // rows of the damaged file; a fresh file has none
-  rows_undo_.clear();
-  folds_.clear();
+  refusals_.clear();
   const std::string& p = o_.path;
   log_(true, "ledger " + p + " is damaged (" + what +
                  "): relaying goes on, but nothing is recorded (every event is counted as "
@@ -446,29 +391,11 @@ void LedgerWriter::report_drops(int64_t now_ms) {
   }
 }
 
-void LedgerWriter::set_row(uint64_t sid, std::optional<int64_t> row) {
-  auto it = rows_.find(sid);
-  rows_undo_.emplace_back(sid,
-                          it == rows_.end() ? std::nullopt : std::optional<int64_t>(it->second));
-  if (row) {
-    rows_[sid] = *row;
-  } else if (it != rows_.end()) {
-    rows_.erase(it);
-  }
-}
-
 void LedgerWriter::rolled_back() {
-  // Undo this transaction's changes to the row map, newest first: its events are applied again
-  // on the next attempt.
-  for (auto it = rows_undo_.rbegin(); it != rows_undo_.rend(); ++it) {
-    if (it->second) {
-      rows_[it->first] = *it->second;
-    } else {
-      rows_.erase(it->first);
-    }
-  }
-  rows_undo_.clear();
-  folds_.clear();  // refusal rows made in the rolled back transaction are gone; counts start over
+  // The transaction's events are applied again on the next attempt: they must find the rows
+  // and counts the database still has.
+  rows_.rolled_back();
+  refusals_.rolled_back();
 }
 
 namespace {
@@ -538,22 +465,22 @@ bool LedgerWriter::apply_start(const SessionStart& e) {
   const int rc = s.step();
   s.reset();
   if (rc != SQLITE_DONE) return false;
-  set_row(e.head.sid, sqlite3_last_insert_rowid(db_->get()));
+  rows_.set(e.head.sid, sqlite3_last_insert_rowid(db_->get()));
   return true;
 }
 
 bool LedgerWriter::apply_update(const SessionUpdate& e) {
   // A session whose start was lost has no row yet: its end writes the whole row.
-  auto it = rows_.find(e.head.sid);
-  if (it == rows_.end()) return true;
-  return update_row(st_->update_session, it->second, e.head.at_ms, e.counters, nullptr);
+  const std::optional<int64_t> row = rows_.find(e.head.sid);
+  if (!row) return true;
+  return update_row(st_->update_session, *row, e.head.at_ms, e.counters, nullptr);
 }
 
 bool LedgerWriter::apply_end(const SessionEnd& e) {
-  if (auto it = rows_.find(e.head.sid); it != rows_.end()) {
-    if (!update_row(st_->update_session, it->second, e.head.at_ms, e.counters, &e.end_reason))
+  if (const std::optional<int64_t> row = rows_.find(e.head.sid)) {
+    if (!update_row(st_->update_session, *row, e.head.at_ms, e.counters, &e.end_reason))
       return false;
-    set_row(e.head.sid, std::nullopt);
+    rows_.erase(e.head.sid);
     return true;
   }
   // Its start was dropped: the end carries the whole row, so only the start time's precision
@@ -572,9 +499,9 @@ bool LedgerWriter::apply_end(const SessionEnd& e) {
 }
 
 bool LedgerWriter::apply_peers(const SessionPeers& e) {
-  auto found = rows_.find(e.head.sid);
-  if (found == rows_.end()) return true;  // its session's start was dropped: nothing to attach to
-  const int64_t row = found->second;
+  const std::optional<int64_t> found = rows_.find(e.head.sid);
+  if (!found) return true;  // its session's start was dropped: nothing to attach to
+  const int64_t row = *found;
   Statement& s = st_->upsert_peer;
   for (uint8_t i = 0; i < e.count && i < SessionPeers::kMaxPeers; ++i) {
     const PeerTraffic& p = e.peers[i];
@@ -590,34 +517,11 @@ bool LedgerWriter::apply_peers(const SessionPeers& e) {
 }
 
 bool LedgerWriter::apply_refusal(const Refusal& e) {
-  // Identical refusals (same source address, reason, user and peer) within a minute fold into
-  // one row with a count, and new rows are capped per second: a flood of bad requests costs a
-  // few rows, not the disk.
   const int64_t at = e.head.at_ms;
   const std::string peer =
       e.has_peer ? (e.peer.port() ? e.peer.to_string() : e.peer.ip().to_string()) : "";
-  std::string key = e.client.ip().to_string();
-  key += '\n';
-  key += e.reason.view();
-  key += '\n';
-  key += e.username.view();
-  key += '\n';
-  key += peer;
-  if (auto it = folds_.find(key); it != folds_.end() && at - it->second.window_start < 60'000) {
-    ++it->second.unwritten;  // written with the commit (write_pending), not one UPDATE each
-    it->second.last_at = std::max(it->second.last_at, at);
-    return true;
-  }
-  if (at - refusal_window_ms_ >= 1000) {
-    refusal_window_ms_ = at;
-    refusal_rows_in_window_ = 0;
-  }
-  if (refusal_rows_in_window_ >= o_.refusal_rows_per_second) {
-    std::lock_guard lock(stats_mu_);
-    ++stats_.refusals_folded;
-    return true;
-  }
-  ++refusal_rows_in_window_;
+  const std::string key = RefusalFolding::key_of(e, peer);
+  if (refusals_.decide(key, at) != RefusalFolding::Action::NewRow) return true;
   Statement& s = st_->insert_refusal;
   s.reset();
   s.bind(1, at).bind(2, o_.node).bind(3, e.client.ip().to_string());
@@ -636,12 +540,7 @@ bool LedgerWriter::apply_refusal(const Refusal& e) {
   if (s.step() != SQLITE_ROW) return false;
   const int64_t row = s.int_at(0);
   s.reset();
-  if (folds_.size() > 20'000) {
-    std::erase_if(folds_, [&](const auto& kv) {
-      return kv.second.unwritten == 0 && at - kv.second.window_start >= 60'000;
-    });
-  }
-  folds_[key] = Fold{row, at, 0, at};
+  refusals_.add_row(key, row, at);
   return true;
 }
 
@@ -682,7 +581,6 @@ bool LedgerWriter::write_pending() {
     failed("cannot start a transaction: " + err, rc);
     return false;
   }
-  rows_undo_.clear();
   std::array<uint64_t, kEventKinds> bad{};
   bool ok = true;
   std::string what;
@@ -704,26 +602,25 @@ bool LedgerWriter::write_pending() {
     }
     ++bad[h.kind];  // a record SQLite refuses for good: skip it, keep the rest
   });
-  // Identical refusals folded since the last commit: one UPDATE per row, not per refusal.
-  for (auto it = folds_.begin(); ok && it != folds_.end(); ++it) {
-    Fold& f = it->second;
-    if (f.unwritten == 0) continue;
+  // Identical refusals folded in this transaction: one UPDATE per row, not per refusal.
+  refusals_.for_each_unwritten([&](int64_t row, int64_t last_at, int64_t n) {
+    if (!ok) return;
     Statement& u = st_->fold_refusal;
     u.reset();
-    u.bind(1, f.row).bind(2, f.last_at).bind(3, f.unwritten);
+    u.bind(1, row).bind(2, last_at).bind(3, n);
     if (u.step() != SQLITE_DONE) {
       ok = false;
       what = db_->last_error();
       code = db_->last_code();
     }
-  }
+    u.reset();
+  });
   if (!ok) {
     db_->exec("ROLLBACK");
     rolled_back();
     failed(what, code);
     return false;
   }
-  for (auto& [key, f] : folds_) f.unwritten = 0;
   const int64_t now = wall_ms();
   const bool health_due = now - last_health_ms_ >= 5000;
   if (health_due) write_health();
@@ -734,11 +631,14 @@ bool LedgerWriter::write_pending() {
     return false;
   }
   if (health_due) last_health_ms_ = now;
+  rows_.committed();
+  const uint64_t capped = refusals_.committed();
   uint64_t bad_total = 0;
   for (uint64_t n : bad) bad_total += n;
   {
     std::lock_guard lock(stats_mu_);
     stats_.written += pending_.size() - bad_total;
+    stats_.refusals_folded += capped;
     for (size_t k = 0; k < kEventKinds; ++k) stats_.dropped_by_kind[k] += bad[k];
     stats_.database_ok = true;
     stats_.last_error.clear();

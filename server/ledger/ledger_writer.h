@@ -19,72 +19,17 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "ledger/ledger_event.h"
+#include "ledger/producer.h"
 #include "ledger/record_buffer.h"
-#include "ledger/record_ring.h"
+#include "ledger/refusal_folding.h"
+#include "ledger/session_rows.h"
 #include "ledger/sqlite_db.h"
 
 namespace turnpike::ledger {
-
-// One per worker, used by that worker's thread only (the writer drains its ring): the ring, a
-// backlog for bursts the ring cannot take at once (a mass expiry, a shutdown), and what had to
-// be dropped, per kind.
-class Producer {
- public:
-  // Sized for 100,000 allocations on one worker with the default settings: a progress tick
-  // hands over a thirtieth of them (about 3,400 updates and as many peer records, ~0.5 MB) and
-  // the writer empties the ring every 10 ms. The pages are touched only when used.
-  static constexpr size_t kRingBytes = size_t(2) << 20;
-  // Allocated only while a burst is larger than the ring; freed once it has gone through.
-  static constexpr size_t kBacklogBytes = size_t(16) << 20;
-
-  explicit Producer(size_t ring_bytes = kRingBytes, size_t backlog_bytes = kBacklogBytes)
-      : ring(ring_bytes), backlog_max_(backlog_bytes) {}
-
-  // Never waits: the event goes to the ring, or behind what waits in the backlog; it is dropped
-  // (and counted) only when both are full. Returns false when dropped.
-  template <typename E>
-  bool push(const E& e) {
-    static_assert(kIsEvent<E>);
-    return push_bytes(&e, e.size(), E::kKind);
-  }
-  bool push(const LedgerEvent& e) {
-    return std::visit([this](const auto& x) { return push(x); }, e);
-  }
-  // While shutting down: waits for the writer to make room, but only until `deadline`, one
-  // deadline for all the pushes of a shutdown so that the total wait is bounded; then as push().
-  template <typename E>
-  bool push_until(const E& e, std::chrono::steady_clock::time_point deadline) {
-    static_assert(kIsEvent<E>);
-    return push_waiting(&e, e.size(), E::kKind, deadline);
-  }
-  // Moves what the backlog holds into the ring, as far as there is room. The worker calls it
-  // every tick; the writer calls it once the workers have stopped.
-  void flush();
-
-  uint64_t dropped(EventKind k) const {
-    return dropped_[size_t(k)].load(std::memory_order_relaxed);
-  }
-  uint64_t dropped_total() const;
-  size_t backlog_bytes() const { return backlog_.size() - backlog_head_; }
-
-  RecordRing ring;
-
- private:
-  bool push_bytes(const void* e, size_t size, EventKind kind);
-  bool push_waiting(const void* e, size_t size, EventKind kind,
-                    std::chrono::steady_clock::time_point deadline);
-  bool backlog_empty() const { return backlog_head_ == backlog_.size(); }
-
-  std::array<std::atomic<uint64_t>, kEventKinds> dropped_{};
-  std::vector<std::byte> backlog_;  // records in the ring's format, oldest at backlog_head_
-  size_t backlog_head_ = 0;
-  size_t backlog_max_;
-};
 
 struct WriterOptions {
   std::string path;
@@ -158,7 +103,6 @@ class LedgerWriter {
   void drop(EventKind k, uint64_t n = 1);
   void drop_pending();
   void report_drops(int64_t now_ms);
-  void set_row(uint64_t sid, std::optional<int64_t> row);  // rows_, with undo for a rollback
   void rolled_back();
 
   WriterOptions o_;
@@ -203,18 +147,8 @@ class LedgerWriter {
   uint64_t worker_drops_seen_ = 0;
   const char* drop_cause_ = "";  // why the writer itself last dropped
 
-  std::unordered_map<uint64_t, int64_t> rows_;  // session id -> its row, while the session lasts
-  std::vector<std::pair<uint64_t, std::optional<int64_t>>>
-      rows_undo_;  // this transaction's changes
-  struct Fold {
-    int64_t row = 0;           // the refusal row this key counts into
-    int64_t window_start = 0;  // identical refusals fold for a minute
-    int64_t unwritten = 0;     // refusals folded since the last commit
-    int64_t last_at = 0;
-  };
-  std::unordered_map<std::string, Fold> folds_;  // refusal key -> its row
-  int64_t refusal_window_ms_ = 0;
-  unsigned refusal_rows_in_window_ = 0;
+  SessionRows rows_;         // the row of each open session, with this transaction's undo
+  RefusalFolding refusals_{o_.refusal_rows_per_second};  // refusal rows, their folded counts
 
   mutable std::mutex stats_mu_;
   WriterStats stats_;  // the writer's own drops; stats() adds the producers'

@@ -618,5 +618,63 @@ TEST_F(LedgerTest, CredentialLogCloseWritesWhatIsPending) {
   EXPECT_EQ(count("SELECT count(*) FROM credentials"), 300);
 }
 
+TEST_F(LedgerTest, ARolledBackTransactionIsAppliedAgainIntoTheSameRows) {
+  // A transaction that fails half-way (here a trigger refuses the UPDATE that writes folded
+  // refusal counts; a full disk does the same) is rolled back and its events are applied again:
+  // they must land in the rows the database still has, as if the failure had not happened.
+  WriterOptions o = options();
+  o.refusal_rows_per_second = 1;
+  LedgerWriter w(o, log);
+  Producer& p = w.add_producer();
+  w.start();
+  p.push(session(EventKind::SessionStart, 1, "1:a", 1'000'000));
+  p.push(refusal("198.51.100.7", "bad-integrity", 2'000'000));
+  for (int i = 0; i < 300 && w.stats().written < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(w.stats().written, 2u);
+  {
+    auto db = open_rw();
+    ASSERT_EQ(db.exec("CREATE TRIGGER refuse_folds BEFORE UPDATE ON refusals BEGIN"
+                      " SELECT RAISE(ABORT, 'test: folds refused'); END"),
+              SQLITE_OK);
+  }
+  // In the failing transactions: refusals that fold into the committed row, one the cap
+  // counts without a row (same second, another source), a session that ends and one that
+  // starts and ends.
+  for (int i = 1; i <= 3; ++i) p.push(refusal("198.51.100.7", "bad-integrity", 2'000'000 + i));
+  p.push(refusal("198.51.100.8", "bad-integrity", 2'000'500));
+  p.push(session(EventKind::SessionEnd, 1, "1:a", 1'000'100, 10));
+  p.push(session(EventKind::SessionStart, 2, "1:b", 1'000'200));
+  p.push(session(EventKind::SessionEnd, 2, "1:b", 1'000'300, 20));
+  // Two failed attempts at least (the writer retries a second after a failure).
+  bool refused = false;
+  for (int i = 0; i < 300 && !refused; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    refused = w.stats().last_error.find("folds refused") != std::string::npos;
+  }
+  ASSERT_TRUE(refused);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(w.stats().written, 2u);
+  {
+    auto db = open_rw();
+    ASSERT_EQ(db.exec("DROP TRIGGER refuse_folds"), SQLITE_OK);
+  }
+  for (int i = 0; i < 300 && w.stats().written < 9; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  w.stop();
+  EXPECT_EQ(w.stats().written, 9u);
+  EXPECT_EQ(w.stats().dropped, 0u);
+  // The folds went into the committed row, not into a new one; the capped refusal was counted
+  // once, not once per attempt.
+  EXPECT_EQ(count("SELECT count(*) FROM refusals"), 1);
+  EXPECT_EQ(count("SELECT count FROM refusals WHERE client_ip = '198.51.100.7'"), 4);
+  EXPECT_EQ(w.stats().refusals_folded, 1u);
+  EXPECT_EQ(count("SELECT refusals_folded FROM ledger_health"), 1);
+  // Each session is one row, ended.
+  EXPECT_EQ(count("SELECT count(*) FROM sessions"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE ended_at IS NOT NULL"), 2);
+  EXPECT_EQ(count("SELECT bytes_from_client FROM sessions WHERE sid = '0000000000000002'"), 20);
+}
+
 }  // namespace
 }  // namespace turnpike::ledger
