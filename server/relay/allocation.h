@@ -22,6 +22,10 @@ struct TrafficCounters {
     bytes += n;
     ++packets;
   }
+  void add(const TrafficCounters& o) {
+    bytes += o.bytes;
+    packets += o.packets;
+  }
 };
 
 // RFC 8656 §9: permissions are per peer IP address (the port does not matter).
@@ -38,6 +42,7 @@ struct Channel {
   uint16_t number = 0;
   SocketAddress peer;
   int64_t expires_ms = 0;
+  uint32_t offload = 0;  // ChannelOffload handle while the kernel relays it (relay/offload.h)
 };
 constexpr int64_t kChannelCoolingMs = 300'000;
 

@@ -47,6 +47,7 @@ void Server::handle_send_indication(Allocation& a, const core::StunMessage& m, c
   const core::Bytes payload = m.value(*data_attr);
   p->to_peer.add(payload.size());
   a.from_client.add(payload.size());
+  ++stats_.relayed;
   io_.send_to_peer(ep->socket, *peer, payload);
 }
 
@@ -67,6 +68,7 @@ void Server::on_channel_data(const FiveTuple& tuple, core::Bytes data, const Now
   if (!ep) return;
   p->to_peer.add(cd->payload.size());
   a->from_client.add(cd->payload.size());
+  ++stats_.relayed;
   io_.send_to_peer(ep->socket, c->peer, cd->payload);
 }
 
@@ -82,6 +84,7 @@ void Server::on_peer_packet(Allocation& a, uint8_t index, const SocketAddress& p
   }
   p->from_peer.add(len);
   a.to_client.add(len);
+  ++stats_.relayed;
   const bool stream = is_stream(a.five_tuple.transport);
 
   Channel* c = a.find_channel(peer);

@@ -67,6 +67,10 @@ void Server::handle_create_permission(Request& r) {
   for (const IpAddress& peer : peers) {
     install_permission(a, peer, r.now.mono_ms);
     events_.permission_installed(a, peer, r.now);
+    // A refreshed permission moves the kernel's deadline for the channels bound to that peer.
+    for (Channel& c : a.channels) {
+      if (c.peer.ip() == peer && c.expires_ms > r.now.mono_ms) offload_channel(a, c);
+    }
   }
   core::StunWriter w = begin(r, MessageClass::Success);
   finish(r, w);
@@ -104,13 +108,16 @@ void Server::handle_channel_bind(Request& r) {
                   "max-permissions reached for this allocation");
   }
   const int64_t expires = now + int64_t(settings_.channel_lifetime) * 1000;
-  if (by_number) {
-    by_number->expires_ms = expires;
+  Channel* bound = by_number;
+  if (bound) {
+    bound->expires_ms = expires;
   } else {
     a.channels.push_back(Channel{*number, *peer, expires});
+    bound = &a.channels.back();
   }
   // RFC 8656 §12.2: binding a channel also installs or refreshes the permission for the peer.
   install_permission(a, peer->ip(), now);
+  offload_channel(a, *bound);
   events_.channel_bound(a, *number, *peer, r.now);
   core::StunWriter w = begin(r, MessageClass::Success);
   finish(r, w);

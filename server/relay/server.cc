@@ -42,6 +42,7 @@ Server::~Server() {
     io_.close_peer(c.socket);
   }
   for (auto& [_, a] : allocations_) {
+    for (Channel& c : a->channels) unoffload_channel(*a, c);
     for (uint8_t i = 0; i < a->relay_count; ++i) io_.close_relay(a->relays[i].socket);
     quotas_.release(a->quota_key);
   }
@@ -320,6 +321,8 @@ void Server::end_allocation(Allocation& a, EndReason why, const Now& now) {
   // RFC 6062: the peer connections (and their data connections) go with the allocation. Their
   // bytes are counted already, so the counters below are final.
   while (!a.tcp_connections.empty()) close_tcp(a.tcp_connections.back());
+  // What the kernel relayed counts too: its flows go first, so the counters below are final.
+  for (Channel& c : a.channels) unoffload_channel(a, c);
   events_.session_ended(a, why, now);
   for (uint8_t i = 0; i < a.relay_count; ++i) io_.close_relay(a.relays[i].socket);
   quotas_.release(a.quota_key);
@@ -338,6 +341,15 @@ void Server::tick(const Now& now) {
     if (a.expires_ms <= now.mono_ms) {
       end_allocation(a, EndReason::Expired, now);
       continue;
+    }
+    // The kernel stopped relaying at the deadline already; its flow goes now, counted while the
+    // permission it counts into is still there.
+    for (Channel& c : a.channels) {
+      if (!c.offload) continue;
+      const Permission* p = a.find_permission(c.peer.ip());
+      if (c.expires_ms <= now.mono_ms || !p || p->expires_ms <= now.mono_ms) {
+        unoffload_channel(a, c);
+      }
     }
     // RFC 8656 §9: permissions expire after their lifetime unless refreshed.
     std::erase_if(a.permissions, [&](const Permission& p) { return p.expires_ms <= now.mono_ms; });

@@ -20,6 +20,7 @@
 #include "relay/authenticator.h"
 #include "relay/connection_ids.h"
 #include "relay/events.h"
+#include "relay/offload.h"
 #include "relay/peer_policy.h"
 #include "relay/quota.h"
 #include "relay/rate_limiter.h"
@@ -38,6 +39,7 @@ struct ServerStats {
   uint64_t tcp_connections = 0;  // peer TCP connections made or accepted (RFC 6062)
   uint64_t tcp_refused = 0;      // peers connecting without a permission, or over the limit
   uint64_t oversized_unauthenticated = 0;  // answers not sent: larger than request + margin
+  uint64_t relayed = 0;          // datagrams relayed here, both ways (not those of the kernel)
 };
 
 class Server {
@@ -85,6 +87,13 @@ class Server {
   void shutdown(const Now& now);
 
   void set_credentials(CredentialsPtr c) { auth_.set_credentials(std::move(c)); }
+  // The kernel fast path (relay/offload.h), or null (the default): every channel bound from now
+  // on is offered to it. Not owned; it must outlive the allocations.
+  void set_offload(ChannelOffload* o) { offload_ = o; }
+  // Adds what the kernel relayed for `a`'s channels (or every allocation's) to its counters,
+  // before they are reported.
+  void collect_offloaded(Allocation& a);
+  void collect_offloaded();
   size_t allocation_count() const { return allocations_.size(); }
   size_t tcp_connection_count() const { return tcp_.size(); }
   const TcpConnection* find_tcp(uint32_t id) const;
@@ -151,6 +160,11 @@ class Server {
     return a.has_family(peer.family());
   }
   bool permitted(Allocation& a, const IpAddress& peer, int64_t now_ms, Permission** out);
+  // The kernel fast path (offload.cc): hands a bound channel to it or moves its deadline; takes
+  // it back, counting what it relayed.
+  void offload_channel(Allocation& a, Channel& c);
+  void unoffload_channel(Allocation& a, Channel& c);
+  void count_offloaded(Allocation& a, const Channel& c, const OffloadCounts& n);
   void install_permission(Allocation& a, const IpAddress& peer, int64_t now_ms);
   std::optional<IpAddress> choose_relay_ip(Family f, const IpAddress& reached) const;
   uint32_t granted_lifetime(const core::StunMessage& m, bool* malformed) const;
@@ -161,6 +175,7 @@ class Server {
   Authenticator auth_;
   RelayIo& io_;
   EventSink& events_;
+  ChannelOffload* offload_ = nullptr;
   QuotaBook& quotas_;
   UnauthRateLimiter limiter_;
   ConnectionIds& connection_ids_;
