@@ -5,20 +5,22 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
+# clang (its BPF target), libbpf-dev and bpftool (the skeleton) build the kernel fast path's program.
 BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev \
-  libstrophe-dev
+  libstrophe-dev clang libbpf-dev bpftool
 RUN_DEPS := coturn
 # chromium and libnss3-tools (certutil) for the browser test; iproute2 and nftables for its
 # UDP-blocked network namespace; nginx for the check page behind the snippet turnpike ships;
 # dnsmasq-base (the binary, no service) as the DNS server the probe asks SRV, A and AAAA of;
-# faketime for a Prosody whose clock is wrong.
+# faketime for a Prosody whose clock is wrong; ethtool for the kernel fast path's checksum tests.
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
-  prosody python3-slixmpp nginx dnsmasq-base faketime
+  prosody python3-slixmpp nginx dnsmasq-base faketime ethtool
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
 BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 
 # coturn is the reference server, gnuplot-nox draws the chart; linux-perf only for run.py --profile.
-BENCH_DEPS := coturn python3 gnuplot-nox
+# iproute2 and ethtool build the kernel fast path's namespaces (GRO and threaded NAPI on veth).
+BENCH_DEPS := coturn python3 gnuplot-nox iproute2 ethtool
 
 .PHONY: all deps test-deps bench-deps build run test sanitize fuzz bench clean format
 

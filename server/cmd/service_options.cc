@@ -113,6 +113,11 @@ net::ServiceOptions make_service_options(const config::Config& c) {
     o.streams.proxy_trusted = {*core::IpRange::parse("127.0.0.0/8"), *core::IpRange::parse("::1")};
   }
   o.max_connections_per_ip = c.max_connections_per_ip;
+  o.offload.mode = c.kernel_offload == config::KernelOffload::On    ? net::OffloadMode::On
+                   : c.kernel_offload == config::KernelOffload::Off ? net::OffloadMode::Off
+                                                                    : net::OffloadMode::Auto;
+  o.offload.interfaces = c.kernel_offload_interfaces;
+  o.offload.flows = c.kernel_offload_flows;
   o.min_port = c.min_port;
   o.max_port = c.max_port;
   o.user_quota = c.user_quota;

@@ -121,9 +121,19 @@ int main(int argc, char** argv) {
       }
     }
   }
-  if (std::string err = net::drop_privileges(cfg.proc_user, cfg.proc_group); !err.empty()) {
+  // The kernel fast path may need capabilities to go on as proc-user (kernel_offload.h).
+  const std::vector<unsigned> keep =
+      service.offload() && !cfg.proc_user.empty() ? service.offload()->needed_capabilities()
+                                                  : std::vector<unsigned>{};
+  if (std::string err = net::drop_privileges(cfg.proc_user, cfg.proc_group, keep); !err.empty()) {
     net::log(net::LogLevel::Error, err);
     return 1;
+  }
+  if (!keep.empty()) {
+    std::string names;
+    for (unsigned cap : keep) names += std::string(names.empty() ? "" : " and ") + (cap == 12 ? "CAP_NET_ADMIN" : "CAP_BPF");
+    net::log(net::LogLevel::Notice, "proc-user ", cfg.proc_user, " keeps ", names,
+             " for the kernel offload (this kernel needs it for map updates or detaching)");
   }
   if (!cfg.pidfile.empty()) {
     std::ofstream pid(cfg.pidfile, std::ios::trunc);

@@ -31,6 +31,9 @@ struct ExternalIp {
 
 enum class DefaultFamily : uint8_t { Ipv4, Ipv6, Keep };
 
+// kernel-offload: the eBPF fast path for ChannelData (DESIGN.md "Kernel fast path").
+enum class KernelOffload : uint8_t { Off, Auto, On };
+
 // Where an option was set, so that checks across options can point at the line to change.
 struct OptionSite {
   std::string file;
@@ -91,6 +94,9 @@ struct Config {
   uint32_t tcp_connection_bind_timeout =
       30;  // RFC 6062 §5.2/§5.3: seconds to wait for a ConnectionBind
   DefaultFamily allocation_default_family = DefaultFamily::Ipv4;
+  KernelOffload kernel_offload = KernelOffload::Auto;
+  std::vector<std::string> kernel_offload_interfaces;  // empty: every Ethernet interface up
+  uint32_t kernel_offload_flows = 32768;
 
   // --- authentication
   std::string realm = "turnpike";

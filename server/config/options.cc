@@ -182,6 +182,28 @@ Result set_default_family(Config& c, std::string_view v) {
   return std::nullopt;
 }
 
+Result set_kernel_offload(Config& c, std::string_view v) {
+  if (v == "auto") {
+    c.kernel_offload = KernelOffload::Auto;
+  } else if (v == "on") {
+    c.kernel_offload = KernelOffload::On;
+  } else if (v == "off") {
+    c.kernel_offload = KernelOffload::Off;
+  } else {
+    return "'" + std::string(v) + "' is not one of auto, on, off";
+  }
+  return std::nullopt;
+}
+
+Result add_offload_interface(Config& c, std::string_view v) {
+  // IFNAMSIZ - 1 characters, no '/' or white space (what the kernel accepts as a name).
+  if (v.empty() || v.size() > 15 || v.find_first_of("/ \t") != std::string_view::npos) {
+    return "'" + std::string(v) + "' is not a network interface name (such as eth0)";
+  }
+  c.kernel_offload_interfaces.emplace_back(v);
+  return std::nullopt;
+}
+
 Result set_keep_family(Config& c, std::string_view v) {
   if (v == "1") c.allocation_default_family = DefaultFamily::Keep;
   return std::nullopt;
@@ -340,6 +362,17 @@ const OptionSpec kOptions[] = {
     {"allocation-default-address-family", OptionKind::Value,
      "relay family when the client asks for none: ipv4 (default), ipv6 or keep",
      set_default_family},
+    {"kernel-offload", OptionKind::Value,
+     "relay ChannelData of UDP clients in the kernel (eBPF): auto (default: when the kernel and "
+     "the capabilities allow, else one notice), on (else refuse to start) or off",
+     set_kernel_offload},
+    {"kernel-offload-interface", OptionKind::Value,
+     "attach the kernel fast path to this interface only (repeatable; default: every Ethernet "
+     "interface that is up)",
+     add_offload_interface, clear_vector<std::vector<std::string>, &Config::kernel_offload_interfaces>},
+    {"kernel-offload-flows", OptionKind::Value,
+     "channel bindings the kernel fast path holds at once (default 32768, 128 bytes each)",
+     set_uint<uint32_t, &Config::kernel_offload_flows, 1u << 22>},
     // authentication
     {"realm", OptionKind::Value, "authentication realm", set_string<&Config::realm>},
     {"use-auth-secret", OptionKind::Flag, "TURN REST API credentials (static-auth-secret)",

@@ -71,6 +71,7 @@ void LedgerSink::session_started(const relay::Allocation& a, const relay::Now& n
 }
 
 void LedgerSink::session_progress(const relay::Allocation& a, const relay::Now& now) {
+  if (before_progress_) before_progress_(a);
   ledger::SessionUpdate u;
   fill_head(u.head, a.id, now);
   fill_counters(u.counters, a);

@@ -11,7 +11,9 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ledger/ledger_writer.h"
@@ -39,6 +41,11 @@ class LedgerSink : public relay::EventSink {
     deadline_ = deadline;
   }
   size_t sessions() const { return places_.size(); }
+  // Called for each session just before its progress is recorded: the kernel fast path adds
+  // what it relayed to the counters there (Worker::attach_offload).
+  void set_before_progress(std::function<void(const relay::Allocation&)> f) {
+    before_progress_ = std::move(f);
+  }
 
  private:
   void session_progress(const relay::Allocation& a, const relay::Now& now);
@@ -53,6 +60,7 @@ class LedgerSink : public relay::EventSink {
   }
 
   ledger::Producer& producer_;
+  std::function<void(const relay::Allocation&)> before_progress_;
   bool shutting_down_ = false;
   std::chrono::steady_clock::time_point deadline_;
   // Sessions by progress group. An allocation stays at its address from session_started to

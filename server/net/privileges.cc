@@ -1,7 +1,10 @@
 #include "net/privileges.h"
 
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,7 +12,23 @@
 
 namespace turnpike::net {
 
-std::string drop_privileges(const std::string& user, const std::string& group) {
+namespace {
+
+// Leaves exactly `keep` permitted and effective (and nothing inheritable).
+bool set_capabilities(const std::vector<unsigned>& keep) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  for (unsigned cap : keep) {
+    data[cap / 32].permitted |= 1u << (cap % 32);
+    data[cap / 32].effective |= 1u << (cap % 32);
+  }
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+}  // namespace
+
+std::string drop_privileges(const std::string& user, const std::string& group,
+                            const std::vector<unsigned>& keep) {
   if (user.empty() && group.empty()) return {};
   gid_t gid = getgid();
   uid_t uid = getuid();
@@ -29,7 +48,17 @@ std::string drop_privileges(const std::string& user, const std::string& group) {
   }
   if (setgid(gid) != 0)
     return "cannot switch to group id " + std::to_string(gid) + ": " + std::strerror(errno);
+  // setuid() away from root clears every capability, unless asked to keep the permitted ones.
+  if (!keep.empty() && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
+    return std::string("prctl(PR_SET_KEEPCAPS): ") + std::strerror(errno);
+  }
   if (setuid(uid) != 0) return "cannot switch to user '" + user + "': " + std::strerror(errno);
+  if (!keep.empty()) {
+    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    if (!set_capabilities(keep)) {
+      return std::string("cannot keep the kernel offload's capabilities: ") + std::strerror(errno);
+    }
+  }
   return {};
 }
 

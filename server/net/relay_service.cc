@@ -76,8 +76,27 @@ std::string RelayService::open() {
     log(tls_->expired ? LogLevel::Warning : LogLevel::Notice, "TLS certificate ", o_.tls.cert, ": ",
         tls_->description);
   }
+  // The kernel fast path is loaded now, while the process still has its capabilities.
+  if (o_.offload.mode != OffloadMode::Off) {
+    std::string why;
+    offload_ = KernelOffload::load(o_.offload, &why);
+    if (offload_) {
+      log(LogLevel::Notice, "kernel offload: ", offload_->description());
+    } else if (o_.offload.mode == OffloadMode::On) {
+      return "kernel-offload=on: " + why;
+    } else {
+      log(LogLevel::Notice, "kernel offload not loaded: ", why,
+          "; ChannelData is relayed in user space (kernel-offload=on makes this an error, "
+          "kernel-offload=off silences it)");
+    }
+  }
   for (unsigned i = 0; i < o_.threads; ++i) {
     auto w = std::make_unique<Worker>(i, *shared_, o_.credentials, o_.credentials->realm);
+    if (offload_) {
+      // Each worker owns its range of the flow slots: no two threads ever write one.
+      const uint32_t share = offload_->capacity() / o_.threads;
+      w->attach_offload(*offload_, i * share, share);
+    }
     w->set_tls(tls_);
     for (const auto& addr : o_.udp_listeners) {
       if (std::string err = w->listen_udp(addr); !err.empty()) {
@@ -147,6 +166,15 @@ void RelayService::update_credentials(relay::CredentialsPtr c) {
 void RelayService::stop() {
   for (auto& w : workers_) w->request_stop();
   for (auto& w : workers_) w->join();
+  if (offload_ && !stopped_) {
+    const KernelOffload::Stats st = offload_->stats();
+    log(LogLevel::Notice, "kernel offload: relayed ", st[TP_STAT_TO_PEER], " datagrams to peers and ",
+        st[TP_STAT_TO_CLIENT], " to clients in the kernel; left to user space: ",
+        st[TP_STAT_EXPIRED], " expired, ", st[TP_STAT_HEARTBEAT], " without heartbeat, ",
+        st[TP_STAT_MALFORMED], " malformed, ", st[TP_STAT_TOO_BIG], " too big, ", st[TP_STAT_TTL],
+        " at TTL 1, ", st[TP_STAT_GSO], " GSO; dropped mid-rewrite: ", st[TP_STAT_FAILED]);
+  }
+  stopped_ = true;
 }
 
 }  // namespace turnpike::net

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ledger/ledger_writer.h"
+#include "net/offload/kernel_offload.h"
 #include "net/shared_state.h"
 #include "net/stream_settings.h"
 #include "net/tcp_listener.h"
@@ -30,6 +31,7 @@ struct ServiceOptions {
   TlsFiles tls;  // needed when a TLS, shared-port or DTLS listener is configured
   StreamSettings streams;
   unsigned max_connections_per_ip = 512;
+  OffloadOptions offload;  // the kernel fast path (DESIGN.md "Kernel fast path")
   uint16_t min_port = 49152;
   uint16_t max_port = 65535;
   unsigned user_quota = 0;
@@ -60,6 +62,8 @@ class RelayService {
   std::string tls_description() const;
   // Ends every session (reason: shutdown) and joins the workers.
   void stop();
+  // The kernel fast path, when it is loaded.
+  const KernelOffload* offload() const { return offload_.get(); }
 
   size_t worker_count() const { return workers_.size(); }
   Worker& worker(size_t i) { return *workers_[i]; }
@@ -68,7 +72,9 @@ class RelayService {
   ServiceOptions o_;
   std::unique_ptr<SharedState> shared_;
   TlsContextsPtr tls_;  // the current certificate (main thread's copy)
+  std::unique_ptr<KernelOffload> offload_;  // outlives the workers, whose flows it holds
   std::vector<std::unique_ptr<Worker>> workers_;
+  bool stopped_ = false;
 };
 
 }  // namespace turnpike::net

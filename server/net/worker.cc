@@ -71,9 +71,24 @@ std::string Worker::listen_udp(const core::SocketAddress& addr) {
   return {};
 }
 
+void Worker::attach_offload(KernelOffload& k, uint32_t first, uint32_t count) {
+  flows_ = std::make_unique<FlowTable>(k, first, count);
+  server_->set_offload(flows_.get());
+  offload_progress();
+}
+
+void Worker::offload_progress() {
+  // The ledger's progress records count what the kernel relayed too (in either attach order).
+  if (!ledger_ || !flows_) return;
+  ledger_->set_before_progress([this](const relay::Allocation& a) {
+    if (relay::Allocation* mine = server_->find(a.five_tuple)) server_->collect_offloaded(*mine);
+  });
+}
+
 void Worker::attach_ledger(ledger::Producer& p) {
   ledger_ = std::make_unique<LedgerSink>(p);
   events_.chain(ledger_.get());
+  offload_progress();
 }
 
 std::string Worker::listen_stream(const StreamListenerSpec& spec) {
@@ -136,6 +151,14 @@ void Worker::request_stop() {
     if (w.ledger_)
       w.ledger_->set_shutting_down(std::chrono::steady_clock::now() + kLedgerStopWait);
     w.server_->shutdown(now());
+    if (w.flows_) {
+      const FlowTable::Stats& st = w.flows_->stats();
+      log(LogLevel::Notice, "kernel offload, worker ", w.index_, ": ", st.installed,
+          " channels handed to the kernel, ", st.kept_in_user_space, " kept in user space (",
+          st.not_udp, " not UDP, ", st.mixed_families, " IPv4/IPv6 mixed, ", st.no_route,
+          " no route or on this host, ", st.full, " table full), ", st.late_packets,
+          " packets counted late; ", w.server_->stats().relayed, " datagrams relayed in user space");
+    }
     event_base_loopexit(w.base_.get(), nullptr);
   });
 }
@@ -147,7 +170,9 @@ void Worker::on_tick(evutil_socket_t, short, void* arg) {
   w->connections_->tick(t);
   for (auto& l : w->tcp_) l->resume_if_paused(t.mono_ms);
   if (w->index_ == 0) w->shared_.ports.expire(t.mono_ms);
-  // A thirtieth of the sessions' counters each tick (LedgerSink), not all of them at once.
+  if (w->flows_) w->flows_->tick();
+  // A thirtieth of the sessions' counters each tick (LedgerSink), not all of them at once; what
+  // the kernel relayed for them is added first (attach_offload).
   if (w->ledger_) w->ledger_->tick(t);
 }
 

@@ -16,6 +16,7 @@
 #include "net/libevent_ptr.h"
 #include "net/log_budget.h"
 #include "net/mailbox.h"
+#include "net/offload/flow_table.h"
 #include "net/shared_state.h"
 #include "net/stream_loop.h"
 #include "net/tcp_listener.h"
@@ -79,6 +80,9 @@ class Worker final : public relay::RelayIo {
 
   // Records this worker's sessions and refusals in the ledger (before start()).
   void attach_ledger(ledger::Producer& p);
+  // Hands this worker's bound channels to the kernel fast path, in flow slots [first,
+  // first + count) of `k` (before start()).
+  void attach_offload(KernelOffload& k, uint32_t first, uint32_t count);
 
   // Binds this worker's listener on `addr` (called before the thread starts, so that errors
   // surface at start-up and ports below 1024 are bound before privileges drop).
@@ -153,6 +157,8 @@ class Worker final : public relay::RelayIo {
   // Sends what send_udp() queued and frees the receive slots it pointed into, and what the
   // round queued on streams (stream_loop.h).
   void flush_sends();
+  // Lets the ledger's progress records count what the kernel relayed (both attached).
+  void offload_progress();
 
   friend class UdpListener;
 
@@ -166,6 +172,7 @@ class Worker final : public relay::RelayIo {
   bool deferring_ = false;  // inside a drain_*(): sends of slot bytes wait for flush_sends()
   WorkerEvents events_;
   std::unique_ptr<LedgerSink> ledger_;
+  std::unique_ptr<FlowTable> flows_;       // the kernel fast path's slots; outlives server_
   std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)
   EventPtr tick_;
   // TCP/TLS/DTLS: listeners, then the connections (destroyed before the listeners they use).
