@@ -225,5 +225,24 @@ TEST(Config, CommandLineErrors) {
   EXPECT_EQ(options_help().find("dh2066"), std::string::npos);  // obsolete names are not advertised
 }
 
+TEST(Config, KernelOffloadOptions) {
+  EXPECT_EQ(parse_ok("realm=x\n").kernel_offload, KernelOffload::Auto);  // the default
+  EXPECT_EQ(parse_ok("kernel-offload=on\n").kernel_offload, KernelOffload::On);
+  EXPECT_EQ(parse_ok("kernel-offload=off\n").kernel_offload, KernelOffload::Off);
+  const Config c = parse_ok(
+      "kernel-offload=auto\nkernel-offload-interface=eth0\nkernel-offload-interface=ens3\n"
+      "kernel-offload-flows=1000\n");
+  EXPECT_EQ(c.kernel_offload, KernelOffload::Auto);
+  EXPECT_EQ(c.kernel_offload_interfaces, (std::vector<std::string>{"eth0", "ens3"}));
+  EXPECT_EQ(c.kernel_offload_flows, 1000u);
+  EXPECT_EQ(parse_ok("realm=x\n").kernel_offload_flows, 32768u);
+  EXPECT_NE(parse_err("kernel-offload=yes\n").message.find("auto, on, off"), std::string::npos);
+  EXPECT_NE(parse_err("kernel-offload-interface=a/b\n").message.find("interface name"),
+            std::string::npos);
+  EXPECT_NE(parse_err("kernel-offload-interface=much-too-long-name\n").message.find("interface name"),
+            std::string::npos);
+  EXPECT_NE(parse_err("kernel-offload-flows=many\n").message.find("whole number"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace turnpike::config
