@@ -299,6 +299,23 @@ class Offload(harness.TestCase):
         self.assertEqual(st["to_peer"], 4, st)
         self.assertEqual(st["user_space"], 0, st)
 
+    def test_progress_of_a_running_session_counts_the_kernels_packets(self):
+        # The ledger's progress records (every 30 s, LedgerSink) see what the kernel relayed.
+        self.start_relay()
+        peer = self.topo.socket("peer", PEER_IP, PEER_PORT)
+        self.addCleanup(peer.close)
+        c = self.client()
+        c.channel_bind(0x4001, PEER_IP, PEER_PORT)
+        for i in range(20):
+            self.assertEqual(self.exchange(c, 0x4001, peer, b"%05d" % i)[0], b"%05d" % i)
+
+        def counted():
+            rows = harness.admin_json("sessions", "--active", "--ledger", self.ledger)
+            return rows if rows and rows[0]["bytes_from_client"] == 100 else None
+        rows = harness.wait_until(counted, timeout=40, what="the progress record")
+        self.assertEqual((rows[0]["packets_from_client"], rows[0]["packets_to_client"]), (20, 20), rows)
+        self.assertEqual(rows[0]["bytes_to_client"], 20 * 8)  # "re:" + 5 bytes each
+
     def test_peer_policy_and_ports(self):
         server = self.start_relay(["denied-peer-ip=" + PEER2_IP])
         peer = self.topo.socket("peer", PEER_IP, PEER_PORT)
