@@ -10,10 +10,13 @@
 namespace turnpike::net {
 
 MuxRoute mux_route(const core::ClientHelloInfo& hello, const MuxOptions& o) {
+  // RFC 7443 §3: a TURN client may say so with ALPN "stun.turn" ("stun.nat-discovery" for STUN
+  // alone). Any other ALPN offered is a protocol of the web server's (h2, http/1.1, and also
+  // acme-tls/1, RFC 8737 §3: a certificate authority's TLS-ALPN-01 challenge must reach the web
+  // server, or the certificate for this very port cannot be renewed). A browser's TURN client
+  // offers no ALPN at all, so only "no ALPN" is TURN by default.
   if (hello.offers("stun.turn") || hello.offers("stun.nat-discovery")) return MuxRoute::Turn;
-  for (const auto& p : hello.alpn) {
-    if (p == "h2" || p == "http/1.1" || p == "http/1.0" || p == "h3") return MuxRoute::Web;
-  }
+  if (!hello.alpn.empty()) return MuxRoute::Web;
   if (!hello.server_name.empty() &&
       std::find(o.web_sni.begin(), o.web_sni.end(), hello.server_name) != o.web_sni.end()) {
     return MuxRoute::Web;

@@ -2,9 +2,9 @@
 // module: the first bytes of a connection decide where it goes, before anything is answered.
 //
 //   TLS, ALPN offers stun.turn or stun.nat-discovery (RFC 7443)  -> TURN over TLS, here
-//   TLS, ALPN offers h2 or http/1.x (RFC 7301, RFC 9113)          -> the web backend, byte for byte
-//   TLS, SNI is one of mux-web-sni                                -> the web backend
-//   TLS, anything else (a browser's TURN client sends no ALPN)    -> TURN over TLS, here
+//   TLS, any other ALPN (h2, http/1.1, acme-tls/1, ...; RFC 7301) -> the web backend, byte for byte
+//   TLS, no ALPN, SNI is one of mux-web-sni                       -> the web backend
+//   TLS, no ALPN (a browser's TURN client sends none)             -> TURN over TLS, here
 //   not TLS but a STUN message (RFC 8489 §5: magic cookie)        -> TURN over TCP, here
 //   anything else                                                 -> closed
 #pragma once

@@ -97,6 +97,8 @@ class SharedPort(harness.TestCase):
                  (["stun.turn"], "web.test", turn),   # ALPN stun.turn wins over the SNI list
                  (["h2", "http/1.1"], "turn.test", web),
                  (["http/1.1"], None, web),
+                 (["acme-tls/1"], "turn.test", web),  # TLS-ALPN-01 (RFC 8737) reaches the web side
+                 (["x-unknown/1"], None, web),         # any ALPN that is not stun.* is the web's
                  (None, "web.test", web),             # mux-web-sni, no ALPN
                  (None, "WEB.test", web)]             # SNI compares without case
         for alpn, sni, expected in cases:
