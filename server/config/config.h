@@ -118,8 +118,16 @@ struct Config {
   bool no_multicast_peers = false;  // multicast is refused anyway; kept for coturn configs
 
   // --- quotas and lifetimes (RFC 8656 §3.2 defaults)
-  unsigned user_quota = 0;   // concurrent allocations per username; 0: unlimited
-  unsigned total_quota = 0;  // concurrent allocations in all; 0: unlimited
+  // Concurrent allocations per user (core::rest_user_key: the REST user part, so every fresh
+  // credential of one user counts together); 0: unlimited. A Jitsi participant holds up to 18:
+  // a JVB and a P2P PeerConnection, each allocating on turn:udp, turn:tcp and turns: from up to
+  // three network interfaces (Wi-Fi, Ethernet, VPN); a page reload leaves the old ones alive for
+  // their lifetime, so three overlapping sessions are 54. coturn's default is unlimited.
+  unsigned user_quota = 64;
+  // Concurrent allocations in all; 0: unlimited. Far above what one host's bandwidth carries
+  // (10,000 calls at 1 Mbit/s are 10 Gbit/s) and below the default relay port range (16,384),
+  // it bounds memory and descriptors (one relay socket each) against a flood of credentials.
+  unsigned total_quota = 10000;
   uint32_t max_allocate_lifetime = 3600;
   uint32_t default_allocate_lifetime = 600;
   uint32_t permission_lifetime = 300;

@@ -410,9 +410,9 @@ const OptionSpec kOptions[] = {
     {"no-multicast-peers", OptionKind::Flag, "refuse multicast peers (always the case)",
      set_flag<&Config::no_multicast_peers>},
     // quotas and lifetimes
-    {"user-quota", OptionKind::Value, "concurrent allocations per user (0: unlimited)",
+    {"user-quota", OptionKind::Value, "concurrent allocations per user (default 64; 0: unlimited)",
      set_uint<unsigned, &Config::user_quota, kMaxU32>},
-    {"total-quota", OptionKind::Value, "concurrent allocations in all (0: unlimited)",
+    {"total-quota", OptionKind::Value, "concurrent allocations in all (default 10000; 0: unlimited)",
      set_uint<unsigned, &Config::total_quota, kMaxU32>},
     {"max-allocate-lifetime", OptionKind::Value,
      "longest allocation lifetime in seconds (default 3600)",

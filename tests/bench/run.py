@@ -136,6 +136,8 @@ class Server:
                     "min-port=%d" % MIN_PORT, "max-port=%d" % MAX_PORT, "relay-threads=%d" % THREADS,
                     "realm=" + REALM, "use-auth-secret", "static-auth-secret=" + SECRET,
                     "allow-loopback-peers",
+                    # Measured beyond the default total-quota (10,000 concurrent allocations).
+                    "total-quota=0",
                     # The ledger is on, as it is by default, in the work directory (default:
                     # /var/lib/turnpike, which a development machine need not have).
                     "ledger=" + os.path.join(workdir, "%s-ledger.db" % tag)]) + "\n")

@@ -140,11 +140,22 @@ TEST(Config, ValuesOfEveryKind) {
   EXPECT_EQ(c.denied_peer_ips.size(), 1u);
   EXPECT_TRUE(c.allow_loopback_peers);
   EXPECT_EQ(c.user_quota, 5u);
+  EXPECT_EQ(c.total_quota, 100u);
   EXPECT_EQ(c.stale_nonce, 300u);
   EXPECT_EQ(c.max_allocate_lifetime, 7200u);
   EXPECT_EQ(c.allocation_default_family, DefaultFamily::Ipv6);
   EXPECT_EQ(c.max_credential_ttl, 0);
   EXPECT_FALSE(validate(c));
+}
+
+TEST(Config, QuotasHaveSafeDefaultsAndZeroLiftsThem) {
+  // A Jitsi participant's 54 at most (config.h) fit in user-quota; the total bounds a flood.
+  const Config d = parse_ok("");
+  EXPECT_EQ(d.user_quota, 64u);
+  EXPECT_EQ(d.total_quota, 10000u);
+  const Config z = parse_ok("user-quota=0\ntotal-quota=0\n");  // coturn's "unlimited"
+  EXPECT_EQ(z.user_quota, 0u);
+  EXPECT_EQ(z.total_quota, 0u);
 }
 
 TEST(Config, ExternalIpAutoNeedsAStunServer) {
