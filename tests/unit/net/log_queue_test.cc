@@ -157,10 +157,11 @@ TEST(LogQueue, AStalledOutputNeverBlocksTheThreadsThatLog) {
 
 TEST(LogQueue, StopGivesUpOnAStuckOutput) {
   // The logger left stuck keeps using its output until its write returns: here they live for
-  // the rest of the process, as the daemon's do.
-  auto* pipe = new Pipe;
+  // the rest of the process, as the daemon's do. Held by statics so that they stay reachable
+  // (LeakSanitizer reports what nothing points to, and these are meant to outlive the test).
+  static Pipe* const pipe = new Pipe;
   pipe->shrink();
-  auto* out = new LogOutput(pipe->write_end());
+  static LogOutput* const out = new LogOutput(pipe->write_end());
   auto queue = std::make_unique<LogQueue>(*out);
   queue->start();
   for (int i = 0; i < 200; ++i) queue->push(LogLevel::Notice, std::string(200, 'y'));
