@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -99,7 +100,7 @@ Bytes datagram(const Address& from, const Address& to, const Bytes& payload, uin
   put16(udp, from.port);
   put16(udp + 2, to.port);
   put16(udp + 4, uint16_t(udp_len));
-  std::memcpy(udp + 8, payload.data(), payload.size());
+  std::copy(payload.begin(), payload.end(), udp + 8);  // memcpy from an empty vector's null data() is undefined
   if (!no_checksum) {
     uint16_t c = uint16_t(~udp_sum(v6, from.ip.data(), to.ip.data(), udp, udp_len));
     put16(udp + 6, c == 0 ? 0xFFFF : c);
@@ -111,7 +112,7 @@ Bytes channel_data(uint16_t channel, const Bytes& data, size_t padding = 0, uint
   Bytes b(4 + data.size() + padding, fill);
   put16(b.data(), channel);
   put16(b.data() + 2, uint16_t(data.size()));
-  std::memcpy(b.data() + 4, data.data(), data.size());
+  std::copy(data.begin(), data.end(), b.begin() + 4);
   return b;
 }
 
