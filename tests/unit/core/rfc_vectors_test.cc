@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -151,6 +152,36 @@ TEST(Rfc5769, EveryByteFlipIsDetected) {
       EXPECT_FALSE(verify_message_integrity(*m, key_of(kShortTermPassword))) << "byte " << i;
     }
   }
+  // With FINGERPRINT present nearly every flip fails inside parse(), so the loop above hardly
+  // reaches the MAC. Without it (the length field then ends at MESSAGE-INTEGRITY, as RFC 8489
+  // §14.5 computes it), the MAC alone must catch every flip.
+  std::vector<uint8_t> bare(kRequest.begin(), kRequest.begin() + 100);
+  bare[3] = 0x50;  // 80 bytes of attributes: the 88 less FINGERPRINT's 8
+  {
+    auto m = StunMessage::parse(Bytes(bare.data(), bare.size()));
+    ASSERT_TRUE(m);
+    ASSERT_FALSE(m->has_fingerprint());
+    ASSERT_TRUE(verify_message_integrity(*m, key_of(kShortTermPassword)));
+  }
+  // Transaction ID, SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME and the MAC itself: flips there
+  // leave a well-formed message, so these reach verify_message_integrity and must fail there.
+  const std::vector<std::pair<size_t, size_t>> values = {{8, 20},  {24, 40}, {44, 48},
+                                                         {52, 60}, {64, 73}, {80, 100}};
+  size_t reached_mac = 0;
+  for (size_t i = 0; i < bare.size(); ++i) {
+    std::vector<uint8_t> copy = bare;
+    copy[i] ^= 0x01;
+    auto m = StunMessage::parse(Bytes(copy.data(), copy.size()));
+    const bool in_value = std::any_of(values.begin(), values.end(),
+                                      [i](const auto& r) { return i >= r.first && i < r.second; });
+    if (in_value) {
+      ASSERT_TRUE(m) << "byte " << i;
+    }
+    if (!m) continue;
+    ++reached_mac;
+    EXPECT_FALSE(verify_message_integrity(*m, key_of(kShortTermPassword))) << "byte " << i;
+  }
+  EXPECT_GE(reached_mac, 73u);  // at least the 73 value bytes above
   // Bytes after MESSAGE-INTEGRITY are not authenticated: turning FINGERPRINT into an unknown
   // comprehension-optional attribute leaves a valid message whose trailer is ignored.
   auto copy = kRequest;
