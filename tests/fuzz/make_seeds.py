@@ -79,6 +79,39 @@ def requests():
     return out
 
 
+def handover_state(allocations, version=1):
+    """A hand-over state as core/handover_state.h writes it (big-endian throughout)."""
+    def addr(ip, port):
+        return (bytes([4]) + bytes(ip) if len(ip) == 4 else bytes([6]) + bytes(ip)) + struct.pack("!H", port)
+    def text(b):
+        return struct.pack("!I", len(b)) + b
+    v4 = lambda *x: bytes(x)
+    body = bytes(range(32)) + text(b"00112233aabbccdd")
+    fds = 2 + len(allocations)
+    body += struct.pack("!I", fds)
+    body += struct.pack("!I", 2) + struct.pack("!QB", 5, 2) + struct.pack("!QQ", 1, 2) + struct.pack("!QB", 1, 0)
+    body += struct.pack("!I", 2)
+    for w in range(2):
+        body += struct.pack("!BBH", 0, 0, w) + addr(v4(127, 0, 0, 1), 3478) + struct.pack("!I", w)
+    body += struct.pack("!I", len(allocations))
+    for i, (perms, chans) in enumerate(allocations):
+        a = struct.pack("!HQ", i % 2, (1 << 56) | i)
+        a += addr(v4(192, 0, 2, 1), 50000 + i) + addr(v4(127, 0, 0, 1), 3478)
+        a += text(b"1700000000:alice") + bytes([0]) + bytes(range(32)) + bytes([1, 0, 0, 0])
+        a += bytes([1]) + struct.pack("!I", 2 + i) + addr(v4(127, 0, 0, 1), 50002 + 2 * i) + addr(v4(203, 0, 113, 1), 50002 + 2 * i)
+        a += struct.pack("!qqI", 1700000000000, 123456, 600) + bytes(range(12)) + struct.pack("!HB", 0, 6)
+        a += text(b"alice")
+        a += struct.pack("!I", perms)
+        for p in range(perms):
+            a += bytes([4]) + v4(198, 51, 100, p) + struct.pack("!qQQQQ", 1000, 10, 1, 20, 2)
+        a += struct.pack("!I", chans)
+        for c in range(chans):
+            a += struct.pack("!H", 0x4000 + c) + addr(v4(198, 51, 100, c), 40000 + c) + struct.pack("!q", 3000)
+        a += struct.pack("!QQQQQ", 1000, 10, 2000, 20, 3)
+        body += a
+    return b"TPHS" + struct.pack("!HHI", version, 0, len(body)) + body
+
+
 def main():
     seeds = requests()
     seeds["rfc5769_request"] = RFC5769_REQUEST
@@ -111,6 +144,9 @@ def main():
     write("json_value", "deep", b"[" * 10 + b"1" + b"]" * 10)
     write("json_value", "escapes", b'["\\ud83d\\ude00\\u00e9\\n", -0.5e-3, true, false, null, {}]')
     write("json_value", "repeated", b'{"a":1,"a":2}')
+    write("handover_state", "empty", handover_state([]))
+    write("handover_state", "two_allocations", handover_state([(1, 1), (3, 2)]))
+    write("handover_state", "newer_version", handover_state([(1, 1)], version=2))
     write("json_value", "valid_token", b'{"token":"' + check_token(b"secret", bytes(range(9)), 2**31, "Bob") + b'"}')
 
 
