@@ -20,7 +20,7 @@ BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 
 # coturn is the reference server, gnuplot-nox draws the chart; linux-perf only for run.py --profile.
 # iproute2 and ethtool build the kernel fast path's namespaces (GRO and threaded NAPI on veth).
-BENCH_DEPS := coturn python3 gnuplot-nox iproute2 ethtool
+BENCH_DEPS := coturn python3 gnuplot-nox iproute2 ethtool libmicrohttpd-dev
 
 .PHONY: all deps test-deps bench-deps build run test sanitize fuzz bench clean format
 
@@ -78,8 +78,10 @@ fuzz:
 bench-deps:
 	@tests/tools/install-deps.sh $(BUILD_DEPS) $(BENCH_DEPS)
 
-# turnpike against coturn 4.6.1 and the floor relay on 127.0.0.1 (about 10 minutes); writes
-# BENCHMARKS.md and tests/bench/results/. BENCH_ROUNDS=8 for more rounds (tests/bench/run.py).
+# turnpike against coturn 4.17.1 (built into ~/.cache by tests/bench/build-coturn.sh), Debian's
+# coturn 4.6.1 and the floor relay: on 127.0.0.1, in network namespaces (kernel fast path, root) and
+# at 19,500 held allocations (about 30 minutes); writes BENCHMARKS.md and tests/bench/results/.
+# BENCH_ROUNDS=8 for more rounds, BENCH_PARTS=loopback,netns,scale to choose (tests/bench/run.sh).
 bench: bench-deps build
 	@tests/bench/run.sh $(BUILD)
 

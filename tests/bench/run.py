@@ -44,7 +44,7 @@ THREADS = os.cpu_count() or 1
 VARIANTS = {}  # name -> turnpike binary (--variant)
 
 # The scenarios. `args` go to turnpike-loadgen; `servers` in the order they alternate.
-RELAY3 = ["turnpike", "coturn", "floor"]
+RELAY3 = ["turnpike", "coturn-4.17", "coturn", "floor"]  # coturn: Debian's 4.6.1
 SCENARIOS = [
     dict(id="flood-160", kind="relay", servers=RELAY3,
          title="One flow flat out, 160 B ChannelData (256 packets in flight)",
@@ -58,12 +58,12 @@ SCENARIOS = [
     dict(id="latency", kind="relay", servers=RELAY3, rounds=3,
          title="Latency under light load: 200 allocations x 50 packets/s x 200 B (nothing saturated)",
          args=["--allocations", "200", "--peers", "20", "--size", "200", "--rate", "50"], warmup=1, duration=4),
-    dict(id="alloc-10k", kind="alloc", servers=["turnpike", "coturn"], rounds=3,
+    dict(id="alloc-10k", kind="alloc", servers=["turnpike", "coturn-4.17", "coturn"], rounds=3,
          title="10,000 allocations as fast as possible (Allocate 401 + Allocate + CreatePermission + "
                "ChannelBind), then held idle",
          args=["--mode", "alloc", "--allocations", "10000", "--concurrency", "64", "--hold", "1"],
          prewarm=["--mode", "alloc", "--allocations", "200", "--hold", "0", "--client-net", "2"]),
-    dict(id="preauth", kind="unauth", servers=["turnpike", "coturn"], rounds=2,
+    dict(id="preauth", kind="unauth", servers=["turnpike", "coturn-4.17", "coturn"], rounds=2,
          title="10,000 sources each send one unauthenticated Allocate (state kept before authentication)",
          args=["--mode", "unauth", "--allocations", "10000", "--hold", "1"]),
     dict(id="ledger", kind="ledger", servers=[], rounds=3,
@@ -77,6 +77,19 @@ SCENARIOS = [
 
 def log(*a):
     print(*a, flush=True)
+
+
+_COTURN_417 = []
+
+
+def coturn_417():
+    """coturn's newest release, built once into a cache outside the repository (build-coturn.sh)."""
+    if not _COTURN_417:
+        p = subprocess.run([os.path.join(HERE, "build-coturn.sh")], stdout=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("build-coturn.sh failed (see its message above)")
+        _COTURN_417.append(p.stdout.strip().splitlines()[-1])
+    return _COTURN_417[0]
 
 
 def raise_nofile():
@@ -120,7 +133,9 @@ def stun_binding_ok(port, timeout=0.2):
 class Server:
     """One server under test, started on a fresh port and stopped by pid."""
 
-    def __init__(self, kind, build, workdir, tag):
+    def __init__(self, kind, build, workdir, tag, relay_ips=("127.0.0.1",), extra=()):
+        """`relay_ips`: the relay addresses (several for more than 16k relay ports); `extra`:
+        more lines for turnpike's configuration or arguments for coturn's command line."""
         self.kind = kind.rstrip("'")
         self.port = free_port()
         self.log_path = os.path.join(workdir, "%s.log" % tag)
@@ -132,7 +147,8 @@ class Server:
             conf = os.path.join(workdir, "%s.conf" % tag)
             with open(conf, "w") as f:
                 f.write("\n".join([
-                    "listening-ip=127.0.0.1", "listening-port=%d" % self.port, "relay-ip=127.0.0.1",
+                    "listening-ip=127.0.0.1", "listening-port=%d" % self.port] +
+                    ["relay-ip=" + ip for ip in relay_ips] + [
                     "min-port=%d" % MIN_PORT, "max-port=%d" % MAX_PORT, "relay-threads=%d" % THREADS,
                     "realm=" + REALM, "use-auth-secret", "static-auth-secret=" + SECRET,
                     "allow-loopback-peers",
@@ -140,17 +156,19 @@ class Server:
                     "total-quota=0",
                     # The ledger is on, as it is by default, in the work directory (default:
                     # /var/lib/turnpike, which a development machine need not have).
-                    "ledger=" + os.path.join(workdir, "%s-ledger.db" % tag)]) + "\n")
+                    "ledger=" + os.path.join(workdir, "%s-ledger.db" % tag)] + list(extra)) + "\n")
+            self.ledger = os.path.join(workdir, "%s-ledger.db" % tag)
             argv = [binary, "-c", conf]
-        elif self.kind == "coturn":
+        elif self.kind in ("coturn", "coturn-4.17"):
             # coturn-jitsi.md §2.3, plus the same relay range and thread count, and its pid file and
             # SQLite database kept in the work directory instead of /var.
-            argv = ["turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+            binary = coturn_417() if self.kind == "coturn-4.17" else "turnserver"
+            argv = [binary, "-n", "--listening-ip=127.0.0.1"] + ["--relay-ip=" + ip for ip in relay_ips] + [
                     "--listening-port=%d" % self.port, "--min-port=%d" % MIN_PORT, "--max-port=%d" % MAX_PORT,
                     "--relay-threads=%d" % THREADS, "--use-auth-secret", "--static-auth-secret=" + SECRET,
                     "--realm=" + REALM, "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls",
                     "--pidfile=" + os.path.join(workdir, "%s.pid" % tag),
-                    "--db=" + os.path.join(workdir, "%s.sqlite" % tag), "--log-file=stdout"]
+                    "--db=" + os.path.join(workdir, "%s.sqlite" % tag), "--log-file=stdout"] + list(extra)
         elif self.kind == "floor":
             argv = [os.path.join(bin_dir, "turnpike-floor-relay"), "--listen", "127.0.0.1:%d" % self.port,
                     "--threads", str(THREADS), "--min-port", str(MIN_PORT), "--max-port", str(MAX_PORT)]
@@ -421,28 +439,32 @@ def build_report(data):
                            "latencies above time its own queues, and only the CPU per delivered packet compares "
                            "the servers.")
                 out.append("")
-            if "coturn" in r and "turnpike" in r:
+            peers = [c for c in ("coturn-4.17", "coturn") if c in r]
+            if peers and "turnpike" in r:
                 tp = median(r["turnpike"], "server_cpu_us_per_packet")
-                ct = median(r["coturn"], "server_cpu_us_per_packet")
                 fl = median(r.get("floor", []), "server_cpu_us_per_packet")
-                out.append("Ratios of medians: CPU per packet turnpike/coturn **%s**, turnpike/floor **%s**; "
-                           "RTT p99 turnpike/coturn **%s**." % (
-                               fmt(ratio(tp, ct)), fmt(ratio(tp, fl)),
-                               fmt(ratio(median(r["turnpike"], "rtt_p99_us"), median(r["coturn"], "rtt_p99_us")))))
+                out.append("Ratios of medians: " + "; ".join(
+                    "CPU per packet turnpike/%s **%s**, RTT p99 turnpike/%s **%s**" % (
+                        c, fmt(ratio(tp, median(r[c], "server_cpu_us_per_packet"))), c,
+                        fmt(ratio(median(r["turnpike"], "rtt_p99_us"), median(r[c], "rtt_p99_us"))))
+                    for c in peers) + "; CPU per packet turnpike/floor **%s**." % fmt(ratio(tp, fl)))
                 out.append("")
+                # The targets are against the strongest peer measured: coturn's newest release.
+                peer = peers[0]
+                ct = median(r[peer], "server_cpu_us_per_packet")
                 q = ratio(tp, ct)
                 if scn["id"] != "latency":  # the CPU targets are for the one-flow and many-flows loads
-                    targets.append(("CPU per delivered packet ≤ 0.4× coturn (%s)" % scn["id"],
+                    targets.append(("CPU per delivered packet ≤ 0.4× %s (%s)" % (peer, scn["id"]),
                                     "%s× (%s vs %s µs)" % (fmt(q), fmt(tp), fmt(ct)), q is not None and q <= 0.4))
                 if scn["id"] in ("many-flows", "latency"):
-                    a, b = median(r["turnpike"], "rtt_p99_us"), median(r["coturn"], "rtt_p99_us")
+                    a, b = median(r["turnpike"], "rtt_p99_us"), median(r[peer], "rtt_p99_us")
                     met = a is not None and b is not None and a < b
-                    if generator_limited(r["turnpike"], r["coturn"]):
+                    if generator_limited(r["turnpike"], r[peer]):
                         met = None
-                    targets.append(("RTT p99 below coturn's (%s)" % scn["id"], "%s vs %s µs" % (fmt(a, 0), fmt(b, 0)),
+                    targets.append(("RTT p99 below %s's (%s)" % (peer, scn["id"]), "%s vs %s µs" % (fmt(a, 0), fmt(b, 0)),
                                     met))
             names = scn["servers"]
-            if len(names) == 2 and "coturn" not in names:
+            if len(names) == 2 and not any(n.startswith("coturn") for n in names):
                 a, b = r[names[0]], r[names[1]]
                 d = lambda k: ratio(median(a, k), median(b, k))
                 out.append("%s/%s ratio of medians: CPU per packet %s, delivered pps %s, RTT p99 %s%s." % (
@@ -486,15 +508,18 @@ def build_report(data):
                     fmt(spread(rs, "server_cpu_us_per_allocation"), 0), fmt(median(rs, "server_kb_per_allocation")),
                     fmt(median(rs, "failed"), 0), ", ".join(sorted(set(x["limit"].split(" (")[0] for x in ok)))))
             out.append("")
-            if "coturn" in r and "turnpike" in r:
+            peers = [c for c in ("coturn-4.17", "coturn") if c in r]
+            if peers and "turnpike" in r:
                 tpa = median(r["turnpike"], "server_cpu_us_per_allocation")
-                cta = median(r["coturn"], "server_cpu_us_per_allocation")
-                q = ratio(tpa, cta)
-                out.append("Ratio of medians: CPU per allocation turnpike/coturn **%s**; memory turnpike/coturn **%s**."
-                           % (fmt(q), fmt(ratio(median(r["turnpike"], "server_kb_per_allocation"),
-                                                 median(r["coturn"], "server_kb_per_allocation")))))
+                out.append("Ratios of medians: " + "; ".join(
+                    "CPU per allocation turnpike/%s **%s**, memory turnpike/%s **%s**" % (
+                        c, fmt(ratio(tpa, median(r[c], "server_cpu_us_per_allocation"))), c,
+                        fmt(ratio(median(r["turnpike"], "server_kb_per_allocation"),
+                                  median(r[c], "server_kb_per_allocation")))) for c in peers) + ".")
                 out.append("")
-                targets.append(("Server CPU per allocation set-up ≤ 0.1× coturn", "%s× (%s vs %s µs)" % (
+                cta = median(r[peers[0]], "server_cpu_us_per_allocation")
+                q = ratio(tpa, cta)
+                targets.append(("Server CPU per allocation set-up ≤ 0.1× %s" % peers[0], "%s× (%s vs %s µs)" % (
                     fmt(q), fmt(tpa, 1), fmt(cta, 1)), q is not None and q <= 0.1))
             kb = median(r.get("turnpike", []), "server_kb_per_allocation")
             targets.append(("≤ 4 KB user-space memory per allocation", "%s KB" % fmt(kb), kb is not None and kb <= 4))

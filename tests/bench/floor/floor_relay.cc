@@ -7,7 +7,9 @@
 // GSO (UDP_SEGMENT) for same-destination runs and sendmmsg() per socket otherwise, flushed at
 // the end of every epoll round. Whatever a real server costs above this is its own work.
 //
-// NOT a TURN server: never expose it. It binds loopback addresses only.
+// NOT a TURN server: never expose it. It binds loopback addresses only, or the documentation
+// ranges 192.0.2.0/24 and 198.51.100.0/24 (RFC 5737) that exist here only on the veth pairs of
+// the benchmark's network namespaces (tests/bench/netns_bench.py).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -48,6 +50,7 @@ void on_signal(int) {
 
 struct Options {
   core::SocketAddress listen;
+  std::optional<core::IpAddress> relay_ip;  // relay sockets' address; default: listen's
   unsigned threads = 2;
   uint16_t min_port = 49152, max_port = 65535;
 };
@@ -240,7 +243,7 @@ class Worker {
     for (uint32_t i = 0; i < span && i < 4096; ++i) {
       const uint16_t port = uint16_t(o_.min_port + (start + i) % span);
       const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      core::SocketAddress addr(o_.listen.ip(), port);
+      core::SocketAddress addr(o_.relay_ip ? *o_.relay_ip : o_.listen.ip(), port);
       sockaddr_storage ss;
       const socklen_t len = addr.to_sockaddr(ss);
       const int buf = 512 * 1024;  // as turnpike's relay sockets (net/relay_ports.h)
@@ -273,6 +276,13 @@ class Worker {
 
 }  // namespace
 
+// Loopback, or a documentation range only the benchmark's namespaces have (see the top).
+bool bindable(const core::IpAddress& ip) {
+  const uint8_t* b = ip.data();
+  return ip.is_v4() && (b[0] == 127 || (b[0] == 192 && b[1] == 0 && b[2] == 2) ||
+                        (b[0] == 198 && b[1] == 51 && b[2] == 100));
+}
+
 int main(int argc, char** argv) {
   Options o;
   o.listen = *core::SocketAddress::parse("127.0.0.1:3478");
@@ -280,11 +290,22 @@ int main(int argc, char** argv) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--listen") {
       auto s = core::SocketAddress::parse(v);
-      if (!s || !s->ip().is_v4() || s->ip().data()[0] != 127) {
-        std::fprintf(stderr, "turnpike-floor-relay: --listen must be an IPv4 loopback IP:PORT\n");
+      if (!s || !bindable(s->ip())) {
+        std::fprintf(stderr,
+                     "turnpike-floor-relay: --listen must be IPv4 IP:PORT on 127/8, 192.0.2/24 "
+                     "or 198.51.100/24\n");
         return 2;
       }
       o.listen = *s;
+    } else if (a == "--relay-ip") {
+      auto s = core::SocketAddress::parse(v + ":0");
+      if (!s || !bindable(s->ip())) {
+        std::fprintf(stderr,
+                     "turnpike-floor-relay: --relay-ip must be IPv4 on 127/8, 192.0.2/24 or "
+                     "198.51.100/24\n");
+        return 2;
+      }
+      o.relay_ip = s->ip();
     } else if (a == "--threads") {
       o.threads = unsigned(std::max(1, std::atoi(v.c_str())));
     } else if (a == "--min-port") {
@@ -293,7 +314,7 @@ int main(int argc, char** argv) {
       o.max_port = uint16_t(std::atoi(v.c_str()));
     } else {
       std::fprintf(stderr,
-                   "usage: turnpike-floor-relay [--listen 127.0.0.1:PORT] [--threads N] "
+                   "usage: turnpike-floor-relay [--listen 127.0.0.1:PORT] [--relay-ip IP] [--threads N] "
                    "[--min-port P] [--max-port P]\n");
       return 2;
     }

@@ -14,7 +14,7 @@
 namespace bench {
 
 bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ips, unsigned net,
-                         const turnpike::core::SocketAddress& server, int rcvbuf,
+                         uint32_t prefix, const turnpike::core::SocketAddress& server, int rcvbuf,
                          std::string* error) {
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -37,7 +37,9 @@ bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ip
     const unsigned j = i % ips;
     sockaddr_in local{};
     local.sin_family = AF_INET;
-    local.sin_addr.s_addr = htonl((127u << 24) | (net << 16) | ((j / 250) << 8) | (1 + j % 250));
+    local.sin_addr.s_addr =
+        prefix ? htonl(prefix | ((j / 250) << 8) | (2 + j % 250))
+               : htonl((127u << 24) | (net << 16) | ((j / 250) << 8) | (1 + j % 250));
     if (::bind(s.fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
         ::connect(s.fd, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
       *error = std::string("bind/connect client socket: ") + std::strerror(errno);

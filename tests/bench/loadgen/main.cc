@@ -17,7 +17,10 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "loadgen/cpu_account.h"
 #include "loadgen/echo_peers.h"
+#include "loadgen/hold.h"
+#include "loadgen/netns.h"
 #include "loadgen/options.h"
 #include "loadgen/proc_stats.h"
 #include "loadgen/report.h"
@@ -55,6 +58,7 @@ struct Snapshot {
   uint64_t sent = 0, client_received = 0, peer_received = 0, gen_drops = 0, server_drops = 0;
   ProcSample server, self;
   MachineSample machine;
+  CpuAccountSample cpu;
 };
 
 // A set-up step failed: say why, exit 2 (bad usage or environment, not a measurement).
@@ -63,15 +67,25 @@ int setup_failed(const std::string& error) {
   return 2;
 }
 
+// Joins `ns` unless it is empty (--peer-netns, --client-netns).
+bool enter(const std::string& ns, std::string* error) {
+  return ns.empty() || enter_netns(ns, error);
+}
+
 int run_relay(const Options& o) {
   std::string error;
+  CpuAccount account;
+  for (const auto& spec : o.account) {
+    if (!account.add_group(spec, &error)) return setup_failed(error);
+  }
   EchoPeers peers;
-  if (!peers.start(o.peer_ip, o.peers, 1, o.gso, &error)) {
+  if (!enter(o.peer_netns, &error) || !peers.start(o.peer_ip, o.peers, 1, o.gso, &error)) {
     return setup_failed(error);
   }
   std::vector<Session> sessions;
   const int buf = o.allocations <= 16 ? 4 << 20 : 256 << 10;
-  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, buf,
+  if (!enter(o.client_netns, &error)) return setup_failed(error);
+  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.client_prefix, o.server, buf,
                            &error)) {
     return setup_failed(error);
   }
@@ -107,6 +121,7 @@ int run_relay(const Options& o) {
       }
       s.self = sample_process(getpid());
       s.machine = sample_machine();
+      if (!account.empty()) s.cpu = account.sample();
     }
     return s;
   };
@@ -187,6 +202,18 @@ int run_relay(const Options& o) {
   const double machine = machine_busy(a.machine, b.machine);
   r.add("machine_busy", machine);
   r.add("udp_rcvbuf_errors", b.machine.udp_rcvbuf_errors - a.machine.udp_rcvbuf_errors);
+  if (!account.empty()) {
+    // Machine-wide CPU (cpu_account.h), in cores over the window; run.py derives the relay's.
+    r.add("machine_busy_cores", (b.cpu.machine_busy_s - a.cpu.machine_busy_s) / dt);
+    r.add("machine_softirq_cores", (b.cpu.machine_softirq_s - a.cpu.machine_softirq_s) / dt);
+    r.add("machine_cpus", (b.cpu.machine_total_s - a.cpu.machine_total_s) / dt);
+    for (const auto& [label, sec] : b.cpu.group_s) {
+      r.add("cpu_" + label + "_cores", (sec - a.cpu.group_s[label]) / dt);
+      r.add("run_" + label + "_cores", (b.cpu.group_run_s[label] - a.cpu.group_run_s[label]) / dt);
+    }
+    r.add("other_user_cores", (b.cpu.other_user_s - a.cpu.other_user_s) / dt);
+    r.add("other_kernel_cores", (b.cpu.other_kernel_s - a.cpu.other_kernel_s) / dt);
+  }
   double server_busiest = 0;
   if (o.server_pid && a.server.ok && b.server.ok) {
     const double cpu = b.server.cpu_s - a.server.cpu_s;
@@ -217,11 +244,12 @@ int run_relay(const Options& o) {
 int run_alloc(const Options& o) {
   std::string error;
   EchoPeers peers;
-  if (!peers.start(o.peer_ip, o.peers, 1, o.gso, &error)) {
+  if (!enter(o.peer_netns, &error) || !peers.start(o.peer_ip, o.peers, 1, o.gso, &error)) {
     return setup_failed(error);
   }
   std::vector<Session> sessions;
-  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, 64 << 10,
+  if (!enter(o.client_netns, &error)) return setup_failed(error);
+  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.client_prefix, o.server, 64 << 10,
                            &error)) {
     return setup_failed(error);
   }
@@ -270,10 +298,70 @@ int run_alloc(const Options& o) {
   return setup.failed ? 1 : 0;
 }
 
+// Held, refreshing allocations (hold.h): what holding them costs the server, sampled over the
+// hold after the set-up, and whether every Refresh was answered.
+int run_hold_mode(const Options& o) {
+  std::string error;
+  EchoPeers peers;
+  if (!enter(o.peer_netns, &error) || !peers.start(o.peer_ip, o.peers, 1, o.gso, &error)) {
+    return setup_failed(error);
+  }
+  std::vector<Session> sessions;
+  if (!enter(o.client_netns, &error)) return setup_failed(error);
+  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.client_prefix,
+                           o.server, 16 << 10, &error)) {
+    return setup_failed(error);
+  }
+  for (auto& s : sessions) s.peer = peers.addresses()[s.index % o.peers];
+  ProcSample sa, sb, sc;
+  if (o.server_pid) sa = sample_process(o.server_pid);
+  const SetupResult setup = run_setup(sessions, o);
+  // Ready for the caller (run.py starts the active flows now): one line on stdout.
+  std::printf("HELD %u of %zu allocations in %.1f s\n", setup.done, sessions.size(),
+              double(setup.elapsed_ns) / 1e9);
+  std::fflush(stdout);
+  if (o.server_pid) sb = sample_process(o.server_pid);
+  const MachineSample ma = sample_machine();
+  const int64_t t0 = now_ns();
+  const HoldResult h = run_hold(sessions, o, setup.realm, o.hold_s, o.refresh_s);
+  const double dt = double(now_ns() - t0) / 1e9;
+  if (o.server_pid) sc = sample_process(o.server_pid);
+  const MachineSample mb = sample_machine();
+  Report r;
+  r.add("mode", "hold");
+  r.add("allocations", sessions.size());
+  r.add("done", setup.done);
+  r.add("failed", setup.failed);
+  if (setup.failed) r.add("errors", errors_text(setup.errors));
+  r.add("setup_s", double(setup.elapsed_ns) / 1e9);
+  r.add("hold_s", dt);
+  r.add("refresh_interval_s", o.refresh_s);
+  r.add("refreshes", h.refreshes);
+  r.add("refresh_failed", h.failed);
+  r.add("refresh_stale_nonce", h.stale_nonce);
+  r.add("refresh_retransmits", h.retransmits);
+  r.add("refresh_late", h.late);
+  r.add("machine_busy", machine_busy(ma, mb));
+  if (o.server_pid && sa.ok && sb.ok && sc.ok) {
+    r.add("server_rss_before_kb", sa.rss_kb);
+    r.add("server_rss_held_kb", sb.rss_kb);
+    r.add("server_rss_after_kb", sc.rss_kb);
+    r.add("server_kb_per_allocation",
+          setup.done ? (double(sb.rss_kb) - double(sa.rss_kb)) / setup.done : 0);
+    r.add("server_cpu_setup_s", sb.cpu_s - sa.cpu_s);
+    r.add("server_cpu_hold_cores", (sc.cpu_s - sb.cpu_s) / dt);
+  }
+  r.print(o.json_only);
+  peers.stop();
+  close_client_sockets(sessions);
+  return setup.failed || h.failed ? 1 : 0;
+}
+
 int run_unauth_mode(const Options& o) {
   std::string error;
   std::vector<Session> sessions;
-  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.server, 64 << 10,
+  if (!enter(o.client_netns, &error)) return setup_failed(error);
+  if (!open_client_sockets(sessions, o.allocations, o.client_ips, o.client_net, o.client_prefix, o.server, 64 << 10,
                            &error)) {
     return setup_failed(error);
   }
@@ -315,6 +403,8 @@ int main(int argc, char** argv) {
       return run_alloc(*o);
     case Mode::Unauth:
       return run_unauth_mode(*o);
+    case Mode::Hold:
+      return run_hold_mode(*o);
   }
   return 2;
 }

@@ -15,8 +15,11 @@ Opens TURN allocations (TURN REST credentials, long-term authentication with the
 exchange), binds a channel on each to one of M UDP echo peers and relays ChannelData through
 them, or measures allocation set-up. Everything runs on loopback.
 
-  --mode relay|alloc|unauth  relay: traffic; alloc: K allocations as fast as possible, held;
-                             unauth: K sources each send one unauthenticated Allocate
+  --mode relay|alloc|unauth|hold
+                             relay: traffic; alloc: K allocations as fast as possible, held;
+                             unauth: K sources each send one unauthenticated Allocate;
+                             hold: K allocations set up, then held --hold S seconds, each
+                             sending Refresh every --refresh S seconds (hold.h)
   --server IP:PORT           the TURN server (default 127.0.0.1:3478)
   --secret S                 static-auth-secret (omit for a server without authentication)
   --user NAME                user part of the REST usernames (default bench)
@@ -26,12 +29,21 @@ them, or measures allocation set-up. Everything runs on loopback.
   --client-ips N             spread client sockets over N addresses 127.1.x.y [200]
   --client-net K             use 127.K.x.y instead (runs against one server     [1]
                              must not reuse each other's client addresses)
+  --client-prefix A.B        client sockets on A.B.x.y (x = j/250, y = 2 + j%250) instead of 127.K.x.y
+  --client-netns NS          open the client sockets in network namespace NS (setns; a name from
+                             `ip netns add` or a path such as /proc/PID/ns/net)
+  --peer-netns NS            open the echo peers' sockets in network namespace NS
+  --account LABEL=PID,...    machine-wide CPU over the measured window: /proc/stat busy time, the
+                             CPU of these pids as LABEL, of this process, of every other process
+                             (repeatable; see cpu_account.h)
   --size B                   ChannelData payload bytes                        [160]
   --rate PPS                 packets/s per allocation; 0 = flat out            [0]
   --window W                 packets in flight per allocation when flat out   [128]
   --packets P                stop after P packets per allocation (smoke runs)
   --warmup S / --duration S  seconds before / of the measurement              [1 / 3]
-  --hold S                   alloc/unauth: seconds before reading memory      [1]
+  --hold S                   alloc/unauth: seconds before reading memory;     [1]
+                             hold: seconds to hold the allocations
+  --refresh S                hold: Refresh interval per allocation            [60]
   --threads T                client threads                                   [1]
   --concurrency C            allocation set-ups in flight                     [64]
   --tick-us U                paced senders wake at most every U microseconds  [200]
@@ -82,6 +94,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
         o.mode = Mode::Alloc;
       else if (m == "unauth")
         o.mode = Mode::Unauth;
+      else if (m == "hold")
+        o.mode = Mode::Hold;
       else
         ok = false;
     } else if (a == "--server") {
@@ -94,6 +108,17 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.user = v;
     } else if (a == "--peer-ip") {
       o.peer_ip = v;
+    } else if (a == "--client-netns") {
+      o.client_netns = v;
+    } else if (a == "--peer-netns") {
+      o.peer_netns = v;
+    } else if (a == "--account") {
+      o.account.push_back(v);
+    } else if (a == "--client-prefix") {
+      unsigned x = 0, y = 0;
+      char tail = 0;
+      ok = std::sscanf(v, "%u.%u%c", &x, &y, &tail) == 2 && x > 0 && x < 224 && y < 256;
+      if (ok) o.client_prefix = (x << 24) | (y << 16);
     } else if (!number(v, &d) || d < 0) {
       ok = false;
     } else if (a == "--allocations") {
@@ -119,6 +144,9 @@ std::optional<Options> parse_options(int argc, char** argv) {
       o.duration_s = d;
     } else if (a == "--hold") {
       o.hold_s = d;
+    } else if (a == "--refresh") {
+      o.refresh_s = d;
+      ok = d > 0;
     } else if (a == "--threads") {
       o.threads = unsigned(d);
     } else if (a == "--concurrency") {
@@ -148,6 +176,10 @@ std::optional<Options> parse_options(int argc, char** argv) {
   if (o.size < 24 || o.size > 1400) {
     std::fprintf(stderr,
                  "turnpike-loadgen: --size must be 24..1400 bytes (the probe header is 24)\n");
+    return std::nullopt;
+  }
+  if (!o.peer_netns.empty() && o.client_netns.empty()) {
+    std::fprintf(stderr, "turnpike-loadgen: --peer-netns needs --client-netns too\n");
     return std::nullopt;
   }
   if (o.rate == 0 && o.window == 0) {

@@ -35,9 +35,11 @@ struct Session {
 
 // Raises the open-file limit to its hard maximum, then opens `n` UDP sockets, socket i bound to
 // 127.<net>.x.y (address i mod `ips`, so that per-source limits of the server see many clients, as
-// in production) and connected to `server`. Returns false with a message on failure.
+// in production) and connected to `server`; with a non-zero `prefix` (A.B.0.0) on A.B.x.y with
+// y = 2 + j%250 instead (the benchmark namespaces' extra client addresses). Returns false with a
+// message on failure.
 bool open_client_sockets(std::vector<Session>& sessions, unsigned n, unsigned ips, unsigned net,
-                         const turnpike::core::SocketAddress& server, int rcvbuf,
+                         uint32_t prefix, const turnpike::core::SocketAddress& server, int rcvbuf,
                          std::string* error);
 
 void close_client_sockets(std::vector<Session>& sessions);

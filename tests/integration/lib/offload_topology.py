@@ -15,7 +15,10 @@ and random token; stale ones swept) and everything is deleted on success and on 
 
 With `fast_veth`, the veth ends get GRO and threaded NAPI (the benchmark): each namespace's
 receive work then runs in its own kernel thread (napi/<dev>-<id>), whose CPU time can be read, as
-a NIC's interrupt work would be done on the relay host.
+a NIC's interrupt work would be done on the relay host. TSO goes off on them too: veth takes its
+NAPI path only for packets that are "eligible for GRO" (drivers/net/veth.c), which with TSO on
+excludes everything not sent by a local UDP socket, such as a TC program's redirects; they would
+be received in the sender's softirq and charged to the sender.
 """
 import contextlib
 import ctypes
@@ -124,7 +127,7 @@ class OffloadTopology(netns.Scoped):
         for ns, dev in (("relay", a), (inner_role, b)):
             run(self.argv(ns, ["ip", "link", "set", dev, "up"]))
             if self.fast_veth:
-                run(self.argv(ns, ["ethtool", "-K", dev, "gro", "on"]))
+                run(self.argv(ns, ["ethtool", "-K", dev, "gro", "on", "tso", "off"]))
                 run(self.argv(ns, ["sh", "-c", "echo 1 > /sys/class/net/%s/threaded" % dev]))
         run(self.argv(inner_role, ["ip", "route", "add", "default", "via", outer_ip]))
         run(self.argv(inner_role, ["ip", "-6", "route", "add", "default", "via", outer_ip6]))
