@@ -46,6 +46,7 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   s.permission_lifetime = c.permission_lifetime;
   s.channel_lifetime = c.channel_lifetime;
   s.max_permissions = c.max_permissions;
+  s.max_channels = c.max_channels;
   s.udp_relay = !c.no_udp_relay;
   s.tcp_relay = !c.no_tcp_relay;
   s.tcp_connection_bind_timeout = c.tcp_connection_bind_timeout;

@@ -132,7 +132,8 @@ struct Config {
   uint32_t default_allocate_lifetime = 600;
   uint32_t permission_lifetime = 300;
   uint32_t channel_lifetime = 600;
-  unsigned max_permissions = 1024;  // per allocation (coturn's cap)
+  unsigned max_permissions = 128;  // per allocation (RFC 8656 §9.2: 508 beyond)
+  unsigned max_channels = 128;     // per allocation, cooling ones included (508 beyond)
 
   // --- messages
   bool fingerprint = false;

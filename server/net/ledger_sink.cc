@@ -44,18 +44,19 @@ void fill_identity(ledger::SessionIdentity& s, const relay::Allocation& a) {
 }  // namespace
 
 void LedgerSink::push_peers(const relay::Allocation& a, const relay::Now& now) {
+  // One record per kMaxPeers permissions.
   ledger::SessionPeers& e = peers_;
-  size_t i = 0;
-  while (i < a.permissions.size()) {
-    fill_head(e.head, a.id, now);
-    e.count = 0;
-    for (; i < a.permissions.size() && e.count < ledger::SessionPeers::kMaxPeers; ++i) {
-      const relay::Permission& p = a.permissions[i];
-      e.peers[e.count++] = {p.peer, p.to_peer.bytes, p.to_peer.packets, p.from_peer.bytes,
-                            p.from_peer.packets};
+  e.count = 0;
+  a.permissions.for_each([&](const relay::Permission& p) {
+    if (e.count == 0) fill_head(e.head, a.id, now);
+    e.peers[e.count++] = {p.peer, p.to_peer.bytes, p.to_peer.packets, p.from_peer.bytes,
+                          p.from_peer.packets};
+    if (e.count == ledger::SessionPeers::kMaxPeers) {
+      push(e);
+      e.count = 0;
     }
-    push(e);
-  }
+  });
+  if (e.count) push(e);
 }
 
 void LedgerSink::session_started(const relay::Allocation& a, const relay::Now& now) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/random.h"
 #include "net/clock.h"
 #include "net/dtls_listener.h"
 #include "net/log.h"
@@ -39,7 +40,7 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
       events_(std::move(realm)) {
   server_ = std::make_unique<relay::Server>(
       shared_.settings, shared_.policy, std::move(credentials), shared_.nonces, *this, events_,
-      shared_.quotas, shared_.connection_ids, uint8_t(index + 1));
+      shared_.quotas, shared_.connection_ids, uint8_t(index + 1), core::system_random());
   // One coarse tick per worker for every expiry (DESIGN.md), not one timer per object.
   connections_ = std::make_unique<ConnectionSet>(base_.get());
   tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));

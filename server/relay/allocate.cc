@@ -122,6 +122,7 @@ void Server::handle_allocate(Request& r) {
   }
 
   auto a = std::make_unique<Allocation>();
+  a->set_hash_key(&hash_key_);
   a->quota_key = std::move(quota_key);
   a->id = (uint64_t(worker_id_) << 56) | next_session_++;
   a->five_tuple = r.tuple;
@@ -237,8 +238,11 @@ void Server::handle_refresh(Request& r) {
         if (tcp_.at(a.tcp_connections[i]).peer.family() == *only) close_tcp(a.tcp_connections[i]);
       }
       a.relay_count = 1;
-      std::erase_if(a.permissions, [&](const Permission& p) { return p.peer.family() == *only; });
-      std::erase_if(a.channels, [&](const Channel& c) { return c.peer.family() == *only; });
+      a.channels.for_each([&](Channel& c) {
+        if (c.peer.family() == *only) unoffload_channel(a, c);
+      });
+      a.permissions.erase_if([&](const Permission& p) { return p.peer.family() == *only; });
+      a.channels.erase_if([&](const Channel& c) { return c.peer.family() == *only; });
       core::StunWriter w = begin(r, MessageClass::Success);
       w.add_u32(attr::Lifetime, 0);
       finish(r, w);

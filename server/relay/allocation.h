@@ -1,6 +1,7 @@
 // One allocation (RFC 8656 §2.2, §6): its 5-tuple, relayed addresses, permissions, channels,
 // counters, and the last responses for retransmissions. Everything an allocation owns is here;
-// sizes are kept small (a few hundred bytes plus the permission and channel arrays).
+// sizes are kept small (a few hundred bytes plus its permission and channel tables, which grow
+// with what it holds up to max-permissions and max-channels).
 #pragma once
 
 #include <array>
@@ -11,40 +12,12 @@
 #include <vector>
 
 #include "core/long_term_key.h"
+#include "relay/channel_table.h"
+#include "relay/permission_table.h"
+#include "relay/traffic_counters.h"
 #include "relay/types.h"
 
 namespace turnpike::relay {
-
-struct TrafficCounters {
-  uint64_t bytes = 0;
-  uint64_t packets = 0;
-  void add(size_t n) {
-    bytes += n;
-    ++packets;
-  }
-  void add(const TrafficCounters& o) {
-    bytes += o.bytes;
-    packets += o.packets;
-  }
-};
-
-// RFC 8656 §9: permissions are per peer IP address (the port does not matter).
-struct Permission {
-  IpAddress peer;
-  int64_t expires_ms = 0;
-  TrafficCounters to_peer;    // relayed from the client to this peer
-  TrafficCounters from_peer;  // relayed from this peer to the client
-};
-
-// RFC 8656 §12: a channel binds a number to a peer transport address. After it expires the pair
-// stays reserved for another 5 minutes (kChannelCoolingMs): neither may be rebound elsewhere.
-struct Channel {
-  uint16_t number = 0;
-  SocketAddress peer;
-  int64_t expires_ms = 0;
-  uint32_t offload = 0;  // ChannelOffload handle while the kernel relays it (relay/offload.h)
-};
-constexpr int64_t kChannelCoolingMs = 300'000;
 
 struct RelayEndpoint {
   RelaySocket* socket = nullptr;
@@ -88,8 +61,8 @@ struct Allocation {
   Family failed_family = Family::V6;
   std::string quota_key;
 
-  std::vector<Permission> permissions;
-  std::vector<Channel> channels;
+  PermissionTable permissions;  // by peer IP (RFC 8656 §9)
+  ChannelTable channels;        // by number and by peer (RFC 8656 §12)
   std::vector<uint32_t> tcp_connections;  // CONNECTION-IDs of its peer connections (RFC 6062)
   // Relayed to peers: ChannelData and Send indications, or bytes of TCP data connections (one
   // "packet" per read). And back to the client.
@@ -108,24 +81,14 @@ struct Allocation {
   }
   bool has_family(Family f) const { return relay_for(f) != nullptr; }
 
-  Permission* find_permission(const IpAddress& ip) {
-    for (auto& p : permissions) {
-      if (p.peer == ip) return &p;
-    }
-    return nullptr;
+  // The worker's table key (relay/keyed_hash.h); set once, before anything is inserted.
+  void set_hash_key(const HashKey* k) {
+    permissions.set_hash_key(k);
+    channels.set_hash_key(k);
   }
-  Channel* find_channel(uint16_t number) {
-    for (auto& c : channels) {
-      if (c.number == number) return &c;
-    }
-    return nullptr;
-  }
-  Channel* find_channel(const SocketAddress& peer) {
-    for (auto& c : channels) {
-      if (c.peer == peer) return &c;
-    }
-    return nullptr;
-  }
+  Permission* find_permission(const IpAddress& ip) { return permissions.find(ip); }
+  Channel* find_channel(uint16_t number) { return channels.find(number); }
+  Channel* find_channel(const SocketAddress& peer) { return channels.find(peer); }
 
   const CachedResponse* cached(const uint8_t* txid) const {
     for (const auto& c : cache) {

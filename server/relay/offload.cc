@@ -40,12 +40,12 @@ void Server::unoffload_channel(Allocation& a, Channel& c) {
 
 void Server::collect_offloaded(Allocation& a) {
   if (!offload_) return;
-  for (Channel& c : a.channels) {
-    if (!c.offload) continue;
+  a.channels.for_each([&](Channel& c) {
+    if (!c.offload) return;
     OffloadCounts n;
     offload_->collect(c.offload, n);
     count_offloaded(a, c, n);
-  }
+  });
 }
 
 void Server::collect_offloaded() {

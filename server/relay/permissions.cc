@@ -31,7 +31,7 @@ void Server::install_permission(Allocation& a, const IpAddress& peer, int64_t no
   Permission p;
   p.peer = peer;
   p.expires_ms = expires;
-  a.permissions.push_back(p);
+  a.permissions.insert(p);  // the caller checked max-permissions
 }
 
 void Server::handle_create_permission(Request& r) {
@@ -60,6 +60,8 @@ void Server::handle_create_permission(Request& r) {
     }
     if (!a.find_permission(peer)) ++fresh;
   }
+  // RFC 8656 §9.2: a valid request the server cannot fulfil for a capacity limit is answered
+  // 508 (Insufficient Capacity): past max-permissions, nothing of this request is installed.
   if (a.permissions.size() + fresh > settings_.max_permissions) {
     return refuse(r, err::InsufficientCapacity, RefusalReason::Capacity,
                   "max-permissions reached for this allocation");
@@ -68,9 +70,9 @@ void Server::handle_create_permission(Request& r) {
     install_permission(a, peer, r.now.mono_ms);
     events_.permission_installed(a, peer, r.now);
     // A refreshed permission moves the kernel's deadline for the channels bound to that peer.
-    for (Channel& c : a.channels) {
+    a.channels.for_each([&](Channel& c) {
       if (c.peer.ip() == peer && c.expires_ms > r.now.mono_ms) offload_channel(a, c);
-    }
+    });
   }
   core::StunWriter w = begin(r, MessageClass::Success);
   finish(r, w);
@@ -107,16 +109,22 @@ void Server::handle_channel_bind(Request& r) {
     return refuse(r, err::InsufficientCapacity, RefusalReason::Capacity,
                   "max-permissions reached for this allocation");
   }
+  // Past max-channels, 508 (Insufficient Capacity) as for permissions (RFC 8656 §9.2). Cooling
+  // channels count: they still hold their number and peer.
+  if (!by_number && a.channels.size() + 1 > settings_.max_channels) {
+    return refuse(r, err::InsufficientCapacity, RefusalReason::Capacity,
+                  "max-channels reached for this allocation");
+  }
+  // RFC 8656 §12.2: binding a channel also installs or refreshes the permission for the peer
+  // (first, so that the channel pointer below stays valid: the tables are separate anyway).
+  install_permission(a, peer->ip(), now);
   const int64_t expires = now + int64_t(settings_.channel_lifetime) * 1000;
   Channel* bound = by_number;
   if (bound) {
     bound->expires_ms = expires;
   } else {
-    a.channels.push_back(Channel{*number, *peer, expires});
-    bound = &a.channels.back();
+    bound = a.channels.insert(Channel{*number, *peer, expires});
   }
-  // RFC 8656 §12.2: binding a channel also installs or refreshes the permission for the peer.
-  install_permission(a, peer->ip(), now);
   offload_channel(a, *bound);
   events_.channel_bound(a, *number, *peer, r.now);
   core::StunWriter w = begin(r, MessageClass::Success);

@@ -24,17 +24,18 @@ using core::StunWriter;
 
 Server::Server(const Settings& settings, const PeerPolicy& policy, CredentialsPtr credentials,
                const core::NonceCodec& nonces, RelayIo& io, EventSink& events, QuotaBook& quotas,
-               ConnectionIds& connection_ids, uint8_t worker_id)
+               ConnectionIds& connection_ids, uint8_t worker_id, core::Random& random)
     : settings_(settings),
       policy_(policy),
       auth_(std::move(credentials), &nonces, settings.stale_nonce),
       io_(io),
       events_(events),
       quotas_(quotas),
-      limiter_(settings.unauth_rate, core::random_u64()),
+      limiter_(settings.unauth_rate, random.next_u64()),
       connection_ids_(connection_ids),
       worker_id_(worker_id),
-      txid_state_(core::random_u64() | 1) {}
+      hash_key_(HashKey::from(random)),
+      txid_state_(random.next_u64() | 1) {}
 
 Server::~Server() {
   for (auto& [id, c] : tcp_) {
@@ -42,7 +43,7 @@ Server::~Server() {
     io_.close_peer(c.socket);
   }
   for (auto& [_, a] : allocations_) {
-    for (Channel& c : a->channels) unoffload_channel(*a, c);
+    a->channels.for_each([&](Channel& c) { unoffload_channel(*a, c); });
     for (uint8_t i = 0; i < a->relay_count; ++i) io_.close_relay(a->relays[i].socket);
     quotas_.release(a->quota_key);
   }
@@ -322,7 +323,7 @@ void Server::end_allocation(Allocation& a, EndReason why, const Now& now) {
   // bytes are counted already, so the counters below are final.
   while (!a.tcp_connections.empty()) close_tcp(a.tcp_connections.back());
   // What the kernel relayed counts too: its flows go first, so the counters below are final.
-  for (Channel& c : a.channels) unoffload_channel(a, c);
+  a.channels.for_each([&](Channel& c) { unoffload_channel(a, c); });
   events_.session_ended(a, why, now);
   for (uint8_t i = 0; i < a.relay_count; ++i) io_.close_relay(a.relays[i].socket);
   quotas_.release(a.quota_key);
@@ -344,17 +345,17 @@ void Server::tick(const Now& now) {
     }
     // The kernel stopped relaying at the deadline already; its flow goes now, counted while the
     // permission it counts into is still there.
-    for (Channel& c : a.channels) {
-      if (!c.offload) continue;
+    a.channels.for_each([&](Channel& c) {
+      if (!c.offload) return;
       const Permission* p = a.find_permission(c.peer.ip());
       if (c.expires_ms <= now.mono_ms || !p || p->expires_ms <= now.mono_ms) {
         unoffload_channel(a, c);
       }
-    }
+    });
     // RFC 8656 §9: permissions expire after their lifetime unless refreshed.
-    std::erase_if(a.permissions, [&](const Permission& p) { return p.expires_ms <= now.mono_ms; });
+    a.permissions.erase_if([&](const Permission& p) { return p.expires_ms <= now.mono_ms; });
     // RFC 8656 §12: channel bindings expire, then stay reserved for five more minutes.
-    std::erase_if(a.channels, [&](const Channel& c) {
+    a.channels.erase_if([&](const Channel& c) {
       return c.expires_ms + kChannelCoolingMs <= now.mono_ms;
     });
   }

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/random.h"
 #include "core/stateless_nonce.h"
 #include "core/stun_message.h"
 #include "core/stun_writer.h"
@@ -20,6 +21,7 @@
 #include "relay/authenticator.h"
 #include "relay/connection_ids.h"
 #include "relay/events.h"
+#include "relay/keyed_hash.h"
 #include "relay/offload.h"
 #include "relay/peer_policy.h"
 #include "relay/quota.h"
@@ -51,9 +53,11 @@ class Server {
   static constexpr size_t kTailroom = 8;
 
   // `worker_id` (never 0) names this worker in `connection_ids`, which all workers share.
+  // `random` (not owned; the daemon passes core::system_random(), tests and fuzzers a
+  // core::SeededRandom) keys the tables' hash and seeds the rate limiter and transaction ids.
   Server(const Settings& settings, const PeerPolicy& policy, CredentialsPtr credentials,
          const core::NonceCodec& nonces, RelayIo& io, EventSink& events, QuotaBook& quotas,
-         ConnectionIds& connection_ids, uint8_t worker_id);
+         ConnectionIds& connection_ids, uint8_t worker_id, core::Random& random);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -180,6 +184,7 @@ class Server {
   UnauthRateLimiter limiter_;
   ConnectionIds& connection_ids_;
   uint8_t worker_id_;
+  HashKey hash_key_;  // of every allocation's tables (relay/keyed_hash.h)
   uint64_t next_session_ = 1;
   uint64_t txid_state_;
   ServerStats stats_;

@@ -24,7 +24,11 @@ struct Settings {
   uint32_t max_lifetime = 3600;
   uint32_t permission_lifetime = 300;
   uint32_t channel_lifetime = 600;
-  unsigned max_permissions = 1024;
+  // Per allocation (RFC 8656 §9.2, §12.2): past either cap CreatePermission or ChannelBind is
+  // answered 508 Insufficient Capacity. Channels count while cooling (they still hold their
+  // number and peer).
+  unsigned max_permissions = 128;
+  unsigned max_channels = 128;
 
   bool udp_relay = true;
   bool tcp_relay = false;  // RFC 6062 TCP allocations (off with no-tcp-relay)

@@ -53,6 +53,7 @@ struct World {
   NullEvents events;
   QuotaBook quotas{0, 0};
   ConnectionIds connection_ids;
+  core::SeededRandom random{1};  // the same run for the same input
   std::unique_ptr<Server> server;
   World() {
     settings.relay_addresses = {*IpAddress::parse("192.0.2.1"), *IpAddress::parse("2001:db8::1")};
@@ -60,7 +61,7 @@ struct World {
     creds->no_auth = true;
     settings.tcp_relay = true;
     server = std::make_unique<Server>(settings, policy, creds, nonces, io, events, quotas,
-                                      connection_ids, 1);
+                                      connection_ids, 1, random);
   }
 };
 

@@ -255,5 +255,19 @@ TEST(Config, KernelOffloadOptions) {
   EXPECT_NE(parse_err("kernel-offload-flows=many\n").message.find("whole number"), std::string::npos);
 }
 
+TEST(Config, PerAllocationTableCaps) {
+  const Config d = parse_ok("realm=x\n");
+  EXPECT_EQ(d.max_permissions, 128u);
+  EXPECT_EQ(d.max_channels, 128u);
+  const Config c = parse_ok("max-permissions=2\nmax-channels=16384\n");
+  EXPECT_EQ(c.max_permissions, 2u);
+  EXPECT_EQ(c.max_channels, 16384u);
+  EXPECT_NE(parse_err("max-channels=0\n").message.find("between 1 and 16384"), std::string::npos);
+  EXPECT_NE(parse_err("max-channels=16385\n").message.find("between 1 and 16384"),
+            std::string::npos);
+  EXPECT_NE(parse_err("max-permissions=0\n").message.find("between 1 and 65535"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace turnpike::config

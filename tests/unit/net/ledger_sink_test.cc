@@ -69,7 +69,7 @@ class LedgerSinkTest : public ::testing::Test {
     a->started_unix_ms = unix_ms;
     relay::Permission p;
     p.peer = core::IpAddress::v4(0xCB007163u);  // the videobridge, as for a Jitsi client
-    a->permissions.push_back(p);
+    a->permissions.insert(p);
     return a;
   }
 
@@ -114,8 +114,9 @@ TEST_F(LedgerSinkTest, AHundredThousandAllocationsProgressWithoutADrop) {
     relay::Allocation& a = *allocations[i];
     a.from_client = {1000 + uint64_t(i), 10};
     a.to_client = {2000 + uint64_t(i), 20};
-    a.permissions[0].to_peer = {1000 + uint64_t(i), 10};
-    a.permissions[0].from_peer = {2000 + uint64_t(i), 20};
+    relay::Permission& p = *a.find_permission(core::IpAddress::v4(0xCB007163u));
+    p.to_peer = {1000 + uint64_t(i), 10};
+    p.from_peer = {2000 + uint64_t(i), 20};
   }
   for (unsigned tick = 0; tick < LedgerSink::kProgressTicks; ++tick) {
     sink.tick(now());

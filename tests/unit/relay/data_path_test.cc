@@ -125,8 +125,10 @@ TEST_F(DataPath, CountersPerAllocationAndPerPeer) {
   EXPECT_EQ(a->to_client.packets, 1u);
   EXPECT_EQ(a->to_client.bytes, 7u);
   ASSERT_EQ(a->permissions.size(), 1u);
-  EXPECT_EQ(a->permissions[0].to_peer.bytes, 8u);
-  EXPECT_EQ(a->permissions[0].from_peer.bytes, 7u);
+  const Permission* p = a->find_permission(*IpAddress::parse("203.0.113.9"));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->to_peer.bytes, 8u);
+  EXPECT_EQ(p->from_peer.bytes, 7u);
   ASSERT_TRUE(refresh(0).ok());
   EXPECT_EQ(events.last_bytes_from_client, 8u);
 }

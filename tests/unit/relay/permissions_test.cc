@@ -81,9 +81,10 @@ TEST_F(RelayTest, ChannelBindInstallsAPermission) {
   auto r = channel_bind(0x4001, "203.0.113.9:5000");
   ASSERT_TRUE(r.ok()) << r.error();
   ASSERT_EQ(allocation()->channels.size(), 1u);
-  EXPECT_EQ(allocation()->channels[0].number, 0x4001);
+  ASSERT_NE(allocation()->find_channel(0x4001), nullptr);
+  EXPECT_EQ(allocation()->find_channel(0x4001)->peer.to_string(), "203.0.113.9:5000");
   ASSERT_EQ(allocation()->permissions.size(), 1u);
-  EXPECT_EQ(allocation()->permissions[0].peer.to_string(), "203.0.113.9");
+  EXPECT_NE(allocation()->find_permission(*IpAddress::parse("203.0.113.9")), nullptr);
   EXPECT_EQ(events.channels, 1);
 }
 
@@ -125,7 +126,8 @@ TEST_F(RelayTest, RebindingRules) {
   EXPECT_EQ(channel_bind(0x4001, "203.0.113.9:5001").error(), 400);
   EXPECT_EQ(channel_bind(0x4002, "203.0.113.9:5000").error(), 400);
   ASSERT_EQ(allocation()->channels.size(), 1u);
-  EXPECT_EQ(allocation()->channels[0].peer.to_string(), "203.0.113.9:5000");
+  ASSERT_NE(allocation()->find_channel(0x4001), nullptr);
+  EXPECT_EQ(allocation()->find_channel(0x4001)->peer.to_string(), "203.0.113.9:5000");
   // Another peer on the same IP (other port) gets its own channel.
   EXPECT_TRUE(channel_bind(0x4002, "203.0.113.9:5001").ok());
 }
@@ -172,6 +174,27 @@ TEST_F(RelayTest, TheServersOwnListenerIsForbiddenButOtherRelaysAreNot) {
   // Another allocation's relayed address on this server (a relay-relay ICE pair) is fine.
   EXPECT_TRUE(channel_bind(0x4002, "192.0.2.1:50002").ok());
   EXPECT_TRUE(create_permission({"192.0.2.1"}).ok());
+}
+
+TEST_F(RelayTest, ChannelCapIs508CoolingChannelsIncluded) {
+  settings.max_channels = 2;
+  start(0, 0);
+  ASSERT_TRUE(allocate().ok());
+  ASSERT_TRUE(refresh(3600).ok());
+  ASSERT_TRUE(channel_bind(0x4001, "203.0.113.1:9").ok());
+  ASSERT_TRUE(channel_bind(0x4002, "203.0.113.2:9").ok());
+  EXPECT_EQ(channel_bind(0x4003, "203.0.113.3:9").error(), 508);
+  EXPECT_EQ(events.refused_list.back().detail, "max-channels reached for this allocation");
+  EXPECT_TRUE(channel_bind(0x4002, "203.0.113.2:9").ok());  // refreshing is fine
+  // Expired but cooling (RFC 8656 §12): still counted, so still 508 ...
+  advance(600);
+  server->tick(now);
+  EXPECT_EQ(channel_bind(0x4003, "203.0.113.3:9").error(), 508);
+  // ... until the five minutes of cooling are over.
+  advance(300);
+  server->tick(now);
+  EXPECT_EQ(allocation()->channels.size(), 0u);
+  EXPECT_TRUE(channel_bind(0x4003, "203.0.113.3:9").ok());
 }
 
 }  // namespace

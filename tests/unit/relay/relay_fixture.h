@@ -218,6 +218,7 @@ class RelayTest : public ::testing::Test {
   Recorder events;
   std::unique_ptr<QuotaBook> quotas;
   ConnectionIds connection_ids;
+  core::SeededRandom random{42};  // deterministic tables and transaction ids
   std::shared_ptr<Credentials> creds;
   std::unique_ptr<Server> server;
   Now now{10'000'000, 1'800'000'000'000};
@@ -248,7 +249,7 @@ class RelayTest : public ::testing::Test {
     quotas = std::make_unique<QuotaBook>(user_quota, total_quota);
     policy = std::make_unique<PeerPolicy>(policy_options);
     server = std::make_unique<Server>(settings, *policy, creds, nonces, io, events, *quotas,
-                                      connection_ids, 1);
+                                      connection_ids, 1, random);
   }
 
   void use_rest_user(const std::string& user, int64_t ttl = 3600,
