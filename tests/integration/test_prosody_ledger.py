@@ -4,7 +4,6 @@ from where, how much. A ledger that cannot be written never stops credentials be
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import harness  # noqa: E402
@@ -29,6 +28,7 @@ class ProsodyLedger(ProsodyTestCase):
                                      "turnpike_ledger": cls.broken_ledger},
             },
             users=[("alice", "localhost", "alice-pw"), ("bob", "localhost", "bob-pw"),
+                   ("erin", "localhost", "erin-pw"),
                    ("carol", "quiet.localhost", "carol-pw"), ("dave", "broken.localhost", "dave-pw")],
             options={"turnpike_config_check_interval": 1})
 
@@ -79,7 +79,12 @@ class ProsodyLedger(ProsodyTestCase):
 
     def test_recording_can_be_turned_off(self):
         username, _ = self.turn_credential("carol@quiet.localhost", "carol-pw", "quiet.localhost")
-        time.sleep(0.5)
+        # The barrier: a credential issued after carol's by a recording host of the same Prosody
+        # is in the ledger, so carol's would be by now if it had been recorded.
+        marker, _ = self.turn_credential("erin@localhost", "erin-pw", "localhost")
+        harness.wait_until(lambda: self.who(marker)["credentials"], what="the marker credential in the ledger")
+        self.assertNotIn("Recording issued credentials", self.prosody.module_log("quiet.localhost"))
+        self.assertIn("Recording issued credentials", self.prosody.module_log("localhost"))
         self.assertEqual(self.who("carol@quiet.localhost")["credentials"], [])
         self.assertEqual(self.who(username)["credentials"], [])
 

@@ -9,7 +9,6 @@ answers without those services, and says why in the log."""
 import os
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import harness  # noqa: E402
@@ -71,10 +70,17 @@ class Rotation(ProsodyTestCase):
         # `prosodyctl reload` did on 0.12; Prosody 13's prosodyctl refuses reload on a systemd
         # host, so the README tells users the systemctl form and this sends the signal itself.
         pidfile = os.path.join(self.workdir, "prosody-reload.pid")
-        prosody = self.start_prosody_for({"turnpike_config_check_interval": 0}, options={"pidfile": pidfile})
+        # watch.localhost checks the file every second: once it has seen the rotation, localhost
+        # (no timer) has had the same time to notice it and must not have.
+        options = {"turnpike_config": self.turnpike.config_path}
+        prosody = self.start_prosody({"localhost": dict(options, turnpike_config_check_interval=0),
+                                      "watch.localhost": dict(options, turnpike_config_check_interval=1)},
+                                     users=[("alice", "localhost", "alice-pw")],
+                                     name="prosody-" + self._testMethodName, options={"pidfile": pidfile})
         before = self.turn_udp(prosody)
         self.rotate_turnpike()
-        time.sleep(1.5)  # no timer: nothing happens until the admin reloads
+        prosody.wait_for_log(r"watch\.localhost:turnpike.*Reloaded turnpike config \(file changed\)", timeout=10)
+        self.assertNotIn("Reloaded turnpike config", prosody.module_log("localhost"))
         still = self.turn_udp(prosody)
         self.assertEqual(still["password"], rest_password(OLD, still["username"]))
         prosody.send_signal(signal.SIGHUP)
