@@ -112,6 +112,9 @@ class Server:
                     "realm=" + REALM, "use-auth-secret", "static-auth-secret=" + SECRET, "total-quota=0",
                     "ledger=" + os.path.join(workdir, tag + ".db"),
                     "kernel-offload=" + ("on" if name == "turnpike+offload" else "off")]) + "\n")
+            for suffix in ("", "-wal", "-shm"):  # an earlier run's ledger would grow
+                if os.path.exists(os.path.join(workdir, tag + ".db" + suffix)):
+                    os.unlink(os.path.join(workdir, tag + ".db" + suffix))
             argv = [os.path.join(build, "bin", "turnpike"), "-c", conf]
         elif name.startswith("coturn"):
             binary = coturn_bin if name == "coturn-4.17" else "/usr/bin/turnserver"
@@ -203,6 +206,37 @@ def run_one(topo, build, workdir, scn, name, tag, coturn_bin):
             if "in the kernel" in srv.log() else [0, 0]
         r["kernel_relayed"] = sum(kern)
     return derive(r)
+
+
+def profile(topo, build, workdir, scn, name, coturn_bin):
+    """perf record -a (cpu-clock) over one run's measured window: the split by thread and the
+    heaviest kernel functions of the relay namespace's NAPI threads and of the server."""
+    if not shutil.which("perf"):
+        sys.exit("perf is missing (Debian package linux-perf)")
+    data = os.path.join(workdir, "profile-%s-%s.data" % (scn["id"], name.replace("+", "-")))
+    import threading
+    res = {}
+    t = threading.Thread(target=lambda: res.update(run_one(topo, build, workdir, scn, name, "profile", coturn_bin)))
+    t.start()
+    time.sleep(scn["warmup"] + 2.5)
+    subprocess.run(["perf", "record", "-q", "-a", "-g", "-e", "cpu-clock", "-F", "2000", "-o", data, "--", "sleep",
+                    str(max(scn["duration"] - 2, 1))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t.join()
+    relay_comms = ",".join([("napi/%s-" % topo.links[side])[:15] for side in ("relay-client", "relay-peer")])
+    report = ["# perf record -a -e cpu-clock, %s, %s" % (name, scn["title"]), summary(res), ""]
+    for title, extra in (("share by thread name", ["--sort", "comm"]),
+                         ("relay NAPI threads: heaviest functions, self",
+                          ["--comms", relay_comms, "--no-children", "--sort", "sym"]),
+                         ("relay NAPI threads: callees included", ["--comms", relay_comms, "--children", "--sort", "sym"])):
+        p = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none", "--percent-limit", "1"] + extra,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        lines = [l[:140] for l in p.stdout.decode(errors="replace").splitlines() if l.strip() and not l.startswith("#")]
+        report += ["## " + title] + lines[:40] + [""]
+    path = os.path.join(workdir, "profile-%s-%s.txt" % (scn["id"], name.replace("+", "-")))
+    with open(path, "w") as f:
+        f.write("\n".join(report) + "\n")
+    log("\n".join(report))
+    log("wrote " + path)
 
 
 def summary(r):
@@ -303,6 +337,7 @@ def main():
     ap.add_argument("--markdown", default=os.path.join(SOURCE, "BENCHMARKS.md"))
     ap.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--report-only")
+    ap.add_argument("--profile", metavar="SERVER", help="profile SERVER in the first scenario with perf -a instead")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     workdir = os.path.join(build, "bench", "netns")
@@ -316,6 +351,10 @@ def main():
         servers = [s for s in a.servers.split(",") if s] or SERVERS
         coturn_bin = coturn_417() if "coturn-4.17" in servers else None
         scenarios = [s for s in SCENARIOS if not a.scenarios or s["id"] in a.scenarios.split(",")]
+        if a.profile:
+            with offload_topology.OffloadTopology(extra_client_ips=CLIENT_IPS, fast_veth=True) as topo:
+                profile(topo, build, workdir, scenarios[0], a.profile, coturn_bin)
+            return 0
         start = time.time()
         data = {"machine": "%d CPUs, Linux %s, load average before %s" % (
                     os.cpu_count(), os.uname().release, open("/proc/loadavg").read().split()[:3]),

@@ -133,9 +133,10 @@ def stun_binding_ok(port, timeout=0.2):
 class Server:
     """One server under test, started on a fresh port and stopped by pid."""
 
-    def __init__(self, kind, build, workdir, tag, relay_ips=("127.0.0.1",), extra=()):
-        """`relay_ips`: the relay addresses (several for more than 16k relay ports); `extra`:
-        more lines for turnpike's configuration or arguments for coturn's command line."""
+    def __init__(self, kind, build, workdir, tag, relay_ips=("127.0.0.1",), extra=(), ports=(MIN_PORT, MAX_PORT)):
+        """`relay_ips`: the relay addresses; `ports`: the relay port range; `extra`: more lines
+        for turnpike's configuration or arguments for coturn's command line."""
+        min_port, max_port = ports
         self.kind = kind.rstrip("'")
         self.port = free_port()
         self.log_path = os.path.join(workdir, "%s.log" % tag)
@@ -149,7 +150,7 @@ class Server:
                 f.write("\n".join([
                     "listening-ip=127.0.0.1", "listening-port=%d" % self.port] +
                     ["relay-ip=" + ip for ip in relay_ips] + [
-                    "min-port=%d" % MIN_PORT, "max-port=%d" % MAX_PORT, "relay-threads=%d" % THREADS,
+                    "min-port=%d" % min_port, "max-port=%d" % max_port, "relay-threads=%d" % THREADS,
                     "realm=" + REALM, "use-auth-secret", "static-auth-secret=" + SECRET,
                     "allow-loopback-peers",
                     # Measured beyond the default total-quota (10,000 concurrent allocations).
@@ -158,20 +159,23 @@ class Server:
                     # /var/lib/turnpike, which a development machine need not have).
                     "ledger=" + os.path.join(workdir, "%s-ledger.db" % tag)] + list(extra)) + "\n")
             self.ledger = os.path.join(workdir, "%s-ledger.db" % tag)
+            for suffix in ("", "-wal", "-shm"):  # a ledger of an earlier `make bench` would grow
+                if os.path.exists(self.ledger + suffix):
+                    os.unlink(self.ledger + suffix)
             argv = [binary, "-c", conf]
         elif self.kind in ("coturn", "coturn-4.17"):
             # coturn-jitsi.md §2.3, plus the same relay range and thread count, and its pid file and
             # SQLite database kept in the work directory instead of /var.
             binary = coturn_417() if self.kind == "coturn-4.17" else "turnserver"
             argv = [binary, "-n", "--listening-ip=127.0.0.1"] + ["--relay-ip=" + ip for ip in relay_ips] + [
-                    "--listening-port=%d" % self.port, "--min-port=%d" % MIN_PORT, "--max-port=%d" % MAX_PORT,
+                    "--listening-port=%d" % self.port, "--min-port=%d" % min_port, "--max-port=%d" % max_port,
                     "--relay-threads=%d" % THREADS, "--use-auth-secret", "--static-auth-secret=" + SECRET,
                     "--realm=" + REALM, "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls",
                     "--pidfile=" + os.path.join(workdir, "%s.pid" % tag),
                     "--db=" + os.path.join(workdir, "%s.sqlite" % tag), "--log-file=stdout"] + list(extra)
         elif self.kind == "floor":
             argv = [os.path.join(bin_dir, "turnpike-floor-relay"), "--listen", "127.0.0.1:%d" % self.port,
-                    "--threads", str(THREADS), "--min-port", str(MIN_PORT), "--max-port", str(MAX_PORT)]
+                    "--threads", str(THREADS), "--min-port", str(min_port), "--max-port", str(max_port)]
         else:
             raise ValueError(kind)
         self.argv = argv

@@ -62,7 +62,7 @@ class Hold {
         if (due > now || due >= end) break;
         if (now - due > interval / 10) ++r_.late;
         Session& s = sessions_[i];
-        if (!pending_[i].active) {
+        if (s.state == SetupState::Done && !pending_[i].active) {
           pending_[i] = Pending{true, 0, 0};
           core::random_bytes(s.txid, sizeof s.txid);
           send(s);

@@ -21,7 +21,8 @@ struct HoldResult {
   uint64_t late = 0;  // refreshes sent more than one interval/10 after their slot
 };
 
-// Holds `sessions` (already set up) for `hold_s` seconds, refreshing each every `refresh_s`.
+// Holds `sessions` (already set up; those whose set-up failed are skipped) for `hold_s` seconds,
+// refreshing each every `refresh_s`.
 HoldResult run_hold(std::vector<Session>& sessions, const Options& o, const std::string& realm,
                     double hold_s, double refresh_s);
 
