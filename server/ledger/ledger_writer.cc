@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "core/random.h"
@@ -80,9 +81,13 @@ struct LedgerWriter::Statements {
 
 LedgerWriter::LedgerWriter(WriterOptions o, LogFunction log)
     : o_(std::move(o)), log_(std::move(log)), pending_(o_.max_pending_bytes, o_.max_pending) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(core::random_u64()));
-  boot_ = buf;
+  if (!o_.boot.empty()) {
+    boot_ = o_.boot;
+  } else {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(core::random_u64()));
+    boot_ = buf;
+  }
 }
 
 LedgerWriter::~LedgerWriter() {
@@ -291,6 +296,7 @@ bool LedgerWriter::ensure_open() {
   }
   st_ = std::move(st);
   close_interrupted();
+  adopt_open_rows();
   {
     std::lock_guard lock(stats_mu_);
     stats_.database_ok = true;
@@ -312,6 +318,28 @@ void LedgerWriter::close_interrupted() {
       log_(false, "ledger: " + std::to_string(n) +
                       " session(s) left open by an earlier run closed as interrupted");
     }
+  }
+}
+
+void LedgerWriter::adopt_open_rows() {
+  // A run taken over from another process (WriterOptions::boot): the sessions still open under
+  // this run id are those handed over; their updates and ends go into those rows.
+  if (o_.boot.empty()) return;
+  Statement s = db_->prepare(
+      "SELECT id, sid FROM sessions WHERE node = ?1 AND boot = ?2 AND ended_at IS NULL");
+  if (!s) return;
+  s.bind(1, o_.node).bind(2, boot_);
+  size_t n = 0;
+  while (s.step() == SQLITE_ROW) {
+    const char* sid = reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 1));
+    if (!sid) continue;
+    rows_.set(std::strtoull(sid, nullptr, 16), sqlite3_column_int64(s.get(), 0));
+    ++n;
+  }
+  rows_.committed();
+  if (n) {
+    log_(false,
+         "ledger: " + std::to_string(n) + " open session(s) of run " + boot_ + " taken over");
   }
 }
 

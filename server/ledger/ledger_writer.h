@@ -49,6 +49,10 @@ struct WriterOptions {
   // Called on the writer thread with every event taken from the rings, before it is written
   // (also while the database fails). Must not block for long: the rings fill meanwhile.
   std::function<void(const LedgerEvent&)> on_event;
+  // The run id to write under (16 hex digits). Empty: a new random one. A process that took
+  // over from another (DESIGN.md "Restart and upgrade") goes on with the old one's, and the
+  // sessions it took over keep writing into the rows the old one opened.
+  std::string boot;
 };
 
 struct WriterStats {
@@ -96,6 +100,7 @@ class LedgerWriter {
   bool apply_refusal(const Refusal& e);
   bool write_health();
   void close_interrupted();
+  void adopt_open_rows();
   void prune_step(int64_t now_ms);
   void failed(const std::string& what, int rc);
   void set_damaged(const std::string& what);

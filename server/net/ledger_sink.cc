@@ -63,6 +63,32 @@ void LedgerSink::session_started(const relay::Allocation& a, const relay::Now& n
   fill_head(start_.head, a.id, now);
   fill_identity(start_.session, a);
   push(start_);
+  track(a);
+}
+
+void LedgerSink::session_restored(const relay::Allocation& a, const relay::Now&) {
+  // Its row exists: the process before wrote its start (ledger::WriterOptions::boot).
+  track(a);
+}
+
+void LedgerSink::session_handed_over(const relay::Allocation& a, const relay::Now& now) {
+  // Its counters as they are now; the process after writes the rest and the end.
+  session_progress(a, now);
+  untrack(a);
+}
+
+void LedgerSink::untrack(const relay::Allocation& a) {
+  if (auto it = places_.find(&a); it != places_.end()) {
+    auto& group = groups_[it->second.group];
+    const uint32_t index = it->second.index;
+    group[index] = group.back();  // the last one takes its place
+    places_[group[index]].index = index;
+    group.pop_back();
+    places_.erase(it);
+  }
+}
+
+void LedgerSink::track(const relay::Allocation& a) {
   // Round robin: the groups stay within one session of each other.
   const unsigned g = next_group_;
   next_group_ = (next_group_ + 1) % kProgressTicks;
@@ -90,14 +116,7 @@ void LedgerSink::tick(const relay::Now& now) {
 
 void LedgerSink::session_ended(const relay::Allocation& a, relay::EndReason why,
                                const relay::Now& now) {
-  if (auto it = places_.find(&a); it != places_.end()) {
-    auto& group = groups_[it->second.group];
-    const uint32_t index = it->second.index;
-    group[index] = group.back();  // the last one takes its place
-    places_[group[index]].index = index;
-    group.pop_back();
-    places_.erase(it);
-  }
+  untrack(a);
   // Peers first: the writer attaches them to the session row, which exists from the start.
   push_peers(a, now);
   fill_head(end_.head, a.id, now);

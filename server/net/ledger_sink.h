@@ -31,6 +31,8 @@ class LedgerSink : public relay::EventSink {
   void session_ended(const relay::Allocation& a, relay::EndReason why,
                      const relay::Now& now) override;
   void refused(const relay::Refusal& r) override;
+  void session_restored(const relay::Allocation& a, const relay::Now& now) override;
+  void session_handed_over(const relay::Allocation& a, const relay::Now& now) override;
 
   // Once a tick (about a second): the progress of one group of sessions, and what the
   // producer's backlog holds.
@@ -49,6 +51,8 @@ class LedgerSink : public relay::EventSink {
 
  private:
   void session_progress(const relay::Allocation& a, const relay::Now& now);
+  void track(const relay::Allocation& a);  // into a progress group
+  void untrack(const relay::Allocation& a);
   void push_peers(const relay::Allocation& a, const relay::Now& now);
   template <typename E>
   void push(const E& e) {

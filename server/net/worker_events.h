@@ -25,6 +25,12 @@ class WorkerEvents : public relay::EventSink {
   void session_ended(const relay::Allocation& a, relay::EndReason why,
                      const relay::Now& now) override;
   void refused(const relay::Refusal& r) override;
+  void session_restored(const relay::Allocation& a, const relay::Now& now) override {
+    if (next_) next_->session_restored(a, now);
+  }
+  void session_handed_over(const relay::Allocation& a, const relay::Now& now) override {
+    if (next_) next_->session_handed_over(a, now);
+  }
 
   // Further sinks (the ledger) see every event too.
   void chain(relay::EventSink* next) { next_ = next; }

@@ -61,6 +61,10 @@ class EventSink {
   // Called just before the allocation is destroyed; its counters are final.
   virtual void session_ended(const Allocation& a, EndReason why, const Now& now) = 0;
   virtual void refused(const Refusal& r) = 0;
+  // Hand-over (relay/handover.cc): an allocation taken over from the process before, which
+  // recorded its start; and one handed over to the process after, which will record its end.
+  virtual void session_restored(const Allocation&, const Now&) {}
+  virtual void session_handed_over(const Allocation&, const Now&) {}
 };
 
 }  // namespace turnpike::relay

@@ -25,6 +25,12 @@ void QuotaBook::release(std::string_view key) {
   --in_use_;
 }
 
+void QuotaBook::add_existing(std::string_view key) {
+  std::lock_guard lock(mu_);
+  ++by_user_[std::string(key)];
+  ++in_use_;
+}
+
 unsigned QuotaBook::total_in_use() const {
   std::lock_guard lock(mu_);
   return in_use_;

@@ -18,6 +18,9 @@ class QuotaBook {
   enum class Result : uint8_t { Ok, UserQuota, TotalQuota };
   Result acquire(std::string_view key);
   void release(std::string_view key);
+  // Counts an allocation that exists already (one taken over from another process), over the
+  // limits if need be: it was admitted under them.
+  void add_existing(std::string_view key);
   unsigned total_in_use() const;
   void set_limits(unsigned per_user, unsigned total);
 

@@ -40,6 +40,11 @@ class RelayIo {
   virtual OpenRelayResult open_relay(Allocation& owner, uint8_t index,
                                      const OpenRelayRequest& r) = 0;
   virtual void close_relay(RelaySocket* s) = 0;
+  // Hand-over: the relay socket numbered `fd` among those another process passed, for
+  // `owner`'s relay `index`, as open_relay would have made it. Null when there is none.
+  virtual RelaySocket* adopt_relay(Allocation& /*owner*/, uint8_t /*index*/, uint32_t /*fd*/) {
+    return nullptr;
+  }
   virtual void send_to_peer(RelaySocket* s, const SocketAddress& peer, core::Bytes payload) = 0;
   virtual void send_to_client(const ClientRef& c, core::Bytes message) = 0;
 

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <array>
+#include <functional>
+#include <string>
+#include <vector>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -13,6 +16,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/handover_state.h"
 #include "core/random.h"
 #include "core/stateless_nonce.h"
 #include "core/stun_message.h"
@@ -105,6 +109,26 @@ class Server {
   const ServerStats& stats() const { return stats_; }
   // How many bytes larger than its request an answer before authentication may be.
   size_t unauthenticated_margin() const;
+  // ---- Hand-over to a new process (relay/handover.cc; DESIGN.md "Restart and upgrade").
+  // Whether `a` can go on in another process: a UDP client's allocation. Connections (TCP, TLS,
+  // DTLS clients, RFC 6062 peers) stay with this process and end here.
+  static bool can_hand_over(const Allocation& a);
+  // The state of `a`, with `fd_of` numbering its relay sockets among those sent. What the
+  // kernel relayed for it is counted first.
+  core::HandoverAllocation export_allocation(Allocation& a, uint16_t worker,
+                                             const std::function<uint32_t(RelaySocket*)>& fd_of);
+  // After another process took over: every allocation that could be handed over is forgotten
+  // without an end (the other process goes on with it and its ledger row), its sockets closed
+  // here only; the others end with EndReason::Shutdown.
+  void release_handed_over(const Now& now);
+  // Takes over allocation `h` from the process before, reached through `client`; its relay
+  // sockets come from RelayIo::adopt_relay. Returns what was wrong, empty on success.
+  std::string restore(const core::HandoverAllocation& h, const ClientRef& client, const Now& now);
+  // The session counter and the counters of stats(), carried over too.
+  uint64_t next_session() const { return next_session_; }
+  std::vector<uint64_t> export_stats() const;
+  void restore_counters(uint64_t next_session, const std::vector<uint64_t>& stats);
+
   template <typename F>
   void for_each_allocation(F&& f) const {
     for (const auto& [_, a] : allocations_) f(*a);

@@ -267,6 +267,42 @@ TEST_F(LedgerTest, SessionsLeftOpenByACrashAreClosedAsInterrupted) {
   EXPECT_TRUE(logged);
 }
 
+TEST_F(LedgerTest, AProcessTakingOverGoesOnInTheSameRows) {
+  // DESIGN.md "Restart and upgrade": the process that takes over writes under the old one's
+  // run id; the sessions it took over update and end their rows, none is closed as interrupted.
+  std::string boot;
+  {
+    LedgerWriter old(options(), log);
+    Producer& p = old.add_producer();
+    old.start();
+    p.push(session(EventKind::SessionStart, 7, "1:a", 1'000'000));
+    p.push(session(EventKind::SessionStart, 8, "1:b", 1'000'000));
+    p.push(session(EventKind::SessionEnd, 8, "1:b", 1'010'000, 5));
+    old.stop();
+    boot = old.boot();
+  }
+  {
+    WriterOptions o = options();
+    o.boot = boot;
+    LedgerWriter next(o, log);
+    EXPECT_EQ(next.boot(), boot);
+    Producer& p = next.add_producer();
+    next.start();
+    p.push(session(EventKind::SessionUpdate, 7, "1:a", 1'030'000, 1234));
+    p.push(session(EventKind::SessionEnd, 7, "1:a", 1'040'000, 2000));
+    next.stop();
+  }
+  auto db = open_rw();
+  auto rows = query_sessions(db, SessionFilter{});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE end_reason = 'interrupted'"), 0);
+  EXPECT_EQ(count("SELECT bytes_from_client FROM sessions WHERE sid = '0000000000000007'"), 2000);
+  EXPECT_EQ(count("SELECT ended_at FROM sessions WHERE sid = '0000000000000007'"), 1'040'000);
+  bool logged = false;
+  for (const auto& m : logs) logged |= m.find("1 open session(s) of run") != std::string::npos;
+  EXPECT_TRUE(logged);
+}
+
 TEST_F(LedgerTest, IdenticalRefusalsFoldAndNewRowsAreCapped) {
   WriterOptions o = options();
   o.refusal_rows_per_second = 3;

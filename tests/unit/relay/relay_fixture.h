@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -62,6 +63,16 @@ struct FakeIo : RelayIo {
   }
   void close_relay(RelaySocket* s) override {
     EXPECT_EQ(open_sockets.erase(s), 1u) << "closing a relay socket twice or one never opened";
+  }
+  // Hand-over: the sockets another process passed, by their number among those sent.
+  std::map<uint32_t, RelaySocket*> adoptable;
+  RelaySocket* adopt_relay(Allocation&, uint8_t, uint32_t fd) override {
+    auto it = adoptable.find(fd);
+    if (it == adoptable.end()) return nullptr;
+    RelaySocket* s = it->second;
+    adoptable.erase(it);
+    open_sockets.insert(s);
+    return s;
   }
   void send_to_peer(RelaySocket* s, const SocketAddress& peer, core::Bytes payload) override {
     to_peer.push_back({s, peer, std::vector<uint8_t>(payload.begin(), payload.end())});
