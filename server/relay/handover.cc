@@ -38,13 +38,15 @@ core::HandoverAllocation Server::export_allocation(
   h.family_error = a.family_error;
   h.failed_family = a.failed_family;
   h.quota_key = a.quota_key;
-  for (const Permission& p : a.permissions) {
+  a.permissions.for_each([&](const Permission& p) {
     h.permissions.push_back({p.peer,
                              p.expires_ms,
                              {p.to_peer.bytes, p.to_peer.packets},
                              {p.from_peer.bytes, p.from_peer.packets}});
-  }
-  for (const Channel& c : a.channels) h.channels.push_back({c.number, c.peer, c.expires_ms});
+  });
+  a.channels.for_each([&](const Channel& c) {
+    h.channels.push_back({c.number, c.peer, c.expires_ms});
+  });
   h.from_client = {a.from_client.bytes, a.from_client.packets};
   h.to_client = {a.to_client.bytes, a.to_client.packets};
   h.dropped = a.dropped;
@@ -60,13 +62,13 @@ void Server::release_handed_over(const Now& now) {
       continue;
     }
     // Its kernel flows were counted at export; the next process installs its own.
-    for (Channel& c : a.channels) {
+    a.channels.for_each([&](Channel& c) {
       if (c.offload) {
         OffloadCounts ignored;
         offload_->remove(c.offload, ignored);
         c.offload = 0;
       }
-    }
+    });
     events_.session_handed_over(a, now);
     // Closes this process's descriptors only: the process that took over holds its own.
     for (uint8_t i = 0; i < a.relay_count; ++i) io_.close_relay(a.relays[i].socket);
@@ -81,6 +83,7 @@ std::string Server::restore(const core::HandoverAllocation& h, const ClientRef& 
   const FiveTuple tuple{h.client, h.server, Transport::Udp};
   if (allocations_.count(tuple)) return "allocation of " + h.client.to_string() + " twice";
   auto a = std::make_unique<Allocation>();
+  a->set_hash_key(&hash_key_);
   a->id = h.id;
   a->five_tuple = tuple;
   a->client = client;
@@ -104,13 +107,19 @@ std::string Server::restore(const core::HandoverAllocation& h, const ClientRef& 
     q.expires_ms = p.expires_ms;
     q.to_peer = {p.to_peer.bytes, p.to_peer.packets};
     q.from_peer = {p.from_peer.bytes, p.from_peer.packets};
-    a->permissions.push_back(q);
+    // Inserted whatever max-permissions says now: they were granted under the old limit.
+    if (a->find_permission(q.peer) || !a->permissions.insert(q)) {
+      return "allocation of " + h.client.to_string() + ": permission for " + q.peer.to_string() +
+             " twice or too many";
+    }
   }
   for (const auto& c : h.channels) {
     if (a->find_channel(c.number) || a->find_channel(c.peer)) {
       return "allocation of " + h.client.to_string() + ": channel bound twice";
     }
-    a->channels.push_back(Channel{c.number, c.peer, c.expires_ms, 0});
+    if (!a->channels.insert(Channel{c.number, c.peer, c.expires_ms, 0})) {
+      return "allocation of " + h.client.to_string() + ": too many channels";
+    }
   }
   a->from_client = {h.from_client.bytes, h.from_client.packets};
   a->to_client = {h.to_client.bytes, h.to_client.packets};
@@ -128,9 +137,9 @@ std::string Server::restore(const core::HandoverAllocation& h, const ClientRef& 
   Allocation& ref = *a;
   allocations_.emplace(tuple, std::move(a));
   // RFC 8656 §12: ChannelData of bound channels may go through the kernel again.
-  for (Channel& c : ref.channels) {
+  ref.channels.for_each([&](Channel& c) {
     if (c.expires_ms > now.mono_ms) offload_channel(ref, c);
-  }
+  });
   events_.session_restored(ref, now);
   return {};
 }
