@@ -114,6 +114,8 @@ net::ServiceOptions make_service_options(const config::Config& c) {
     o.streams.proxy_trusted = {*core::IpRange::parse("127.0.0.0/8"), *core::IpRange::parse("::1")};
   }
   o.max_connections_per_ip = c.max_connections_per_ip;
+  o.max_connections_per_ipv6_64 = c.max_connections_per_ipv6_64;
+  o.max_connections = c.max_connections.value_or(0);  // auto: main() sets it from the limit
   o.offload.mode = c.kernel_offload == config::KernelOffload::On    ? net::OffloadMode::On
                    : c.kernel_offload == config::KernelOffload::Off ? net::OffloadMode::Off
                                                                     : net::OffloadMode::Auto;

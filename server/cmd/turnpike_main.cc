@@ -14,6 +14,7 @@
 #include "cmd/service_options.h"
 #include "config/config_parser.h"
 #include "ledger/ledger_writer.h"
+#include "net/descriptor_limit.h"
 #include "net/http_server.h"
 #include "net/log.h"
 #include "net/privileges.h"
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
   // which writes what is queued when main() returns, whichever way.
   const net::LogThreadScope log_thread;
   for (const auto& n : cfg.notices) net::log(net::LogLevel::Notice, n);
+  // Every socket is a descriptor: the soft limit goes up to the hard one (the unit's LimitNOFILE).
+  const net::DescriptorLimit fds = net::raise_descriptor_limit();
 
   // The ledger writer starts before the workers and stops after them, so that every session's
   // last record is written.
@@ -91,6 +94,10 @@ int main(int argc, char** argv) {
         });
   }
   net::ServiceOptions options = cmd::make_service_options(cfg);
+  if (!cfg.max_connections) options.max_connections = net::default_max_connections(fds.soft);
+  net::log(fds.error.empty() ? net::LogLevel::Notice : net::LogLevel::Warning, fds.describe(),
+           "; max-connections ", options.max_connections,
+           cfg.max_connections ? "" : " (auto: half of it, the rest kept for UDP and peers)");
   cmd::discover_external_ip(cfg, options);
   options.ledger = ledger.get();
   net::RelayService service(options);

@@ -62,6 +62,8 @@ struct Config {
   uint32_t max_allocate_timeout = 60;  // seconds a connection may go without an allocation
   unsigned max_connections_per_ip =
       512;  // TCP/TLS/DTLS connections per client address; 0: no limit
+  unsigned max_connections_per_ipv6_64 = 1024;  // ... per IPv6 /64; 0: no limit
+  std::optional<unsigned> max_connections;  // in total; unset: half the descriptor limit; 0: none
 
   // --- port 443 shared with a web server (the TLS multiplexer)
   uint16_t mux_listening_port = 0;  // 0: off

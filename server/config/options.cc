@@ -93,6 +93,19 @@ void clear_vector(Config& c) {
   (c.*M).clear();
 }
 
+Result set_max_connections(Config& c, std::string_view v) {
+  if (v == "auto") {
+    c.max_connections.reset();
+    return std::nullopt;
+  }
+  auto n = parse_uint(v);
+  if (!n || *n > 100000000) {
+    return "'" + std::string(v) + "' is not auto or a whole number between 0 and 100000000";
+  }
+  c.max_connections = unsigned(*n);
+  return std::nullopt;
+}
+
 Result set_secret(Config& c, std::string_view v) {
   if (v.empty()) return std::string("needs a value: the shared secret, as Prosody has it");
   c.static_auth_secrets.emplace_back(v);
@@ -294,6 +307,13 @@ const OptionSpec kOptions[] = {
     {"max-connections-per-ip", OptionKind::Value,
      "TCP/TLS/DTLS connections one client address may hold (default 512; 0: no limit)",
      set_uint<unsigned, &Config::max_connections_per_ip, 1000000>},
+    {"max-connections-per-ipv6-64", OptionKind::Value,
+     "TCP/TLS/DTLS connections the addresses of one IPv6 /64 may hold together (default 1024; 0: "
+     "no limit)",
+     set_uint<unsigned, &Config::max_connections_per_ipv6_64, 1000000>},
+    {"max-connections", OptionKind::Value,
+     "TCP/TLS/DTLS connections in all (default auto: half the descriptor limit; 0: no limit)",
+     set_max_connections},
     // port 443 shared with a web server
     {"mux-listening-port", OptionKind::Value,
      "TLS port shared with a web server, e.g. 443: HTTP clients (ALPN h2/http/1.1, or mux-web-sni) "

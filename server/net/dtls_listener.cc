@@ -98,12 +98,13 @@ void DtlsListener::stateless(core::Bytes d, const core::SocketAddress& src, cons
     worker_.connections().close(*it->second);  // it started over (see datagram())
     sessions_.erase(it);
   }
-  auto slot = worker_.limits().acquire(src.ip());
+  ConnectionCap cap = ConnectionCap::None;
+  auto slot = worker_.limits().acquire(src.ip(), &cap);
   if (!slot) {
     ++stats_.refused;
     if (worker_.log_budget().take(now.mono_ms)) {
-      log(LogLevel::Notice, "refused dtls session from ", src.to_string(),
-          ": max-connections-per-ip (", worker_.limits().per_address(), ") reached");
+      log(LogLevel::Notice, "refused dtls session from ", src.to_string(), ": ",
+          worker_.limits().refusal_text(cap));
     }
     return;
   }

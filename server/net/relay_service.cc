@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -67,7 +68,13 @@ std::string RelayService::open() {
     if (std::string err = probe_exclusive_tcp(spec.address); !err.empty()) return err;
   }
   shared_->streams = o_.streams;
-  shared_->connections.set_per_address(o_.max_connections_per_ip);
+  ConnectionLimits::Caps caps;
+  caps.per_address = o_.max_connections_per_ip;
+  caps.per_ipv6_64 = o_.max_connections_per_ipv6_64;
+  caps.total = o_.max_connections;
+  // Past the total, room for addresses that hold nothing yet (connection_limits.h).
+  caps.newcomer_reserve = caps.total ? std::max(16u, caps.total / 64) : 0;
+  shared_->connections.set_caps(caps);
   // The certificate and key are read now, before privileges are dropped.
   if (uses_tls()) {
     std::string err;

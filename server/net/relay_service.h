@@ -31,6 +31,8 @@ struct ServiceOptions {
   TlsFiles tls;  // needed when a TLS, shared-port or DTLS listener is configured
   StreamSettings streams;
   unsigned max_connections_per_ip = 512;
+  unsigned max_connections_per_ipv6_64 = 1024;
+  unsigned max_connections = 0;  // in total (cmd sets it from the descriptor limit); 0: none
   OffloadOptions offload;  // the kernel fast path (DESIGN.md "Kernel fast path")
   uint16_t min_port = 49152;
   uint16_t max_port = 65535;

@@ -70,11 +70,10 @@ void StreamPreamble::read_proxy_header() {
   // LOCAL (a proxy's health check) and unknown families keep the socket's own address.
   if (h.source) peer_ = *h.source;
   // The per-address limit counts the real client, not the proxy.
-  auto slot = worker_.limits().acquire(peer_.ip());
+  ConnectionCap cap = ConnectionCap::None;
+  auto slot = worker_.limits().acquire(peer_.ip(), &cap);
   if (!slot) {
-    close("max-connections-per-ip (" + std::to_string(worker_.limits().per_address()) +
-              ") reached for " + peer_.ip().to_string(),
-          true);
+    close(worker_.limits().refusal_text(cap) + " for " + peer_.ip().to_string(), true);
     return;
   }
   slot_ = std::move(*slot);

@@ -102,12 +102,12 @@ void TcpListener::accept_ready() {
     // names the client.
     std::optional<ConnectionLimits::Slot> slot;
     if (!spec_.proxy_protocol) {
-      slot = worker_.limits().acquire(peer->ip());
+      ConnectionCap cap = ConnectionCap::None;
+      slot = worker_.limits().acquire(peer->ip(), &cap);
       if (!slot) {
         if (worker_.log_budget().take(t.mono_ms)) {
           log(LogLevel::Notice, "refused ", stream_kind_name(spec_.kind), " connection from ",
-              peer->to_string(), ": max-connections-per-ip (", worker_.limits().per_address(),
-              ") reached");
+              peer->to_string(), ": ", worker_.limits().refusal_text(cap));
         }
         continue;  // `fd` closes
       }

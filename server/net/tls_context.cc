@@ -174,6 +174,9 @@ SslCtxPtr make_context(const SSL_METHOD* method, bool dtls, const TlsFiles& f, c
   // costs the server a handshake per request and has a history of attacks (RFC 5746).
   SSL_CTX_set_options(
       c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  // An idle connection (most of them, and every stranger's half-open handshake) holds no
+  // OpenSSL record buffers: they are freed between records and allocated again on use.
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   static const unsigned char kSessionContext[] = "turnpike";
   SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
   if (!f.cipher_list.empty() && SSL_CTX_set_cipher_list(c, f.cipher_list.c_str()) != 1) {

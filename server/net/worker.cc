@@ -9,6 +9,7 @@
 #include <cstring>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "core/random.h"
 #include "net/clock.h"
@@ -170,11 +171,21 @@ void Worker::on_tick(evutil_socket_t, short, void* arg) {
   w->server_->tick(t);
   w->connections_->tick(t);
   for (auto& l : w->tcp_) l->resume_if_paused(t.mono_ms);
+  if (!w->paused_relays_.empty()) w->resume_paused_relays(t.mono_ms);
   if (w->index_ == 0) w->shared_.ports.expire(t.mono_ms);
   if (w->flows_) w->flows_->tick();
   // A thirtieth of the sessions' counters each tick (LedgerSink), not all of them at once; what
   // the kernel relayed for them is added first (attach_offload).
   if (w->ledger_) w->ledger_->tick(t);
+}
+
+void Worker::resume_paused_relays(int64_t now_ms) {
+  std::erase_if(paused_relays_, [now_ms](relay::RelaySocket* s) {
+    if (now_ms < s->paused_until_ms) return false;
+    s->paused_until_ms = 0;
+    event_add(s->ev.get(), nullptr);
+    return true;
+  });
 }
 
 void Worker::on_listener_readable(evutil_socket_t, short, void* arg) {
@@ -295,6 +306,7 @@ void Worker::close_relay(relay::RelaySocket* s) {
   // socket opened later in the same round).
   sender_.flush();
   if (s->tcp) shared_.ports.release_tcp(s->bound);
+  if (s->paused_until_ms) std::erase(paused_relays_, s);
   delete s;  // frees the event (removing it from the base), then closes the fd
 }
 
@@ -334,9 +346,18 @@ void Worker::accept_peers(relay::RelaySocket& s) {
     UniqueFd fd(::accept4(s.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                           SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd) {
-      if ((errno == EMFILE || errno == ENFILE) && log_budget_.take(t.mono_ms)) {
-        log(LogLevel::Warning, "cannot accept a peer on ", s.bound.to_string(), ": ",
-            std::strerror(errno), " (raise LimitNOFILE / ulimit -n?)");
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: the listener stays readable, so stop watching it for a second
+        // rather than spin (the peer waits in the backlog; the tick resumes it).
+        if (log_budget_.take(t.mono_ms)) {
+          log(LogLevel::Warning, "cannot accept a peer on ", s.bound.to_string(), ": ",
+              std::strerror(errno), " (raise LimitNOFILE / ulimit -n?)");
+        }
+        if (!s.paused_until_ms) {
+          event_del(s.ev.get());
+          paused_relays_.push_back(&s);
+        }
+        s.paused_until_ms = t.mono_ms + 1000;
       }
       return;
     }

@@ -44,6 +44,7 @@ struct RelaySocket {
   uint8_t index = 0;
   bool tcp = false;
   core::SocketAddress bound;  // TCP: given back to RelayPorts when closed
+  int64_t paused_until_ms = 0;  // TCP: not accepting until then (out of descriptors)
 };
 }  // namespace turnpike::relay
 
@@ -177,6 +178,9 @@ class Worker final : public relay::RelayIo {
   EventPtr tick_;
   // TCP/TLS/DTLS: listeners, then the connections (destroyed before the listeners they use).
   std::vector<std::unique_ptr<TcpListener>> tcp_;
+  // RFC 6062 relay listeners that stopped accepting on EMFILE/ENFILE, resumed by the tick.
+  std::vector<relay::RelaySocket*> paused_relays_;
+  void resume_paused_relays(int64_t now_ms);
   std::vector<std::unique_ptr<DtlsListener>> dtls_;
   std::unique_ptr<ConnectionSet> connections_;
   TlsContextsPtr tls_;

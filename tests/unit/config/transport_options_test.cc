@@ -34,6 +34,31 @@ TEST(TransportOptions, Defaults) {
   EXPECT_EQ(c.mux_web_drain_timeout, 60u);
 }
 
+TEST(TransportOptions, ConnectionCaps) {
+  // Per address, per IPv6 /64 and in total (auto: half the descriptor limit, decided at start).
+  Config c;
+  ASSERT_FALSE(load("", &c));
+  EXPECT_EQ(c.max_connections_per_ipv6_64, 1024u);
+  EXPECT_FALSE(c.max_connections);
+  ASSERT_FALSE(load("max-connections=300\nmax-connections-per-ipv6-64=40\n", &c));
+  EXPECT_EQ(c.max_connections, 300u);
+  EXPECT_EQ(c.max_connections_per_ipv6_64, 40u);
+  ASSERT_FALSE(load("max-connections=0\n", &c));
+  EXPECT_EQ(c.max_connections, 0u);  // no limit but the descriptors
+  ASSERT_FALSE(load("max-connections=7\nmax-connections=auto\n", &c));
+  EXPECT_FALSE(c.max_connections);
+  for (const char* bad : {"-1", "lots", "100000001", ""}) {
+    auto e = load(std::string("max-connections=") + bad + "\n");
+    ASSERT_TRUE(e) << bad;
+    EXPECT_EQ(e->line, 3);
+    EXPECT_EQ(e->option, "max-connections");
+  }
+  auto e = load("max-connections-per-ipv6-64=x\n");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->option, "max-connections-per-ipv6-64");
+  EXPECT_NE(e->message.find("between 0 and 1000000"), std::string::npos) << e->to_string();
+}
+
 TEST(TransportOptions, TcpRelayOptions) {
   // RFC 6062: on by default, no-tcp-relay turns it off; 30 s for a ConnectionBind by default.
   Config c;
