@@ -15,6 +15,8 @@ RUN_DEPS := coturn
 # faketime for a Prosody whose clock is wrong; ethtool for the kernel fast path's checksum tests.
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
   prosody python3-slixmpp nginx dnsmasq-base faketime ethtool
+# `make deb` (debhelper, lintian) and the packaging tests' Debian roots (mmdebstrap).
+DEB_DEPS := debhelper dpkg-dev fakeroot lintian libsystemd-dev mmdebstrap
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
 BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 
@@ -37,12 +39,17 @@ deps:
 	@tests/tools/install-deps.sh $(BUILD_DEPS) $(RUN_DEPS)
 
 test-deps:
-	@tests/tools/install-deps.sh $(BUILD_DEPS) $(TEST_DEPS)
+	@tests/tools/install-deps.sh $(BUILD_DEPS) $(TEST_DEPS) $(DEB_DEPS)
 	@$(MAKE) -s --no-print-directory $(BROWSER_NPM)
 
 # npm ci writes node_modules/.package-lock.json, so this runs again only when the lock changes.
 $(BROWSER_NPM): tests/browser/package.json tests/browser/package-lock.json
 	@tests/tools/install-npm-deps.sh tests/browser
+
+# The Debian packages (debian/), built by dpkg-buildpackage into build/deb/ (README.Debian).
+deb:
+	@tests/tools/install-deps.sh $(BUILD_DEPS) $(DEB_DEPS)
+	@tests/tools/make-deb.sh $(BUILD)/deb
 
 build:
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
