@@ -135,7 +135,8 @@ class Process:
 class Turnpike(Process):
     """The daemon with a config written from `options` (a list of lines)."""
 
-    def __init__(self, workdir, options, args=(), defaults=True, name="turnpike"):
+    def __init__(self, workdir, options, args=(), defaults=True, name="turnpike", argv_prefix=()):
+        """argv_prefix: a command that runs the daemon (e.g. prlimit with its options and --)."""
         self.port = free_port()
         self.min_port, self.max_port = relay_port_range()
         lines = []
@@ -149,7 +150,7 @@ class Turnpike(Process):
         self.config_path = os.path.join(workdir, name + ".conf")
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
-        super().__init__([TURNPIKE, "-c", self.config_path] + list(args),
+        super().__init__(list(argv_prefix) + [TURNPIKE, "-c", self.config_path] + list(args),
                          os.path.join(workdir, name + ".log"))
 
     def wait_ready(self, timeout=10.0):

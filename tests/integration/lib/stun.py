@@ -182,14 +182,17 @@ class Client:
     """A TURN client over UDP (or TCP with tcp=True) speaking to one server."""
 
     def __init__(self, server, port, username=None, password=None, tcp=False, family=None, timeout=2.0,
-                 tls=None, preamble=b""):
+                 tls=None, preamble=b"", source=None):
         """tls: an ssl.SSLContext for TURN over TLS (implies tcp). preamble: bytes sent on the TCP
-        connection before anything else (a PROXY protocol header)."""
+        connection before anything else (a PROXY protocol header). source: the local address to
+        send from (any port)."""
         self.server = (server, port)
         fam = family or (socket.AF_INET6 if ":" in server else socket.AF_INET)
         self.tcp = tcp or tls is not None
         self.sock = socket.socket(fam, socket.SOCK_STREAM if self.tcp else socket.SOCK_DGRAM)
         self.sock.settimeout(timeout)
+        if source:
+            self.sock.bind((source, 0))
         if self.tcp:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sock.connect(self.server)
