@@ -44,7 +44,8 @@ std::optional<BoundSocket> RelayPorts::bind(const core::IpAddress& ip, bool even
       std::lock_guard lock(mu_);
       reservations_.emplace(
           t, Reservation{BoundSocket{std::move(next), core::SocketAddress(ip, uint16_t(port + 1))},
-                         now_ms + 30'000});
+                         now_ms + kReservationMs});
+      expiry_order_.push_back(Due{now_ms + kReservationMs, t});
       *token = t;
     }
     return s;
@@ -63,7 +64,10 @@ std::optional<BoundSocket> RelayPorts::take(uint64_t token) {
 
 void RelayPorts::expire(int64_t now_ms) {
   std::lock_guard lock(mu_);
-  std::erase_if(reservations_, [&](const auto& kv) { return kv.second.expires_ms <= now_ms; });
+  while (!expiry_order_.empty() && expiry_order_.front().expires_ms <= now_ms) {
+    reservations_.erase(expiry_order_.front().token);  // nothing when it was taken
+    expiry_order_.pop_front();
+  }
 }
 
 std::optional<BoundSocket> RelayPorts::bind_tcp_listener(const core::IpAddress& ip) {

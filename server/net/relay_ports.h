@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -36,7 +37,10 @@ class RelayPorts {
   // for an unknown or expired token.
   std::optional<BoundSocket> take(uint64_t token);
 
-  // Reservations are held for 30 seconds (RFC 8656 §7.2 step 8).
+  // Reservations are held for 30 seconds (RFC 8656 §7.2 step 8). Every reservation has that one
+  // lifetime, so the order they were made in is the order they expire in: expire() looks only at
+  // those due (and at tokens taken meanwhile), never at every reservation.
+  static constexpr int64_t kReservationMs = 30'000;
   void expire(int64_t now_ms);
   size_t reservation_count() const;
 
@@ -59,6 +63,11 @@ class RelayPorts {
     int64_t expires_ms;
   };
   std::unordered_map<uint64_t, Reservation> reservations_;
+  struct Due {
+    int64_t expires_ms;
+    uint64_t token;
+  };
+  std::deque<Due> expiry_order_;  // oldest first; tokens already taken are skipped
   std::unordered_set<core::SocketAddress, core::SocketAddressHash> tcp_in_use_;  // under mu_
 };
 

@@ -185,6 +185,7 @@ void Server::handle_allocate(Request& r) {
   a->expires_ms = r.now.mono_ms + int64_t(lifetime) * 1000;
   Allocation& ref = *a;
   allocations_.emplace(r.tuple, std::move(a));
+  rearm(ref, r.now.mono_ms);
   ++stats_.allocations_created;
   r.alloc = &ref;
   events_.session_started(ref, r.now);
@@ -258,6 +259,7 @@ void Server::handle_refresh(Request& r) {
   }
   a.lifetime_s = lifetime;
   a.expires_ms = r.now.mono_ms + int64_t(lifetime) * 1000;
+  rearm(a, r.now.mono_ms);
   events_.session_refreshed(a, lifetime, r.now);
   core::StunWriter w = begin(r, MessageClass::Success);
   w.add_u32(attr::Lifetime, lifetime);

@@ -14,6 +14,7 @@
 #include "core/long_term_key.h"
 #include "relay/channel_table.h"
 #include "relay/permission_table.h"
+#include "relay/timer_wheel.h"
 #include "relay/traffic_counters.h"
 #include "relay/types.h"
 
@@ -34,7 +35,10 @@ struct CachedResponse {
   std::array<uint8_t, kMaxSize> bytes{};
 };
 
-struct Allocation {
+// The allocation is on its worker's TimerWheel at its earliest deadline: its own expiry, a
+// permission's, a channel's end of binding or of cooling (Server::next_deadline).
+struct Allocation : TimerHook {
+  Allocation() : TimerHook(kTimerAllocation) {}
   uint64_t id = 0;  // session id, unique in this process (worker in the top byte)
   FiveTuple five_tuple;
   ClientRef client;
@@ -69,6 +73,10 @@ struct Allocation {
   TrafficCounters from_client;
   TrafficCounters to_client;
   uint64_t dropped = 0;  // packets dropped for want of a permission or channel
+  // Channels the kernel fast path relays now, and this allocation's place in the Server's list
+  // of allocations that have any (so that collecting walks only those).
+  uint32_t offloaded_channels = 0;
+  uint32_t offloaded_index = 0;
 
   std::array<CachedResponse, 2> cache{};
   uint8_t cache_next = 0;

@@ -16,8 +16,12 @@ void Server::offload_channel(Allocation& a, Channel& c) {
   const int64_t until = std::min(c.expires_ms, p->expires_ms);
   if (c.offload) {
     offload_->extend(c.offload, until);
-  } else {
-    c.offload = offload_->install(a, c, until);
+    return;
+  }
+  c.offload = offload_->install(a, c, until);
+  if (c.offload && a.offloaded_channels++ == 0) {
+    a.offloaded_index = uint32_t(offloaded_.size());
+    offloaded_.push_back(&a);
   }
 }
 
@@ -36,10 +40,16 @@ void Server::unoffload_channel(Allocation& a, Channel& c) {
   offload_->remove(c.offload, n);
   c.offload = 0;
   count_offloaded(a, c, n);
+  if (--a.offloaded_channels == 0) {
+    Allocation* last = offloaded_.back();
+    offloaded_[a.offloaded_index] = last;
+    last->offloaded_index = a.offloaded_index;
+    offloaded_.pop_back();
+  }
 }
 
 void Server::collect_offloaded(Allocation& a) {
-  if (!offload_) return;
+  if (!offload_ || !a.offloaded_channels) return;
   a.channels.for_each([&](Channel& c) {
     if (!c.offload) return;
     OffloadCounts n;
@@ -50,7 +60,7 @@ void Server::collect_offloaded(Allocation& a) {
 
 void Server::collect_offloaded() {
   if (!offload_) return;
-  for (auto& [_, a] : allocations_) collect_offloaded(*a);
+  for (Allocation* a : offloaded_) collect_offloaded(*a);
 }
 
 }  // namespace turnpike::relay

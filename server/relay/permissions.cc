@@ -74,6 +74,7 @@ void Server::handle_create_permission(Request& r) {
       if (c.peer.ip() == peer && c.expires_ms > r.now.mono_ms) offload_channel(a, c);
     });
   }
+  rearm(a, r.now.mono_ms);
   core::StunWriter w = begin(r, MessageClass::Success);
   finish(r, w);
 }
@@ -126,6 +127,7 @@ void Server::handle_channel_bind(Request& r) {
     bound = a.channels.insert(Channel{*number, *peer, expires});
   }
   offload_channel(a, *bound);
+  rearm(a, now);
   events_.channel_bound(a, *number, *peer, r.now);
   core::StunWriter w = begin(r, MessageClass::Success);
   finish(r, w);

@@ -336,12 +336,32 @@ void Server::on_client_closed(const FiveTuple& tuple, const Now& now) {
 }
 
 void Server::tick(const Now& now) {
-  for (auto it = allocations_.begin(); it != allocations_.end();) {
-    Allocation& a = *it->second;
-    ++it;  // end_allocation erases `a`; other iterators stay valid
+  wheel_.expire(now.mono_ms, [&](TimerHook& h) {
+    if (h.timer_kind() == kTimerAllocation) {
+      expire_allocation(static_cast<Allocation&>(h), now);
+    } else {
+      expire_tcp(static_cast<TcpConnection&>(h), now);
+    }
+  });
+}
+
+int64_t Server::next_deadline(Allocation& a) {
+  int64_t next = a.expires_ms;
+  a.permissions.for_each([&](const Permission& p) { next = std::min(next, p.expires_ms); });
+  a.channels.for_each([&](const Channel& c) {
+    // A kernel flow goes at the channel's expiry (at its permission's: above); the binding at
+    // the end of its cooling.
+    if (c.offload) next = std::min(next, c.expires_ms);
+    next = std::min(next, c.expires_ms + kChannelCoolingMs);
+  });
+  return next;
+}
+
+void Server::expire_allocation(Allocation& a, const Now& now) {
+  {
     if (a.expires_ms <= now.mono_ms) {
       end_allocation(a, EndReason::Expired, now);
-      continue;
+      return;
     }
     // The kernel stopped relaying at the deadline already; its flow goes now, counted while the
     // permission it counts into is still there.
@@ -359,7 +379,7 @@ void Server::tick(const Now& now) {
       return c.expires_ms + kChannelCoolingMs <= now.mono_ms;
     });
   }
-  tick_tcp(now);
+  rearm(a, now.mono_ms);
 }
 
 void Server::shutdown(const Now& now) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "core/handover_state.h"
 #include "core/random.h"
@@ -33,6 +34,7 @@
 #include "relay/relay_io.h"
 #include "relay/settings.h"
 #include "relay/tcp_connection.h"
+#include "relay/timer_wheel.h"
 
 namespace turnpike::relay {
 
@@ -89,8 +91,12 @@ class Server {
   void on_tcp_relayed(uint32_t id, size_t to_peer, size_t to_client);
 
   // Expires allocations, permissions and channels, and RFC 6062 connect and ConnectionBind
-  // deadlines. Call about once a second.
+  // deadlines. Call about once a second. Its work is proportional to what is due (a TimerWheel),
+  // not to how many allocations there are.
   void tick(const Now& now);
+  // Timers the ticks have looked at in all (TimerWheel::visits): the tick's cost, for tests and
+  // the relay benchmark.
+  uint64_t timer_visits() const { return wheel_.visits(); }
   // Ends every allocation with EndReason::Shutdown.
   void shutdown(const Now& now);
 
@@ -99,9 +105,11 @@ class Server {
   // on is offered to it. Not owned; it must outlive the allocations.
   void set_offload(ChannelOffload* o) { offload_ = o; }
   // Adds what the kernel relayed for `a`'s channels (or every allocation's) to its counters,
-  // before they are reported.
+  // before they are reported. The work is proportional to the flows installed: allocations
+  // without one are not looked at.
   void collect_offloaded(Allocation& a);
   void collect_offloaded();
+  size_t offloaded_allocation_count() const { return offloaded_.size(); }
   size_t allocation_count() const { return allocations_.size(); }
   size_t tcp_connection_count() const { return tcp_.size(); }
   const TcpConnection* find_tcp(uint32_t id) const;
@@ -153,13 +161,14 @@ class Server {
   void handle_connect(Request& r);
   void handle_connection_bind(Request& r);
   TcpConnection& add_tcp(Allocation& a, PeerConnection* p, uint32_t id, const SocketAddress& peer,
-                         TcpConnection::State state, int64_t deadline_ms);
+                         TcpConnection::State state, int64_t deadline_ms, int64_t now_ms);
   // Closes the connection's socket and forgets it (and its id).
   void close_tcp(uint32_t id);
   // Answers a Connect after the fact: success with CONNECTION-ID, or an error.
   void answer_connect(const TcpConnection& c, uint16_t error);
   void send_connection_attempt(const TcpConnection& c);
-  void tick_tcp(const Now& now);
+  // A connection's deadline came (RFC 6062 §5.2: 447; §5.2, §5.3: closed unbound).
+  void expire_tcp(TcpConnection& c, const Now& now);
   // The client address of the control connection whose allocation owns the CONNECTION-ID of
   // ConnectionBind `m`, if it is on the same host as `client`.
   std::optional<SocketAddress> control_connection_of(const core::StunMessage& m,
@@ -184,6 +193,14 @@ class Server {
 
   // Allocation lifecycle.
   void end_allocation(Allocation& a, EndReason why, const Now& now);
+  // Its earliest deadline came: expire what is due (the allocation itself, permissions,
+  // channels, kernel flows), then wait for the next one.
+  void expire_allocation(Allocation& a, const Now& now);
+  // The earliest of its deadlines (RFC 8656 §7, §9, §12).
+  static int64_t next_deadline(Allocation& a);
+  // A deadline of `a` was set or moved: its timer goes to its earliest deadline. A look over its
+  // tables (bounded by max-permissions and max-channels), on the control path only.
+  void rearm(Allocation& a, int64_t now_ms) { wheel_.schedule(a, next_deadline(a), now_ms); }
   bool peer_family_ok(const Allocation& a, const SocketAddress& peer) const {
     return a.has_family(peer.family());
   }
@@ -212,6 +229,8 @@ class Server {
   uint64_t next_session_ = 1;
   uint64_t txid_state_;
   ServerStats stats_;
+  TimerWheel wheel_;  // before the objects it times, which unhook themselves when destroyed
+  std::vector<Allocation*> offloaded_;  // allocations with a channel in the kernel
   std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> allocations_;
   std::unordered_map<uint32_t, TcpConnection> tcp_;  // by CONNECTION-ID (RFC 6062)
   std::array<uint8_t, 2048> out_{};                  // scratch for building responses

@@ -5,13 +5,16 @@
 #include <array>
 #include <cstdint>
 
+#include "relay/timer_wheel.h"
 #include "relay/types.h"
 
 namespace turnpike::relay {
 
 struct Allocation;
 
-struct TcpConnection {
+// On its worker's TimerWheel at deadline_ms while Connecting or Pending.
+struct TcpConnection : TimerHook {
+  TcpConnection() : TimerHook(kTimerTcpConnection) {}
   enum class State : uint8_t {
     Connecting,  // Connect (§5.2): the server is connecting to the peer
     Pending,  // connected (Connect answered, or ConnectionAttempt sent): waiting for ConnectionBind

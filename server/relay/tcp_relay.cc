@@ -30,7 +30,7 @@ const TcpConnection* Server::find_tcp(uint32_t id) const {
 
 TcpConnection& Server::add_tcp(Allocation& a, PeerConnection* p, uint32_t id,
                                const SocketAddress& peer, TcpConnection::State state,
-                               int64_t deadline_ms) {
+                               int64_t deadline_ms, int64_t now_ms) {
   TcpConnection& c = tcp_[id];
   c.id = id;
   c.owner = &a;
@@ -38,6 +38,7 @@ TcpConnection& Server::add_tcp(Allocation& a, PeerConnection* p, uint32_t id,
   c.peer = peer;
   c.state = state;
   c.deadline_ms = deadline_ms;
+  if (state != TcpConnection::State::Bound) wheel_.schedule(c, deadline_ms, now_ms);
   a.tcp_connections.push_back(id);
   ++stats_.tcp_connections;
   return c;
@@ -93,7 +94,8 @@ void Server::handle_connect(Request& r) {
     return reply_error(r, err::ConnectionTimeoutOrFailure);
   }
   TcpConnection& c = add_tcp(a, socket, id, *peer, TcpConnection::State::Connecting,
-                             r.now.mono_ms + int64_t(settings_.tcp_connect_timeout) * 1000);
+                             r.now.mono_ms + int64_t(settings_.tcp_connect_timeout) * 1000,
+                             r.now.mono_ms);
   c.outgoing = true;
   std::memcpy(c.connect_transaction_id.data(), m.transaction_id(), 12);
   c.connect_sha256 = r.sha256;
@@ -148,6 +150,7 @@ void Server::on_peer_connected(uint32_t id, bool ok, const Now& now) {
   // RFC 6062 §5.2: the ConnectionBind must come within 30 s (tcp-connection-bind-timeout).
   c.state = TcpConnection::State::Pending;
   c.deadline_ms = now.mono_ms + int64_t(settings_.tcp_connection_bind_timeout) * 1000;
+  wheel_.schedule(c, c.deadline_ms, now.mono_ms);
   answer_connect(c, 0);
 }
 
@@ -165,7 +168,8 @@ uint32_t Server::on_peer_accepted(Allocation& a, PeerConnection* p, const Socket
   }
   const uint32_t id = connection_ids_.issue(worker_id_, a.five_tuple.client);
   TcpConnection& c = add_tcp(a, p, id, peer, TcpConnection::State::Pending,
-                             now.mono_ms + int64_t(settings_.tcp_connection_bind_timeout) * 1000);
+                             now.mono_ms + int64_t(settings_.tcp_connection_bind_timeout) * 1000,
+                             now.mono_ms);
   send_connection_attempt(c);
   return id;
 }
@@ -226,6 +230,7 @@ void Server::handle_connection_bind(Request& r) {
   }
   c.state = TcpConnection::State::Bound;
   c.deadline_ms = 0;
+  c.cancel();
   connection_ids_.release(c.id);
   core::StunWriter w = begin(r, MessageClass::Success);
   finish(r, w);
@@ -248,17 +253,17 @@ std::optional<SocketAddress> Server::control_connection_of(const core::StunMessa
   return control;
 }
 
-void Server::tick_tcp(const Now& now) {
-  for (auto it = tcp_.begin(); it != tcp_.end();) {
-    TcpConnection& c = it->second;
-    ++it;  // close_tcp erases `c`; other iterators stay valid
-    if (c.state == TcpConnection::State::Bound || c.deadline_ms > now.mono_ms) continue;
-    // RFC 6062 §5.2: no connection within the timeout -> 447. §5.2, §5.3: no ConnectionBind
-    // within 30 s -> the peer connection is closed.
-    if (c.state == TcpConnection::State::Connecting)
-      answer_connect(c, err::ConnectionTimeoutOrFailure);
-    close_tcp(c.id);
+void Server::expire_tcp(TcpConnection& c, const Now& now) {
+  if (c.state == TcpConnection::State::Bound) return;
+  if (c.deadline_ms > now.mono_ms) {
+    wheel_.schedule(c, c.deadline_ms, now.mono_ms);
+    return;
   }
+  // RFC 6062 §5.2: no connection within the timeout -> 447. §5.2, §5.3: no ConnectionBind
+  // within 30 s -> the peer connection is closed.
+  if (c.state == TcpConnection::State::Connecting)
+    answer_connect(c, err::ConnectionTimeoutOrFailure);
+  close_tcp(c.id);
 }
 
 }  // namespace turnpike::relay

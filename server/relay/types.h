@@ -31,6 +31,9 @@ struct FiveTupleHash {
   }
 };
 
+// What a TimerHook (relay/timer_wheel.h) of the relay is: Server::tick's dispatch.
+enum TimerKind : uint8_t { kTimerAllocation = 1, kTimerTcpConnection = 2 };
+
 // Time is passed in, never read: `mono_ms` for lifetimes, `unix_s` for credentials and nonces.
 struct Now {
   int64_t mono_ms = 0;

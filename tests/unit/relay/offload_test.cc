@@ -1,6 +1,7 @@
 // The relay's side of the kernel fast path (relay/offload.cc): which channel bindings it hands to
 // a ChannelOffload, with which deadline, when it takes them back, and that what the kernel
 // relayed ends up in the same counters (allocation, permission, ledger record) as user space's.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -214,6 +215,36 @@ TEST_F(OffloadTest, ShutdownTakesEveryFlowBack) {
   ASSERT_TRUE(channel_bind(0x4001, "203.0.113.9:5000").ok());
   server->shutdown(now);
   EXPECT_TRUE(kernel.flows.begin()->second.removed);
+}
+
+// Collecting what the kernel relayed looks only at allocations with a flow installed (the
+// ledger's progress asks for every allocation it reports on).
+TEST_F(OffloadTest, CollectWalksOnlyAllocationsWithFlows) {
+  std::vector<SocketAddress> clients;
+  for (int i = 0; i < 50; ++i) {
+    client = SocketAddress(IpAddress::v4(0xC6336400u + uint32_t(i)), 40000);
+    clients.push_back(client);
+    ASSERT_TRUE(allocate().ok());
+    ASSERT_TRUE(refresh(3600).ok());
+    if (i % 10 == 0) {
+      ASSERT_TRUE(channel_bind(0x4001, "203.0.113.9:5000").ok());
+      ASSERT_TRUE(channel_bind(0x4002, "203.0.113.9:5001").ok());
+    }
+  }
+  EXPECT_EQ(server->offloaded_allocation_count(), 5u);
+  kernel.calls.clear();
+  server->collect_offloaded();
+  EXPECT_EQ(std::count(kernel.calls.begin(), kernel.calls.end(), "collect"), 10);
+  // One allocation with flows ends, another loses its flows at the permission's expiry.
+  client = clients[0];
+  ASSERT_TRUE(refresh(0).ok());
+  EXPECT_EQ(server->offloaded_allocation_count(), 4u);
+  advance(300);
+  server->tick(now);
+  EXPECT_EQ(server->offloaded_allocation_count(), 0u);
+  kernel.calls.clear();
+  server->collect_offloaded();
+  EXPECT_TRUE(kernel.calls.empty());
 }
 
 }  // namespace
