@@ -65,8 +65,7 @@ void Server::release_handed_over(const Now& now) {
     a.channels.for_each([&](Channel& c) {
       if (c.offload) {
         OffloadCounts ignored;
-        offload_->remove(c.offload, ignored);
-        c.offload = 0;
+        remove_offload(a, c, ignored);
       }
     });
     events_.session_handed_over(a, now);
@@ -140,6 +139,7 @@ std::string Server::restore(const core::HandoverAllocation& h, const ClientRef& 
   ref.channels.for_each([&](Channel& c) {
     if (c.expires_ms > now.mono_ms) offload_channel(ref, c);
   });
+  rearm(ref, now.mono_ms);  // on the wheel at its earliest deadline, as if made here
   events_.session_restored(ref, now);
   return {};
 }

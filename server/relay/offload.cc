@@ -37,9 +37,13 @@ void Server::count_offloaded(Allocation& a, const Channel& c, const OffloadCount
 void Server::unoffload_channel(Allocation& a, Channel& c) {
   if (!c.offload) return;
   OffloadCounts n;
+  remove_offload(a, c, n);
+  count_offloaded(a, c, n);
+}
+
+void Server::remove_offload(Allocation& a, Channel& c, OffloadCounts& n) {
   offload_->remove(c.offload, n);
   c.offload = 0;
-  count_offloaded(a, c, n);
   if (--a.offloaded_channels == 0) {
     Allocation* last = offloaded_.back();
     offloaded_[a.offloaded_index] = last;

@@ -209,6 +209,8 @@ class Server {
   // it back, counting what it relayed.
   void offload_channel(Allocation& a, Channel& c);
   void unoffload_channel(Allocation& a, Channel& c);
+  // The flow of `c` (which has one) leaves the kernel; `n` gets its last counts, uncounted.
+  void remove_offload(Allocation& a, Channel& c, OffloadCounts& n);
   void count_offloaded(Allocation& a, const Channel& c, const OffloadCounts& n);
   void install_permission(Allocation& a, const IpAddress& peer, int64_t now_ms);
   std::optional<IpAddress> choose_relay_ip(Family f, const IpAddress& reached) const;

@@ -110,6 +110,11 @@ TEST_F(Handover, PermissionsAndExpiriesCarryOver) {
   server->tick(now);
   send_indication("203.0.113.10:1", "x");
   EXPECT_EQ(io.to_peer.size(), 2u);
+  // The restored allocation is on the tick's timer wheel: the tick removed them.
+  EXPECT_TRUE(allocation()->permissions.empty());
+  advance(600);
+  server->tick(now);
+  EXPECT_EQ(allocation(), nullptr);  // and it expires when it would have
 }
 
 TEST_F(Handover, StreamClientsStayAndEndWithShutdown) {
