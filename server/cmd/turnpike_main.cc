@@ -15,6 +15,7 @@
 #include "config/config_parser.h"
 #include "ledger/ledger_writer.h"
 #include "net/descriptor_limit.h"
+#include "net/handover.h"
 #include "net/http_server.h"
 #include "net/log.h"
 #include "net/privileges.h"
@@ -32,7 +33,10 @@ constexpr const char* kUsage =
     "every option can also be given on the command line, where it wins over the file.\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP or SIGUSR2 reload secrets, users, logs and\n"
-    "the TLS certificate (new handshakes use the new one; sessions and connections go on).\n"
+    "the TLS certificate (new handshakes use the new one; sessions and connections go on);\n"
+    "SIGURG hands over to a fresh copy of the binary (an upgrade): UDP allocations go on with\n"
+    "their relayed addresses, TCP/TLS/DTLS clients are closed; a new binary or configuration\n"
+    "that cannot take over leaves this process running, with the reason logged.\n"
     "\n"
     "Listeners: UDP and TCP on listening-port; TLS on tls-listening-port when cert= is set (and\n"
     "DTLS there with dtls); mux-listening-port shares a TLS port such as 443 with a web server\n"
@@ -52,8 +56,26 @@ std::string listeners_text(const net::ServiceOptions& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc_in, char** argv_in) {
+  // --takeover=FD: this process was started by a running turnpike to take its place
+  // (net/handover.h); every other argument is as that one was given.
+  std::vector<std::string> args(argv_in + 1, argv_in + argc_in);
+  const int takeover_fd = net::take_takeover_argument(args);
+  std::vector<const char*> argv_list{argv_in[0]};
+  for (const auto& a : args) argv_list.push_back(a.c_str());
+  const int argc = int(argv_list.size());
+  const char* const* argv = argv_list.data();
+  std::unique_ptr<net::Takeover> takeover;
+  if (takeover_fd >= 0) takeover = std::make_unique<net::Takeover>(takeover_fd);
+  const std::string binary = net::own_binary_path();
+
   config::CommandLine cl = config::parse_command_line(argc, argv);
+  if (takeover && (cl.error || cl.help || cl.version)) {
+    takeover->refuse(cl.error ? "the new configuration: " + cl.error->to_string()
+                              : std::string("--help or --version given"));
+    if (cl.error) std::cerr << "turnpike: " << cl.error->to_string() << "\n";
+    return 2;
+  }
   if (cl.help) {
     std::cout << kUsage << config::options_help();
     return 0;
@@ -75,6 +97,7 @@ int main(int argc, char** argv) {
                               cfg.verbose};
   if (std::string err = net::configure_log(log_options); !err.empty()) {
     std::cerr << "turnpike: " << err << "\n";
+    if (takeover) takeover->refuse(err);
     return 1;
   }
   // From here on no thread writes the log itself: lines go through queues to a logger thread,
@@ -84,12 +107,30 @@ int main(int argc, char** argv) {
   // Every socket is a descriptor: the soft limit goes up to the hard one (the unit's LimitNOFILE).
   const net::DescriptorLimit fds = net::raise_descriptor_limit();
 
+  // Taking over: the state and the sockets of the running process, once it knows the
+  // configuration parsed.
+  std::optional<core::HandoverState> handed;
+  std::vector<net::UniqueFd> handed_fds;
+  auto refuse = [&](const std::string& why) {
+    net::log(net::LogLevel::Error, "cannot take over: ", why);
+    takeover->refuse(why);
+    return 1;
+  };
+  if (takeover) {
+    std::string why;
+    if (!takeover->ready()) return refuse("the link to the running process is gone");
+    handed = takeover->receive(&handed_fds, &why);
+    if (!handed) return refuse(why);
+  }
+
   // The ledger writer starts before the workers and stops after them, so that every session's
   // last record is written.
   std::unique_ptr<ledger::LedgerWriter> ledger;
   if (!cfg.no_ledger) {
+    ledger::WriterOptions ledger_options = cmd::make_ledger_options(cfg);
+    if (handed) ledger_options.boot = handed->ledger_boot;  // the sessions keep their rows
     ledger = std::make_unique<ledger::LedgerWriter>(
-        cmd::make_ledger_options(cfg), [](bool error, const std::string& m) {
+        std::move(ledger_options), [](bool error, const std::string& m) {
           net::log(error ? net::LogLevel::Error : net::LogLevel::Notice, m);
         });
   }
@@ -101,7 +142,9 @@ int main(int argc, char** argv) {
   cmd::discover_external_ip(cfg, options);
   options.ledger = ledger.get();
   net::RelayService service(options);
-  if (std::string err = service.open(); !err.empty()) {
+  if (std::string err = handed ? service.open_from(*handed, handed_fds) : service.open();
+      !err.empty()) {
+    if (takeover) return refuse(err);
     net::log(net::LogLevel::Error, err);
     return 1;
   }
@@ -110,6 +153,10 @@ int main(int argc, char** argv) {
   net::TlsContextsPtr check_tls = service.tls_contexts();
   std::unique_ptr<net::CheckPage> check_page;
   std::unique_ptr<net::HttpServer> check_server;
+  if (takeover && cfg.check_listening_port) {
+    // Its HTTPS port is the running process's, and it is not among the sockets handed over.
+    return refuse("check-listening-port is not handed over yet: restart turnpike instead");
+  }
   if (cfg.check_listening_port) {
     check_server = std::make_unique<net::HttpServer>("check page");
     std::string err;
@@ -133,6 +180,7 @@ int main(int argc, char** argv) {
       service.offload() && !cfg.proc_user.empty() ? service.offload()->needed_capabilities()
                                                   : std::vector<unsigned>{};
   if (std::string err = net::drop_privileges(cfg.proc_user, cfg.proc_group, keep); !err.empty()) {
+    if (takeover) return refuse(err);
     net::log(net::LogLevel::Error, err);
     return 1;
   }
@@ -142,13 +190,28 @@ int main(int argc, char** argv) {
     net::log(net::LogLevel::Notice, "proc-user ", cfg.proc_user, " keeps ", names,
              " for the kernel offload (this kernel needs it for map updates or detaching)");
   }
-  if (!cfg.pidfile.empty()) {
+  auto write_pidfile = [&] {
+    if (cfg.pidfile.empty()) return;
     std::ofstream pid(cfg.pidfile, std::ios::trunc);
     pid << getpid() << "\n";
     if (!pid) net::log(net::LogLevel::Warning, "cannot write pidfile ", cfg.pidfile);
+  };
+  if (takeover) {
+    // Everything is restored: the workers relay at once (the old ones wait, stopped), the ledger
+    // records once the old process has written its own.
+    if (!takeover->accept()) return refuse("the link to the running process is gone");
+    service.start();
+    takeover->wait_go();
+    if (ledger) ledger->start();
+    write_pidfile();
+    net::log(net::LogLevel::Notice, "took over ", handed->allocations.size(),
+             " allocation(s) and ", handed->listeners.size(), " listening socket(s)");
+    handed_fds.clear();  // what was not taken (nothing, normally)
+  } else {
+    write_pidfile();
+    if (ledger) ledger->start();
+    service.start();
   }
-  if (ledger) ledger->start();
-  service.start();
   if (check_page) {
     check_server->start();
     std::string where;
@@ -162,6 +225,14 @@ int main(int argc, char** argv) {
            cfg.realm);
 
   const std::string config_file = cfg.source;
+  pid_t successor = -1;
+  const auto hand_over = [&] {
+    net::HandoverOptions ho;
+    ho.binary = binary;
+    ho.args = args;
+    successor = net::hand_over(service, ledger.get(), ho);
+    return successor > 0;
+  };
   net::run_signal_loop({.reload = [&] {
     net::reopen_log();
     // Re-read the file (if any), then re-apply the command line on top, as at start.
@@ -201,8 +272,16 @@ int main(int argc, char** argv) {
         }
       }
     }
-  }});
+  },
+                        .hand_over = hand_over});
 
+  if (successor > 0) {
+    // The workers stopped and the ledger was written in hand_over(); the pidfile is the new
+    // process's now.
+    if (check_server) check_server->stop();
+    net::log(net::LogLevel::Notice, "turnpike handed over to process ", successor);
+    return 0;
+  }
   net::log(net::LogLevel::Notice, "stopping: closing every session");
   if (check_server) check_server->stop();
   service.stop();

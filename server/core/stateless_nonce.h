@@ -35,6 +35,8 @@ class NonceCodec {
  public:
   static constexpr size_t kKeySize = 32;
   explicit NonceCodec(const std::array<uint8_t, kKeySize>& key) : key_(key) {}
+  // For the hand-over to a new process (core/handover_state.h), so its nonces stay valid.
+  const std::array<uint8_t, kKeySize>& key() const { return key_; }
 
   std::string issue(const SocketAddress& client, int64_t now_unix) const;
 

@@ -43,6 +43,10 @@ std::string drop_privileges(const std::string& user, const std::string& group,
     if (!gr) return "proc-group '" + group + "' does not exist";
     gid = gr->gr_gid;
   }
+  // Already that user and group, without root (started by systemd as User=, or by a turnpike
+  // that dropped root and hands over to a new binary): nothing to drop.
+  if (geteuid() != 0 && getuid() == uid && geteuid() == uid && getgid() == gid && getegid() == gid)
+    return {};
   if (!user.empty() && initgroups(user.c_str(), gid) != 0) {
     return std::string("initgroups: ") + std::strerror(errno);
   }

@@ -127,6 +127,157 @@ std::string RelayService::open() {
   return {};
 }
 
+std::string RelayService::open_from(const core::HandoverState& s, std::vector<UniqueFd>& fds) {
+  if (s.workers.size() != o_.threads) {
+    return "the running process has " + std::to_string(s.workers.size()) +
+           " worker(s), the new configuration " + std::to_string(o_.threads) +
+           " (threads): restart turnpike to change that";
+  }
+  relay::PeerPolicy::Options policy = o_.policy;
+  for (const auto& a : o_.udp_listeners) policy.own_listeners.push_back(a);
+  for (const auto& a : o_.dtls_listeners) policy.own_listeners.push_back(a);
+  // The nonce key goes on, so nonces issued before the hand-over stay valid (no 438 storm).
+  shared_ = std::make_unique<SharedState>(o_.settings, relay::PeerPolicy(std::move(policy)),
+                                          s.nonce_key, o_.user_quota, o_.total_quota, o_.min_port,
+                                          o_.max_port);
+  shared_->streams = o_.streams;
+  shared_->connections.set_per_address(o_.max_connections_per_ip);
+  if (uses_tls()) {
+    std::string err;
+    tls_ = load_tls_contexts(o_.tls, !o_.dtls_listeners.empty(), &err);
+    if (!tls_) return err;
+  }
+  if (o_.offload.mode != OffloadMode::Off) {
+    std::string why;
+    offload_ = KernelOffload::load(o_.offload, &why);
+    if (offload_) {
+      log(LogLevel::Notice, "kernel offload: ", offload_->description());
+    } else if (o_.offload.mode == OffloadMode::On) {
+      return "kernel-offload=on: " + why;
+    } else {
+      log(LogLevel::Notice, "kernel offload not loaded after the hand-over: ", why,
+          "; ChannelData is relayed in user space");
+    }
+  }
+  std::vector<bool> used(s.listeners.size());
+  auto take = [&](core::HandoverListenerKind kind, bool proxy, unsigned worker,
+                  const core::SocketAddress& addr) -> UniqueFd {
+    for (size_t i = 0; i < s.listeners.size(); ++i) {
+      const core::HandoverListener& l = s.listeners[i];
+      if (used[i] || l.kind != kind || l.proxy_protocol != proxy || l.worker != worker ||
+          l.address != addr)
+        continue;
+      used[i] = true;
+      return std::move(fds[l.fd]);
+    }
+    return UniqueFd();
+  };
+  const std::string restart = ": the new configuration listens elsewhere; restart turnpike for that";
+  for (unsigned i = 0; i < o_.threads; ++i) {
+    auto w = std::make_unique<Worker>(i, *shared_, o_.credentials, o_.credentials->realm);
+    if (offload_) {
+      const uint32_t share = offload_->capacity() / o_.threads;
+      w->attach_offload(*offload_, i * share, share);
+    }
+    w->set_tls(tls_);
+    for (const auto& addr : o_.udp_listeners) {
+      UniqueFd fd = take(core::HandoverListenerKind::Udp, false, i, addr);
+      if (!fd) return "no socket for " + addr.to_string() + "/udp in the hand-over" + restart;
+      w->adopt_udp(std::move(fd), addr);
+    }
+    if (o_.ledger) w->attach_ledger(o_.ledger->add_producer());
+    for (const auto& spec : o_.stream_listeners) {
+      const auto kind = spec.kind == StreamKind::Tcp   ? core::HandoverListenerKind::Tcp
+                        : spec.kind == StreamKind::Tls ? core::HandoverListenerKind::Tls
+                                                       : core::HandoverListenerKind::Mux;
+      UniqueFd fd = take(kind, spec.proxy_protocol, i, spec.address);
+      if (!fd) return "no socket for " + spec.describe() + " in the hand-over" + restart;
+      w->adopt_stream(spec, std::move(fd));
+    }
+    for (const auto& addr : o_.dtls_listeners) {
+      UniqueFd fd = take(core::HandoverListenerKind::Dtls, false, i, addr);
+      if (!fd) return "no socket for " + addr.to_string() + "/dtls in the hand-over" + restart;
+      w->adopt_dtls(std::move(fd), addr);
+    }
+    w->server().restore_counters(s.workers[i].next_session, s.workers[i].counters);
+    workers_.push_back(std::move(w));
+  }
+  for (size_t i = 0; i < s.listeners.size(); ++i) {
+    if (!used[i]) {
+      return "the running process listens on " + s.listeners[i].address.to_string() +
+             ", the new configuration does not" + restart;
+    }
+  }
+  for (auto& w : workers_) shared_->workers.push_back(w.get());
+  for (const auto& a : s.allocations) {
+    if (std::string err = workers_[a.worker]->restore(a, fds); !err.empty()) return err;
+  }
+  return {};
+}
+
+void RelayService::quiesce(core::HandoverState& out, std::vector<int>& fds) {
+  gate_ = std::make_shared<Gate>();
+  std::vector<core::HandoverState> parts(workers_.size());
+  std::vector<std::vector<int>> part_fds(workers_.size());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->post([gate = gate_, part = &parts[i], pfds = &part_fds[i]](Worker& w) {
+      w.export_state(*part, *pfds);
+      std::unique_lock lock(gate->mu);
+      ++gate->arrived;
+      gate->cv.notify_all();
+      // The worker stops here, at the top of its loop: what arrives meanwhile waits in the
+      // sockets' buffers for whichever process relays next.
+      gate->cv.wait(lock, [&] { return gate->decision != Gate::Decision::Wait; });
+      const bool release = gate->decision == Gate::Decision::Release;
+      lock.unlock();
+      if (release) w.release();
+    });
+  }
+  {
+    std::unique_lock lock(gate_->mu);
+    gate_->cv.wait(lock, [&] { return gate_->arrived == workers_.size(); });
+  }
+  // One state: the workers' parts with their sockets numbered in one list.
+  out.workers.assign(workers_.size(), {});
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const uint32_t base = uint32_t(fds.size());
+    for (auto l : parts[i].listeners) {
+      l.fd += base;
+      out.listeners.push_back(l);
+    }
+    for (auto& a : parts[i].allocations) {
+      for (auto& r : a.relays) r.fd += base;
+      out.allocations.push_back(std::move(a));
+    }
+    if (i < parts[i].workers.size()) out.workers[i] = parts[i].workers[i];
+    fds.insert(fds.end(), part_fds[i].begin(), part_fds[i].end());
+  }
+  out.nonce_key = shared_->nonces.key();
+  out.fd_count = uint32_t(fds.size());
+}
+
+void RelayService::resume() {
+  if (!gate_) return;
+  {
+    std::lock_guard lock(gate_->mu);
+    gate_->decision = Gate::Decision::Resume;
+  }
+  gate_->cv.notify_all();
+  gate_.reset();
+}
+
+void RelayService::release() {
+  if (!gate_) return;
+  {
+    std::lock_guard lock(gate_->mu);
+    gate_->decision = Gate::Decision::Release;
+  }
+  gate_->cv.notify_all();
+  gate_.reset();
+  for (auto& w : workers_) w->join();
+  stopped_ = true;
+}
+
 bool RelayService::uses_tls() const {
   if (!o_.dtls_listeners.empty()) return true;
   for (const auto& s : o_.stream_listeners) {

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstddef>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/handover_state.h"
 #include "ledger/ledger_writer.h"
 #include "net/offload/kernel_offload.h"
 #include "net/shared_state.h"
@@ -49,7 +52,20 @@ class RelayService {
   // Creates the workers, reads the certificate and key, and binds every listener. Returns an
   // error text naming the address or the file. Call it before dropping privileges.
   std::string open();
+  // In a process taking over (DESIGN.md "Restart and upgrade"): the same, around the listeners
+  // and allocations of state `s` and its sockets `fds`, instead of binding. The configuration
+  // must have the same listeners and threads as the state; otherwise, or when anything cannot
+  // be restored, an error says what (the old process then goes on).
+  std::string open_from(const core::HandoverState& s, std::vector<UniqueFd>& fds);
   void start();
+
+  // ---- Hand-over, in the process handing over. quiesce() stops every worker at the top of its
+  // loop, each having written its part of `out` (sockets in `fds`, still owned here); then
+  // exactly one of resume() (the other process refused: everything goes on) or release() (it
+  // took over: workers let go of what it took, end the rest and stop; joined on return).
+  void quiesce(core::HandoverState& out, std::vector<int>& fds);
+  void resume();
+  void release();
   // A new realm/secret/user set (SIGHUP). Sessions keep their keys; new requests use the new set.
   void update_credentials(relay::CredentialsPtr c);
   // Whether any listener speaks TLS or DTLS.
@@ -77,6 +93,14 @@ class RelayService {
   std::unique_ptr<KernelOffload> offload_;  // outlives the workers, whose flows it holds
   std::vector<std::unique_ptr<Worker>> workers_;
   bool stopped_ = false;
+  // quiesce(): workers waiting for resume() or release().
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t arrived = 0;
+    enum class Decision { Wait, Resume, Release } decision = Decision::Wait;
+  };
+  std::shared_ptr<Gate> gate_;
 };
 
 }  // namespace turnpike::net

@@ -22,6 +22,11 @@ void on_reload(evutil_socket_t, short, void* arg) {
   if (c->handlers->reload) c->handlers->reload();
 }
 
+void on_hand_over(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<Context*>(arg);
+  if (c->handlers->hand_over && c->handlers->hand_over()) event_base_loopexit(c->base, nullptr);
+}
+
 }  // namespace
 
 void prepare_signals() {
@@ -39,7 +44,8 @@ void run_signal_loop(const SignalHandlers& h) {
   EventPtr intr(evsignal_new(base.get(), SIGINT, on_stop, &ctx));
   EventPtr hup(evsignal_new(base.get(), SIGHUP, on_reload, &ctx));
   EventPtr usr2(evsignal_new(base.get(), SIGUSR2, on_reload, &ctx));
-  for (event* e : {term.get(), intr.get(), hup.get(), usr2.get()}) event_add(e, nullptr);
+  EventPtr urg(evsignal_new(base.get(), SIGURG, on_hand_over, &ctx));
+  for (event* e : {term.get(), intr.get(), hup.get(), usr2.get(), urg.get()}) event_add(e, nullptr);
   // The handlers are in place: signals blocked since prepare_signals() (and any pending one)
   // reach this thread now, and only this one.
   sigset_t none;

@@ -1,5 +1,6 @@
 // The main thread's loop: it waits for signals and turns them into actions.
 //   SIGTERM, SIGINT: stop gracefully.   SIGHUP, SIGUSR2 (coturn's): reload.
+//   SIGURG: hand over to a new copy of the binary (DESIGN.md "Restart and upgrade").
 #pragma once
 
 #include <functional>
@@ -8,6 +9,8 @@ namespace turnpike::net {
 
 struct SignalHandlers {
   std::function<void()> reload;
+  // Returns true when another process took over: the loop then ends.
+  std::function<bool()> hand_over;
 };
 
 // First thing in main(), before any thread exists: SIGPIPE is ignored (a peer that closed never

@@ -36,6 +36,7 @@ class TcpListener {
  public:
   TcpListener(Worker& w, StreamListenerSpec spec, UniqueFd fd);
   const StreamListenerSpec& spec() const { return spec_; }
+  int fd() const { return fd_.get(); }
   // After EMFILE the listener pauses for a second instead of spinning; the worker's tick calls
   // this.
   void resume_if_paused(int64_t now_ms);

@@ -73,6 +73,91 @@ std::string Worker::listen_udp(const core::SocketAddress& addr) {
   return {};
 }
 
+void Worker::adopt_udp(UniqueFd fd, const core::SocketAddress& addr) {
+  auto l = std::make_unique<UdpListener>(*this, std::move(fd), addr);
+  l->ev.reset(event_new(base_.get(), l->fd(), EV_READ | EV_PERSIST, &Worker::on_listener_readable,
+                        l.get()));
+  event_add(l->ev.get(), nullptr);
+  udp_.push_back(std::move(l));
+}
+
+void Worker::adopt_stream(const StreamListenerSpec& spec, UniqueFd fd) {
+  tcp_.push_back(std::make_unique<TcpListener>(*this, spec, std::move(fd)));
+}
+
+void Worker::adopt_dtls(UniqueFd fd, const core::SocketAddress& addr) {
+  dtls_.push_back(std::make_unique<DtlsListener>(*this, std::move(fd), addr));
+}
+
+std::string Worker::restore(const core::HandoverAllocation& h, std::vector<UniqueFd>& fds) {
+  // The client reached this worker's listener on h.server, and the kernel keeps hashing it here:
+  // the listeners are the same sockets, in the same SO_REUSEPORT group.
+  UdpListener* via = nullptr;
+  for (auto& l : udp_) {
+    if (l->local() == h.server) via = l.get();
+  }
+  if (!via) return "allocation of " + h.client.to_string() + ": no UDP listener on " + h.server.to_string();
+  adopting_ = &fds;
+  std::string err = server_->restore(h, relay::ClientRef{via, h.client}, now());
+  adopting_ = nullptr;
+  return err;
+}
+
+relay::RelaySocket* Worker::adopt_relay(relay::Allocation& owner, uint8_t index, uint32_t fd) {
+  if (!adopting_ || fd >= adopting_->size() || !(*adopting_)[fd]) return nullptr;
+  auto* s = new relay::RelaySocket;
+  s->fd = std::move((*adopting_)[fd]);
+  s->worker = this;
+  s->owner = &owner;
+  s->index = index;
+  s->ev.reset(
+      event_new(base_.get(), s->fd.get(), EV_READ | EV_PERSIST, &Worker::on_relay_readable, s));
+  event_add(s->ev.get(), nullptr);
+  return s;
+}
+
+void Worker::export_state(core::HandoverState& out, std::vector<int>& fds) {
+  flush_sends();  // what this round relayed leaves before the worker waits
+  const uint16_t me = uint16_t(index_);
+  auto number = [&](int fd) {
+    fds.push_back(fd);
+    return uint32_t(fds.size() - 1);
+  };
+  for (const auto& l : udp_) {
+    out.listeners.push_back(
+        {core::HandoverListenerKind::Udp, false, me, l->local(), number(l->fd())});
+  }
+  for (const auto& t : tcp_) {
+    const StreamListenerSpec& spec = t->spec();
+    const auto kind = spec.kind == StreamKind::Tcp   ? core::HandoverListenerKind::Tcp
+                      : spec.kind == StreamKind::Tls ? core::HandoverListenerKind::Tls
+                                                     : core::HandoverListenerKind::Mux;
+    out.listeners.push_back({kind, spec.proxy_protocol, me, spec.address, number(t->fd())});
+  }
+  for (const auto& d : dtls_) {
+    out.listeners.push_back(
+        {core::HandoverListenerKind::Dtls, false, me, d->local(), number(d->fd())});
+  }
+  std::vector<relay::Allocation*> movable;
+  server_->for_each_allocation([&](const relay::Allocation& a) {
+    if (relay::Server::can_hand_over(a)) movable.push_back(server_->find(a.five_tuple));
+  });
+  for (relay::Allocation* a : movable) {
+    out.allocations.push_back(server_->export_allocation(
+        *a, me, [&](relay::RelaySocket* s) { return number(s->fd.get()); }));
+  }
+  out.workers.resize(std::max<size_t>(out.workers.size(), index_ + 1));
+  out.workers[index_].next_session = server_->next_session();
+  out.workers[index_].counters = server_->export_stats();
+}
+
+void Worker::release() {
+  if (ledger_) ledger_->set_shutting_down(std::chrono::steady_clock::now() + kLedgerStopWait);
+  server_->release_handed_over(now());
+  // Not one more callback of this round: the sockets are the other process's now.
+  event_base_loopbreak(base_.get());
+}
+
 void Worker::attach_offload(KernelOffload& k, uint32_t first, uint32_t count) {
   flows_ = std::make_unique<FlowTable>(k, first, count);
   server_->set_offload(flows_.get());

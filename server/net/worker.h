@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/handover_state.h"
 #include "net/client_transport.h"
 #include "net/connection_set.h"
 #include "net/ledger_sink.h"
@@ -98,6 +99,23 @@ class Worker final : public relay::RelayIo {
   void set_tls(TlsContextsPtr t) { tls_ = std::move(t); }
   const TlsContextsPtr& tls() const { return tls_; }
 
+  // ---- Hand-over (DESIGN.md "Restart and upgrade without dropping calls").
+  // Before start(), in a process taking over: the listeners the process before passed, instead
+  // of listen_*().
+  void adopt_udp(UniqueFd fd, const core::SocketAddress& addr);
+  void adopt_stream(const StreamListenerSpec& spec, UniqueFd fd);
+  void adopt_dtls(UniqueFd fd, const core::SocketAddress& addr);
+  // Before start(): takes over allocation `h`; its relay sockets are taken from `fds`.
+  std::string restore(const core::HandoverAllocation& h, std::vector<UniqueFd>& fds);
+  // On this worker's thread, in the process handing over: this worker's part of the state,
+  // listeners and the allocations that can go on elsewhere, their sockets numbered in `fds`
+  // (which stay open here until release()).
+  void export_state(core::HandoverState& out, std::vector<int>& fds);
+  // On this worker's thread, after another process took over: forgets what it took, ends the
+  // rest (TCP, TLS, DTLS clients) with EndReason::Shutdown, and leaves the loop at once, so
+  // that nothing more is read from the sockets both processes hold.
+  void release();
+
   void start();
   void join();
   // Runs `job` on the worker's thread. Thread-safe.
@@ -114,6 +132,7 @@ class Worker final : public relay::RelayIo {
   relay::OpenRelayResult open_relay(relay::Allocation& owner, uint8_t index,
                                     const relay::OpenRelayRequest& r) override;
   void close_relay(relay::RelaySocket* s) override;
+  relay::RelaySocket* adopt_relay(relay::Allocation& owner, uint8_t index, uint32_t fd) override;
   void send_to_peer(relay::RelaySocket* s, const core::SocketAddress& peer,
                     core::Bytes payload) override;
   void send_to_client(const relay::ClientRef& c, core::Bytes message) override;
@@ -188,6 +207,7 @@ class Worker final : public relay::RelayIo {
   std::unique_ptr<Mailbox> mailbox_;
   std::thread thread_;
   uint64_t send_drops_ = 0;
+  std::vector<UniqueFd>* adopting_ = nullptr;  // during restore(): the sockets passed
 };
 
 }  // namespace turnpike::net

@@ -146,6 +146,7 @@ def main():
     write("json_value", "repeated", b'{"a":1,"a":2}')
     write("handover_state", "empty", handover_state([]))
     write("handover_state", "two_allocations", handover_state([(1, 1), (3, 2)]))
+    write("handover_state", "message_refused", b"TPHM\x06\x00\x00\x00\x00\x00\x0bbad config!")
     write("handover_state", "newer_version", handover_state([(1, 1)], version=2))
     write("json_value", "valid_token", b'{"token":"' + check_token(b"secret", bytes(range(9)), 2**31, "Bob") + b'"}')
 

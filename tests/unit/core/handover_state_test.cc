@@ -194,3 +194,32 @@ TEST(HandoverState, HugeCountsAreRefusedBeforeAllocating) {
 }
 
 }  // namespace
+
+// The link's messages (core/handover_message.h).
+#include "core/handover_message.h"
+
+namespace {
+
+TEST(HandoverMessage, RoundTripAndRefusals) {
+  HandoverMessage m{HandoverStep::Refused, 7, "config: /etc/turnpike.conf line 3: unknown option"};
+  const std::vector<uint8_t> wire = encode_handover_message(m);
+  const auto d = decode_handover_message(wire);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->step, HandoverStep::Refused);
+  EXPECT_EQ(d->value, 7u);
+  EXPECT_EQ(d->text, m.text);
+  for (size_t n = 0; n < wire.size(); ++n) EXPECT_FALSE(decode_handover_message(Bytes(wire.data(), n)));
+  std::vector<uint8_t> longer = wire;
+  longer.push_back(0);
+  EXPECT_FALSE(decode_handover_message(longer));
+  std::vector<uint8_t> bad = wire;
+  bad[4] = 0;
+  EXPECT_FALSE(decode_handover_message(bad));
+  bad[4] = 7;
+  EXPECT_FALSE(decode_handover_message(bad));
+  // Text is capped, never sent beyond kMaxText.
+  m.text.assign(5000, 'x');
+  EXPECT_EQ(decode_handover_message(encode_handover_message(m))->text.size(), HandoverMessage::kMaxText);
+}
+
+}  // namespace

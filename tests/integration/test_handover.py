@@ -1,0 +1,210 @@
+"""Restart and upgrade without dropping calls (DESIGN.md "Restart and upgrade"): SIGURG makes the
+running turnpike start a fresh copy of its binary and hand it its sockets and UDP allocations.
+
+A client relays ChannelData at 50 packets/s through a channel to a peer on this host across the
+hand-over: the packets lost are counted and reported (at most a handful; the target is 0), the
+peer sees the same relayed address before and after, a Refresh afterwards succeeds, the old
+process exits, the pidfile names the new one, and the ledger (turnpike-admin sessions) shows one
+session, ended once. A configuration that no longer parses, and a new binary that does not read
+the running one's state version, are refused: the old process keeps relaying the same
+allocation, with the reason in its log."""
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import harness, stun  # noqa: E402
+
+SECRET = "handover-secret"
+RATE = 50  # packets per second, as one audio stream
+
+
+class Peer:
+    """A UDP echo peer on 127.0.0.1 that notes every source address it hears from."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.sources = set()
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            try:
+                data, src = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            self.sources.add(src)
+            self.sock.sendto(data, src)
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+class Stream:
+    """ChannelData at RATE packets/s with a sequence number; echoes counted by a receiver."""
+
+    def __init__(self, client, channel):
+        self.client, self.channel = client, channel
+        self.sent = 0
+        self.received = set()
+        self.running = True
+        self.rx = threading.Thread(target=self._receive, daemon=True)
+        self.tx = threading.Thread(target=self._send, daemon=True)
+        self.rx.start()
+        self.tx.start()
+
+    def _send(self):
+        start = time.time()
+        while self.running:
+            self.client.channel_data(self.channel, struct.pack("!I", self.sent) + b"x" * 156)
+            self.sent += 1
+            time.sleep(max(0.0, start + self.sent / RATE - time.time()))
+
+    def _receive(self):
+        while self.running or len(self.received) < self.sent:
+            got = self.client.receive_data(timeout=0.5)
+            if got is None:
+                if not self.running:
+                    return
+                continue
+            kind, _, data = got
+            if kind == "channel" and len(data) >= 4:
+                self.received.add(struct.unpack("!I", data[:4])[0])
+
+    def stop(self):
+        self.running = False
+        self.tx.join()
+        self.rx.join(5)
+        return self.sent - len(self.received)
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+class Handover(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.pidfile = os.path.join(self.workdir, "turnpike.pid")
+        self.peer = Peer()
+
+    def tearDown(self):
+        self.peer.close()
+        super().tearDown()
+
+    def start(self, env=None):
+        saved = dict(os.environ)
+        os.environ.update(env or {})
+        try:
+            server = self.turnpike(["use-auth-secret", "static-auth-secret=" + SECRET,
+                                    "allow-loopback-peers", "pidfile=" + self.pidfile])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        # The old process leaves; the new one is in its process group, stopped by pid here.
+        self.addCleanup(self._stop_successor, server)
+        return server
+
+    def _stop_successor(self, server):
+        pid = read_pid(self.pidfile)
+        if pid and pid != server.pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def client(self, server):
+        user, password = stun.rest_credential(SECRET, "alice")
+        c = stun.Client("127.0.0.1", server.port, user, password)
+        c.allocate()
+        c.channel_bind(0x4000, "127.0.0.1", self.peer.port)
+        self.addCleanup(c.close)
+        return c
+
+    def wait_pid_change(self, old_pid, timeout=15):
+        def changed():
+            pid = read_pid(self.pidfile)
+            return pid if pid and pid != old_pid and os.path.exists("/proc/%d" % pid) else None
+        return harness.wait_until(changed, timeout, "the pidfile to name the new process")
+
+    def test_channel_data_goes_on_across_the_hand_over(self):
+        server = self.start()
+        c = self.client(server)
+        stream = Stream(c, 0x4000)
+        time.sleep(2)
+        sent_before = stream.sent
+        server.send_signal(signal.SIGURG)
+        new_pid = self.wait_pid_change(server.pid)
+        server.proc.wait(15)
+        self.assertEqual(server.proc.returncode, 0, server.log())
+        time.sleep(2)
+        lost = stream.stop()
+        print("hand-over at 50 packets/s: %d sent (%d before the signal), %d lost"
+              % (stream.sent, sent_before, lost), flush=True)
+        self.assertGreater(stream.sent, 150)
+        self.assertLessEqual(lost, 5, server.log())
+        log = server.log()
+        self.assertIn("took over 1 allocation(s)", log)
+        self.assertIn("turnpike handed over to process %d" % new_pid, log)
+        # RFC 8656 §2.2: the same relayed address, as the peer sees it.
+        self.assertEqual(self.peer.sources, {tuple(c.relayed[0])}, self.peer.sources)
+        # The credential and the nonce still work: a Refresh after the hand-over succeeds.
+        c.refresh(600)
+        c.channel_data(0x4000, b"after refresh")
+        got = c.receive_data(timeout=2)
+        self.assertEqual(got[2], b"after refresh")
+        # One session in the ledger; it ends once, in the new process.
+        c.refresh(0)
+        os.kill(new_pid, signal.SIGTERM)
+        harness.wait_until(lambda: not os.path.exists("/proc/%d" % new_pid), 15, "the new process to stop")
+        sessions = harness.admin_json("sessions", "--ledger", server.ledger_path)
+        self.assertEqual(len(sessions), 1, sessions)
+        self.assertEqual(sessions[0]["end_reason"], "refresh-0", sessions)
+        self.assertGreaterEqual(sessions[0]["packets_from_client"], stream.sent - lost, sessions)
+
+    def assert_still_relaying(self, server, c, reason):
+        server.send_signal(signal.SIGURG)
+        log = server.wait_for_log("hand-over refused, relaying goes on here: .*" + reason, 15)
+        self.assertTrue(server.alive(), log)
+        self.assertEqual(read_pid(self.pidfile), server.pid)
+        stream = Stream(c, 0x4000)
+        time.sleep(1)
+        lost = stream.stop()
+        self.assertGreater(stream.sent, 30)
+        self.assertLessEqual(lost, 1, log)
+        c.refresh(600)
+        self.assertEqual(self.peer.sources, {tuple(c.relayed[0])})
+        return log
+
+    def test_a_configuration_that_does_not_parse_leaves_the_old_process_relaying(self):
+        server = self.start()
+        c = self.client(server)
+        with open(server.config_path, "a") as f:
+            f.write("no-such-option=1\n")
+        log = self.assert_still_relaying(server, c, "the new configuration: .*no-such-option")
+        self.assertIn(server.config_path, log)
+
+    def test_a_state_version_the_new_binary_does_not_read_leaves_the_old_process_relaying(self):
+        # The new binary reads no version at all: as an older turnpike meeting a newer state.
+        server = self.start({"TURNPIKE_TAKEOVER_MAX_VERSION": "0"})
+        c = self.client(server)
+        self.assert_still_relaying(server, c, "hand-over state version 1, this binary reads none")
+
+
+if __name__ == "__main__":
+    harness.main()
