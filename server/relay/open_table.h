@@ -135,7 +135,7 @@ class OpenTable {
   }
 
   bool grow() {
-    const uint32_t cap = capacity_ ? capacity_ * 2 : 4;
+    const uint32_t cap = capacity_ ? capacity_ * 2 : 2;  // most allocations hold one peer
     if (cap > kMaxCapacity) return false;
     std::unique_ptr<Slot[]> old = std::exchange(slots_, std::make_unique<Slot[]>(cap));
     const uint32_t old_cap = std::exchange(capacity_, cap);

@@ -38,7 +38,7 @@ TEST(OpenTable, EmptyHoldsNoMemoryAndFindsNothing) {
 TEST(OpenTable, GrowsByDoublingAndStaysAtMostThreeQuartersFull) {
   Table t;
   t.insert({1, 1});
-  EXPECT_EQ(t.capacity(), 4u);
+  EXPECT_EQ(t.capacity(), 2u);  // one entry: two slots (a Jitsi client has one peer)
   for (uint64_t k = 2; k <= 100; ++k) {
     ASSERT_NE(t.insert({k, int(k)}), nullptr);
     EXPECT_LE(t.size() * 4, t.capacity() * 3);
