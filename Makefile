@@ -16,7 +16,7 @@ RUN_DEPS := coturn
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
   prosody python3-slixmpp nginx dnsmasq-base faketime ethtool
 # `make deb` (debhelper, lintian) and the packaging tests' Debian roots (mmdebstrap).
-DEB_DEPS := debhelper dpkg-dev fakeroot lintian libsystemd-dev mmdebstrap
+DEB_DEPS := debhelper dpkg-dev fakeroot lintian help2man libsystemd-dev mmdebstrap
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
 BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 

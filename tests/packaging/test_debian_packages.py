@@ -52,7 +52,9 @@ def run(argv, **kw):
 
 
 def build_debs():
-    """This tree's packages, and the same rebuilt with a lower version to upgrade from."""
+    """This tree's packages, and the same rebuilt with a lower version to upgrade from. The
+    ctest fixture packaging.build makes them once (make-deb.sh); TURNPIKE_PKG_REUSE=1 (set by
+    the tests that require that fixture) uses them as they are."""
     if not os.environ.get("TURNPIKE_PKG_REUSE") or not os.path.isdir(DEBS):
         r = run([os.path.join(SOURCE, "tests", "tools", "make-deb.sh"), DEBS])
         if r.returncode != 0:

@@ -173,11 +173,27 @@ class DebianRoot:
         argv = ["setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups"]
         if capnames:
             argv += ["--inh-caps=" + capnames, "--ambient-caps=" + capnames]
-        script = "ulimit -n %d; umask %s; exec %s %s" % (nofile, u.get("UMask", ["0022"])[-1], " ".join(argv), exec_start)
+        prep = ""
+        for d in " ".join(u.get("RuntimeDirectory", [])).split():
+            prep += "mkdir -p /run/%s; chown %s:%s /run/%s; " % (d, user, group, d)
+        if u.get("WorkingDirectory"):
+            prep += "cd %s; " % u["WorkingDirectory"][-1]
+        # Its pid, for the policy-rc.d of jitsi_policy() (a package's prerm stopping it).
+        prep += "mkdir -p /run/turnpike-test; echo $$ > /run/turnpike-test/%s.pid; " % name.replace(".service", "")
+        script = prep + "ulimit -n %d; umask %s; exec %s %s" % (nofile, u.get("UMask", ["0022"])[-1], " ".join(argv), exec_start)
         argv = ["chroot", self.dir, "/bin/sh", "-c", script]
         log = open(os.path.join(os.path.dirname(self.dir), log_name or (name + ".log")), "ab")
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         return subprocess.Popen(self.ns(argv), stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def stop_on_prerm_policy(self):
+        """A policy-rc.d that, like systemd for a package's prerm, stops a daemon the test
+        started from its unit when a maintainer script asks `invoke-rc.d NAME stop`; every
+        other action stays forbidden (101), so nothing is started behind the test's back."""
+        self.write("/usr/sbin/policy-rc.d", "#!/bin/sh\n"
+                   "if [ \"$2\" = stop ] && [ -f /run/turnpike-test/$1.pid ]; then\n"
+                   "  kill $(cat /run/turnpike-test/$1.pid) 2>/dev/null || true; rm -f /run/turnpike-test/$1.pid\n"
+                   "fi\nexit 101\n", mode=0o755)
 
     def pids(self):
         """Processes whose root directory is this root (what a purge must leave none of)."""
