@@ -57,6 +57,7 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   s.fingerprint = c.fingerprint;
   s.secure_stun = c.secure_stun;
   s.stale_nonce = c.stale_nonce;
+  s.expired_credential_grace = c.expired_credential_grace;
 
   const std::vector<core::IpAddress> listen =
       c.listening_ips.empty() ? net::local_addresses() : c.listening_ips;

@@ -112,6 +112,7 @@ struct Config {
   std::vector<StaticUser> users;
   bool secure_stun = false;
   uint32_t stale_nonce = 600;  // seconds; 0 keeps nonces valid forever
+  uint32_t expired_credential_grace = 86400;  // seconds an allocation outlives its credential
 
   // --- peer policy
   std::vector<core::IpRange> denied_peer_ips;

@@ -416,6 +416,10 @@ const OptionSpec kOptions[] = {
      set_flag<&Config::secure_stun>},
     {"stale-nonce", OptionKind::Value, "nonce lifetime in seconds (default 600)",
      set_uint<uint32_t, &Config::stale_nonce, kMaxU32>},
+    {"expired-credential-grace", OptionKind::Value,
+     "seconds after a REST credential expired that its allocation may still refresh itself and "
+     "its permissions and channels for the peers it has (nothing new; default 86400)",
+     set_uint<uint32_t, &Config::expired_credential_grace, 31536000>},
     // peer policy
     {"denied-peer-ip", OptionKind::Value, "refuse peers in this range (repeatable)",
      add_range<&Config::denied_peer_ips>,

@@ -128,6 +128,11 @@ AuthResult Authenticator::authenticate(const StunMessage& m, const SocketAddress
   if (known.key && known.username == name && known.key->algorithm == algorithm) {
     if (verify(m, *known.key, sha256)) {
       ok.key = *known.key;
+      // The key stays proven, but its credential may have run out since: say so.
+      if (creds.rest_enabled && !creds.users.count(name)) {
+        const auto c = core::check_rest_username(name, creds.separator, now.unix_s(), creds.max_ttl);
+        if (c.status == core::RestUsernameCheck::Status::Expired) ok.expired_s = c.seconds;
+      }
       return ok;
     }
     return refuse(AuthStatus::Unauthorized, RefusalReason::BadIntegrity,

@@ -38,6 +38,10 @@ struct AuthResult {
   std::string username;                              // as resolved (USERHASH resolved to a name)
   core::LongTermKey key;                             // signs the response when Ok
   bool sha256 = false;  // the request used MESSAGE-INTEGRITY-SHA256; answer in kind
+  // A REST credential past its expiry, accepted only because it signs a request on the
+  // allocation it made (KnownKey): how many seconds ago it expired; -1 when it has not. The
+  // server decides what it may still do (credential_expiry.cc).
+  int64_t expired_s = -1;
 };
 
 class Authenticator {

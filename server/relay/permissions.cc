@@ -58,6 +58,7 @@ void Server::handle_create_permission(Request& r) {
       return refuse(r, err::Forbidden, RefusalReason::ForbiddenPeer, d.reason,
                     SocketAddress(peer, 0));
     }
+    if (!known_peer_after_expiry(r, peer)) return;
     if (!a.find_permission(peer)) ++fresh;
   }
   // RFC 8656 §9.2: a valid request the server cannot fulfil for a capacity limit is answered
@@ -99,6 +100,7 @@ void Server::handle_channel_bind(Request& r) {
   if (const PeerDecision d = policy_.check(*peer); !d) {
     return refuse(r, err::Forbidden, RefusalReason::ForbiddenPeer, d.reason, *peer);
   }
+  if (!known_peer_after_expiry(r, peer->ip())) return;
   // A channel stays tied to its peer, and a peer to its channel, while bound and for five
   // minutes after (RFC 8656 §12): rebinding either to something else is 400.
   Channel* by_number = a.find_channel(*number);

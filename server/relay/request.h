@@ -2,6 +2,7 @@
 // Private to the relay's handler files.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "core/long_term_key.h"
@@ -24,6 +25,7 @@ struct Server::Request {
   bool sha256 = false;
   bool fingerprint = false;
   std::string username;
+  int64_t expired_s = -1;  // AuthResult::expired_s
 };
 
 }  // namespace turnpike::relay

@@ -185,6 +185,7 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
   r.key = a.key;
   r.sha256 = a.sha256;
   r.username = std::move(a.username);
+  r.expired_s = a.expired_s;
 
   if (method == Method::Binding) {
     handle_binding(r);
@@ -218,6 +219,7 @@ void Server::on_stun(const ClientRef& client, const FiveTuple& tuple, const Stun
            "request signed by another user than the allocation's");
     return;
   }
+  if (r.expired_s >= 0 && !within_expired_grace(r)) return;
   switch (method) {
     case Method::Refresh:
       handle_refresh(r);

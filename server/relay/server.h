@@ -205,6 +205,9 @@ class Server {
     return a.has_family(peer.family());
   }
   bool permitted(Allocation& a, const IpAddress& peer, int64_t now_ms, Permission** out);
+  // After the credential expired (credential_expiry.cc): false when the request was refused.
+  bool within_expired_grace(Request& r);
+  bool known_peer_after_expiry(Request& r, const IpAddress& peer);
   // The kernel fast path (offload.cc): hands a bound channel to it or moves its deadline; takes
   // it back, counting what it relayed.
   void offload_channel(Allocation& a, Channel& c);

@@ -49,6 +49,9 @@ struct Settings {
   bool fingerprint = false;    // FINGERPRINT on every response
   bool secure_stun = false;    // Binding needs authentication
   uint32_t stale_nonce = 600;  // seconds
+  // Seconds after its REST credential expired that an allocation may still be refreshed, and
+  // permissions and channels for the peers it already has (credential_expiry.cc); then 401.
+  uint32_t expired_credential_grace = 86400;
   // Unauthenticated responses per client IP per second (and twice that as a burst); 0: no limit.
   uint32_t unauth_rate = 200;
 

@@ -78,6 +78,51 @@ class RestCredentials(harness.TestCase):
         c.refresh(0)
 
 
+class ExpiredCredentialGrace(harness.TestCase):
+    """expired-credential-grace: past its credential's expiry an allocation keeps what it has
+    (Refresh, its permissions and channels, relaying) and gets nothing new; past the grace, 401."""
+
+    def test_an_allocation_outlives_its_credential_for_the_grace_only(self):
+        server = self.turnpike(["use-auth-secret", "static-auth-secret=" + SECRET, "allow-loopback-peers",
+                                "expired-credential-grace=3"])
+        peer = self.echo_peer()
+        expiry = int(time.time()) + 2
+        c = stun.Client("127.0.0.1", server.port, *stun.rest_credential(SECRET, "alice", expiry=expiry))
+        self.addCleanup(c.close)
+        c.allocate()
+        c.channel_bind(0x4001, "127.0.0.1", peer.port)
+
+        def relays():
+            c.channel_data(0x4001, b"still here")
+            return c.receive_data(timeout=2.0) == ("channel", 0x4001, b"still here")
+
+        self.assertTrue(relays())
+        harness.wait_until(lambda: time.time() >= expiry + 1.2, what="the credential to expire")
+        # Expired: what exists goes on ...
+        c.refresh(600)
+        c.create_permission("127.0.0.1")
+        c.channel_bind(0x4001, "127.0.0.1", peer.port)
+        self.assertTrue(relays())
+        # ... and nothing new: a peer without a permission is 403 (signed), so is a new allocation 401.
+        r = c.create_permission("127.0.0.2", expect_success=False)
+        self.assertEqual(r.error_code, 403)
+        self.assertTrue(r.verify_integrity(c.key))
+        self.assertRegex(server.wait_for_log("refused CreatePermission"),
+                         r"refused CreatePermission from 127\.0\.0\.1:\d+ \(udp\) user=<%d:alice>: 403 "
+                         r"expired-credential .*no permission or channel for a new peer after expiry" % expiry)
+        other = stun.Client("127.0.0.1", server.port, *stun.rest_credential(SECRET, "alice", expiry=expiry))
+        self.addCleanup(other.close)
+        with self.assertRaises(stun.TurnError) as e:
+            other.allocate()
+        self.assertEqual(e.exception.code, 401)
+        # Past the grace (3 s after the expiry): 401, as for any expired credential.
+        harness.wait_until(lambda: time.time() >= expiry + 4.2, what="the grace to pass")
+        with self.assertRaises(stun.TurnError) as e:
+            c.refresh(600)
+        self.assertEqual(e.exception.code, 401)
+        self.assertIn("beyond expired-credential-grace=3", server.wait_for_log("beyond expired-credential-grace"))
+
+
 class SecretRotation(harness.TestCase):
     def test_every_secret_verifies_and_sighup_reloads(self):
         server = self.turnpike(["use-auth-secret", "static-auth-secret=first", "allow-loopback-peers"])
