@@ -559,7 +559,7 @@ def write_chart(data, path, workdir):
     relay = [s for s in SCENARIOS if s["kind"] == "relay" and s["id"] in res and s["id"] != "noise"]
     dat = os.path.join(workdir, "relay.dat")
     with open(dat, "w") as f:
-        f.write("# scenario turnpike coturn floor turnpike_p99 coturn_p99 floor_p99\n")
+        f.write("# scenario CPU of %s, then their p99\n" % " ".join(RELAY3))
         for s in relay:
             r = res[s["id"]]
             vals = [median(r.get(n, []), "server_cpu_us_per_packet") for n in RELAY3]
@@ -567,23 +567,23 @@ def write_chart(data, path, workdir):
             f.write("%s %s\n" % (s["id"], " ".join("%g" % (v or 0) for v in vals + p99)))
     alloc, pre = res.get("alloc-10k", {}), res.get("preauth", {})
     adat = os.path.join(workdir, "alloc.dat")
+    setup_servers = ["turnpike", "coturn-4.17", "coturn"]
     with open(adat, "w") as f:
-        f.write("# metric turnpike coturn\n")
-        f.write("set-up %g %g\n" % (median(alloc.get("turnpike", []), "server_cpu_us_per_allocation") or 0,
-                                    median(alloc.get("coturn", []), "server_cpu_us_per_allocation") or 0))
+        f.write("# metric %s\n" % " ".join(setup_servers))
+        f.write("set-up %s\n" % " ".join("%g" % (median(alloc.get(n, []), "server_cpu_us_per_allocation") or 0)
+                                         for n in setup_servers))
     mdat = os.path.join(workdir, "memory.dat")
     with open(mdat, "w") as f:
-        f.write("# metric turnpike coturn\n")
-        f.write("allocation %g %g\n" % (median(alloc.get("turnpike", []), "server_kb_per_allocation") or 0,
-                                               median(alloc.get("coturn", []), "server_kb_per_allocation") or 0))
-        f.write("\"unauth. source\" %g %g\n" % (
-            (median(pre.get("turnpike", []), "server_bytes_per_source") or 0) / 1024,
-            (median(pre.get("coturn", []), "server_bytes_per_source") or 0) / 1024))
+        f.write("# metric %s\n" % " ".join(setup_servers))
+        f.write("allocation %s\n" % " ".join("%g" % (median(alloc.get(n, []), "server_kb_per_allocation") or 0)
+                                             for n in setup_servers))
+        f.write("\"unauth. source\" %s\n" % " ".join(
+            "%g" % ((median(pre.get(n, []), "server_bytes_per_source") or 0) / 1024) for n in setup_servers))
     script = os.path.join(workdir, "chart.gp")
     with open(script, "w") as f:
         f.write("""set terminal pngcairo size 1800,500 font "DejaVu Sans,11"
 set output "%(out)s"
-set multiplot layout 1,4 title "turnpike vs coturn 4.6.1 vs floor relay (127.0.0.1, medians of alternating rounds; lower is better)"
+set multiplot layout 1,4 title "turnpike vs coturn 4.17.1 vs coturn 4.6.1 vs floor relay (127.0.0.1, medians of alternating rounds; lower is better)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -593,18 +593,18 @@ set grid ytics
 set xtics rotate by -20
 set yrange [0:*]
 set title "server CPU per delivered relayed packet (µs)"
-plot "%(dat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn" lc rgb "#d62728", '' using 4 title "floor" lc rgb "#7f7f7f"
+plot "%(dat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn 4.17.1" lc rgb "#d62728", '' using 4 title "coturn 4.6.1" lc rgb "#ff9896", '' using 5 title "floor" lc rgb "#7f7f7f"
 set title "round-trip time p99 (µs, log scale)"
 set logscale y
 set yrange [10:*]
-plot "%(dat)s" using 5:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 6 title "coturn" lc rgb "#d62728", '' using 7 title "floor" lc rgb "#7f7f7f"
+plot "%(dat)s" using 6:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 7 title "coturn 4.17.1" lc rgb "#d62728", '' using 8 title "coturn 4.6.1" lc rgb "#ff9896", '' using 9 title "floor" lc rgb "#7f7f7f"
 unset logscale y
 set yrange [0:*]
 set xtics norotate
 set title "server CPU per allocation set-up (µs)"
-plot "%(adat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn" lc rgb "#d62728"
+plot "%(adat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn 4.17.1" lc rgb "#d62728", '' using 4 title "coturn 4.6.1" lc rgb "#ff9896"
 set title "memory kept per allocation / per source (KB)"
-plot "%(mdat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn" lc rgb "#d62728"
+plot "%(mdat)s" using 2:xtic(1) title "turnpike" lc rgb "#1f77b4", '' using 3 title "coturn 4.17.1" lc rgb "#d62728", '' using 4 title "coturn 4.6.1" lc rgb "#ff9896"
 unset multiplot
 """ % {"out": path, "dat": dat, "adat": adat, "mdat": mdat})
     p = subprocess.run([gnuplot, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -31,6 +31,7 @@ import datetime
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -131,8 +132,7 @@ def with_held(build, workdir, name, tag, held, duration, refresh):
 
 def med(vals):
     vals = [v for v in vals if v is not None]
-    vals.sort()
-    return vals[len(vals) // 2] if vals else None
+    return statistics.median(vals) if vals else None
 
 
 def fmt(v, d=1):
