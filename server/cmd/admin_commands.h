@@ -12,5 +12,6 @@ int admin_stats(int argc, char** argv);     // stats [--since T] [--json]
 int admin_probe(int argc, char** argv);     // probe URL... | --xmpp JID [...]
 int admin_check_link(int argc, char** argv);  // check-link [-c FILE] [--ttl T] [--note TEXT]
 int admin_checks(int argc, char** argv);      // checks [--since T] [--json]
+int admin_reload(int argc, char** argv);      // reload [--binary] [-c FILE | --pidfile FILE]
 
 }  // namespace turnpike::cmd

@@ -30,6 +30,9 @@ constexpr const char* kUsage =
     "                                       their browser (the relay's check-listening-port)\n"
     "  checks [--since T] [--json]          what those links found: per way to the relay, works\n"
     "                                       or blocked, RTT, the browser\n"
+    "  reload [--binary] [-c FILE | --pidfile FILE] [--timeout S]\n"
+    "                                       reload the daemon, or (--binary) hand it over to a\n"
+    "                                       fresh copy of its binary without dropping calls\n"
     "\n"
     "The ledger commands read the file named by --ledger PATH, or the ledger= of -c FILE\n"
     "(default /etc/turnpike/turnpike.conf). T is 2h, 7d, 2026-11-22, 2026-11-22T10:00:00Z or\n"
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
   if (command == "probe") return admin_probe(argc, argv);
   if (command == "check-link") return admin_check_link(argc, argv);
   if (command == "checks") return admin_checks(argc, argv);
+  if (command == "reload") return admin_reload(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << kUsage;
     return 0;

@@ -1,5 +1,6 @@
-"""Restart and upgrade without dropping calls (DESIGN.md "Restart and upgrade"): SIGURG makes the
-running turnpike start a fresh copy of its binary and hand it its sockets and UDP allocations.
+"""Restart and upgrade without dropping calls (DESIGN.md "Restart and upgrade"): SIGURG (or
+turnpike-admin reload --binary, which sends it and waits) makes the running turnpike start a
+fresh copy of its binary and hand it its sockets and UDP allocations.
 
 A client relays ChannelData at 50 packets/s through a channel to a peer on this host across the
 hand-over: the packets lost are counted and reported (at most a handful; the target is 0), the
@@ -12,6 +13,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -148,8 +150,13 @@ class Handover(harness.TestCase):
         stream = Stream(c, 0x4000)
         time.sleep(2)
         sent_before = stream.sent
-        server.send_signal(signal.SIGURG)
+        # turnpike-admin reload --binary sends SIGURG and waits for the outcome (the postinst's
+        # command).
+        p = subprocess.run([harness.ADMIN, "reload", "--binary", "-c", server.config_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + server.log())
         new_pid = self.wait_pid_change(server.pid)
+        self.assertIn("handed over: process %d -> %d" % (server.pid, new_pid), p.stdout)
         server.proc.wait(15)
         self.assertEqual(server.proc.returncode, 0, server.log())
         time.sleep(2)
@@ -177,8 +184,16 @@ class Handover(harness.TestCase):
         self.assertEqual(sessions[0]["end_reason"], "refresh-0", sessions)
         self.assertGreaterEqual(sessions[0]["packets_from_client"], stream.sent - lost, sessions)
 
-    def assert_still_relaying(self, server, c, reason):
-        server.send_signal(signal.SIGURG)
+    def assert_still_relaying(self, server, c, reason, admin=False):
+        if admin:
+            # By its pidfile: the configuration no longer parses, for turnpike-admin either.
+            p = subprocess.run([harness.ADMIN, "reload", "--binary", "--pidfile", self.pidfile,
+                                "--timeout", "3"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("still running after 3 s", p.stdout)
+        else:
+            server.send_signal(signal.SIGURG)
         log = server.wait_for_log("hand-over refused, relaying goes on here: .*" + reason, 15)
         self.assertTrue(server.alive(), log)
         self.assertEqual(read_pid(self.pidfile), server.pid)
@@ -196,7 +211,8 @@ class Handover(harness.TestCase):
         c = self.client(server)
         with open(server.config_path, "a") as f:
             f.write("no-such-option=1\n")
-        log = self.assert_still_relaying(server, c, "the new configuration: .*no-such-option")
+        log = self.assert_still_relaying(server, c, "the new configuration: .*no-such-option",
+                                         admin=True)
         self.assertIn(server.config_path, log)
 
     def test_a_state_version_the_new_binary_does_not_read_leaves_the_old_process_relaying(self):
