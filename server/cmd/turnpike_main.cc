@@ -1,4 +1,5 @@
 // turnpike: the STUN/TURN relay daemon.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <memory>
@@ -8,11 +9,14 @@
 #include <vector>
 
 #include <cstdio>
+#include <cstring>
+#include <cerrno>
 #include <fstream>
 #include <iostream>
 
 #include "cmd/service_options.h"
 #include "config/config_parser.h"
+#include "config/secret_files.h"
 #include "ledger/ledger_writer.h"
 #include "net/descriptor_limit.h"
 #include "net/handover.h"
@@ -104,6 +108,7 @@ int main(int argc_in, char** argv_in) {
   // which writes what is queued when main() returns, whichever way.
   const net::LogThreadScope log_thread;
   for (const auto& n : cfg.notices) net::log(net::LogLevel::Notice, n);
+  for (const auto& w : config::exposed_secret_files(cfg)) net::log(net::LogLevel::Warning, w);
   // Every socket is a descriptor: the soft limit goes up to the hard one (the unit's LimitNOFILE).
   const net::DescriptorLimit fds = net::raise_descriptor_limit();
 
@@ -175,6 +180,25 @@ int main(int argc_in, char** argv_in) {
       }
     }
   }
+  // The pidfile is written while turnpike may still write where root may (/run), and given to
+  // proc-user, whose hand-over successor (turnpike --takeover) writes its own pid into it.
+  auto write_pidfile = [&] {
+    if (cfg.pidfile.empty()) return;
+    std::ofstream pid(cfg.pidfile, std::ios::trunc);
+    pid << getpid() << "\n";
+    if (!pid) net::log(net::LogLevel::Warning, "cannot write pidfile ", cfg.pidfile);
+  };
+  if (!takeover) {
+    write_pidfile();
+    if (!cfg.pidfile.empty() && !cfg.proc_user.empty() && geteuid() == 0) {
+      if (const passwd* pw = getpwnam(cfg.proc_user.c_str())) {
+        if (::chown(cfg.pidfile.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+          net::log(net::LogLevel::Warning, "cannot give pidfile ", cfg.pidfile, " to ",
+                   cfg.proc_user, ": ", std::strerror(errno));
+        }
+      }
+    }
+  }
   // The kernel fast path may need capabilities to go on as proc-user (kernel_offload.h).
   const std::vector<unsigned> keep =
       service.offload() && !cfg.proc_user.empty() ? service.offload()->needed_capabilities()
@@ -190,12 +214,6 @@ int main(int argc_in, char** argv_in) {
     net::log(net::LogLevel::Notice, "proc-user ", cfg.proc_user, " keeps ", names,
              " for the kernel offload (this kernel needs it for map updates or detaching)");
   }
-  auto write_pidfile = [&] {
-    if (cfg.pidfile.empty()) return;
-    std::ofstream pid(cfg.pidfile, std::ios::trunc);
-    pid << getpid() << "\n";
-    if (!pid) net::log(net::LogLevel::Warning, "cannot write pidfile ", cfg.pidfile);
-  };
   if (takeover) {
     // Everything is restored: the workers relay at once (the old ones wait, stopped), the ledger
     // records once the old process has written its own.
@@ -208,7 +226,6 @@ int main(int argc_in, char** argv_in) {
              " allocation(s) and ", handed->listeners.size(), " listening socket(s)");
     handed_fds.clear();  // what was not taken (nothing, normally)
   } else {
-    write_pidfile();
     if (ledger) ledger->start();
     service.start();
   }

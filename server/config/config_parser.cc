@@ -190,6 +190,17 @@ std::optional<ConfigError> validate(Config& cfg) {
       !cfg.tcp_proxy_port && !cfg.tls_proxy_port) {
     return error("no-udp", "with no-tcp and no-tls leaves nothing to listen on");
   }
+  // proc-group alone would switch the group only: root's user id, and with it every file and
+  // capability, would stay (and root's supplementary groups too). That is no privilege drop.
+  if (!cfg.proc_group.empty() && cfg.proc_user.empty()) {
+    auto it = cfg.sites.find("proc-group");
+    return ConfigError{it != cfg.sites.end() ? it->second.file
+                                             : (cfg.source.empty() ? "configuration" : cfg.source),
+                       it != cfg.sites.end() ? it->second.line : 0, "proc-group",
+                       "needs proc-user too: switching only the group leaves turnpike running as "
+                       "root; add proc-user=turnpike (proc-group then picks a group other than "
+                       "its own)"};
+  }
   return validate_transports(cfg);
 }
 

@@ -91,6 +91,24 @@ TEST(Config, UnknownOptionNamesFileLineAndSuggestsTheFix) {
   EXPECT_NE(e.message.find("turnpike --help"), std::string::npos);
 }
 
+TEST(Config, ProcGroupWithoutProcUserIsRefused) {
+  Config c;
+  ASSERT_FALSE(parse_config_text("use-auth-secret\nstatic-auth-secret=s\nproc-group=turnpike\n",
+                                 "/etc/t.conf", c));
+  c.source = "/etc/t.conf";
+  auto e = validate(c);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->file, "/etc/t.conf");
+  EXPECT_EQ(e->line, 3);
+  EXPECT_EQ(e->option, "proc-group");
+  EXPECT_NE(e->message.find("add proc-user=turnpike"), std::string::npos) << e->to_string();
+  Config ok;
+  ASSERT_FALSE(parse_config_text(
+      "use-auth-secret\nstatic-auth-secret=s\nproc-group=turnpike\nproc-user=turnpike\n", "/etc/t.conf",
+      ok));
+  EXPECT_FALSE(validate(ok));
+}
+
 TEST(Config, BadValuesAreErrors) {
   EXPECT_NE(parse_err("listening-port=0\n").message.find("port number"), std::string::npos);
   EXPECT_NE(parse_err("listening-port=65536\n").message.find("port number"), std::string::npos);
