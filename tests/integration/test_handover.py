@@ -184,6 +184,38 @@ class Handover(harness.TestCase):
         self.assertEqual(sessions[0]["end_reason"], "refresh-0", sessions)
         self.assertGreaterEqual(sessions[0]["packets_from_client"], stream.sent - lost, sessions)
 
+    def test_tcp_clients_are_closed_and_the_tcp_listener_goes_on(self):
+        # A TURN-over-TCP client's connection cannot move: it is closed, its session ends as
+        # `shutdown` in the ledger, and the TCP listener (handed over) takes new clients.
+        server = self.start()
+        udp = self.client(server)
+        user, password = stun.rest_credential(SECRET, "bob")
+        tcp = stun.Client("127.0.0.1", server.port, user, password, tcp=True)
+        self.addCleanup(tcp.close)
+        tcp.allocate()
+        server.send_signal(signal.SIGURG)
+        new_pid = self.wait_pid_change(server.pid)
+        server.proc.wait(15)
+        with self.assertRaises((ConnectionError, OSError)):
+            tcp.recv_raw(timeout=5)
+        again = stun.Client("127.0.0.1", server.port, user, password, tcp=True)
+        self.addCleanup(again.close)
+        again.allocate()
+        udp.refresh(600)
+
+        def rows():
+            sessions = harness.admin_json("sessions", "--ledger", server.ledger_path)
+            by_user = {}
+            for row in sessions:
+                by_user.setdefault(row["username"].split(":")[-1], []).append(row)
+            return (sessions, by_user) if len(by_user.get("bob", [])) == 2 else None
+        sessions, by_user = harness.wait_until(rows, 10, "the new process to record the new TCP session")
+        self.assertEqual(len(by_user["alice"]), 1, sessions)
+        self.assertIsNone(by_user["alice"][0]["end_reason"], sessions)
+        self.assertEqual(sorted(str(r["end_reason"]) for r in by_user["bob"]), ["None", "shutdown"], sessions)
+        os.kill(new_pid, signal.SIGTERM)
+        harness.wait_until(lambda: not os.path.exists("/proc/%d" % new_pid), 15, "the new process to stop")
+
     def assert_still_relaying(self, server, c, reason, admin=False):
         if admin:
             # By its pidfile: the configuration no longer parses, for turnpike-admin either.
