@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 
 # clang (its BPF target), libbpf-dev and bpftool (the skeleton) build the kernel fast path's program.
 BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev \
-  libstrophe-dev clang libbpf-dev bpftool
+  libstrophe-dev clang libbpf-dev bpftool libsystemd-dev
 RUN_DEPS := coturn
 # chromium and libnss3-tools (certutil) for the browser test; iproute2 and nftables for its
 # UDP-blocked network namespace; nginx for the check page behind the snippet turnpike ships;

@@ -1,6 +1,7 @@
 #include "net/handover.h"
 
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,6 +67,9 @@ pid_t hand_over(RelayService& service, ledger::LedgerWriter* ledger, const Hando
                     : std::string("expected accepted, got ") + core::handover_step_name(m->step));
   }
   const pid_t pid = next->pid;
+  // Under systemd the service's main process is the new one from now on: told before this one
+  // exits, or systemd would take the exit for the service's end (a no-op without systemd).
+  sd_notifyf(0, "MAINPID=%d", int(pid));
   // The new process relays. This one lets go, writes its ledger, then tells it to record.
   service.release();
   if (ledger) ledger->stop();

@@ -145,7 +145,13 @@ class Handover(harness.TestCase):
         return harness.wait_until(changed, timeout, "the pidfile to name the new process")
 
     def test_channel_data_goes_on_across_the_hand_over(self):
-        server = self.start()
+        # Where systemd would listen (NOTIFY_SOCKET): the old process names the new main PID.
+        notify_path = os.path.join(self.workdir, "notify")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(0.1)
+        self.addCleanup(notify.close)
+        server = self.start({"NOTIFY_SOCKET": notify_path})
         c = self.client(server)
         stream = Stream(c, 0x4000)
         time.sleep(2)
@@ -159,6 +165,13 @@ class Handover(harness.TestCase):
         self.assertIn("handed over: process %d -> %d" % (server.pid, new_pid), p.stdout)
         server.proc.wait(15)
         self.assertEqual(server.proc.returncode, 0, server.log())
+        notes = []
+        while True:
+            try:
+                notes.append(notify.recv(4096).decode())
+            except socket.timeout:
+                break
+        self.assertIn("MAINPID=%d" % new_pid, notes)
         time.sleep(2)
         lost = stream.stop()
         print("hand-over at 50 packets/s: %d sent (%d before the signal), %d lost"
