@@ -197,6 +197,32 @@ class Handover(harness.TestCase):
         self.assertEqual(sessions[0]["end_reason"], "refresh-0", sessions)
         self.assertGreaterEqual(sessions[0]["packets_from_client"], stream.sent - lost, sessions)
 
+    def test_more_sockets_than_one_message_carries(self):
+        # SCM_RIGHTS carries at most 253 descriptors per message: 300 allocations (and the
+        # listeners) go in several, and every one of them is taken over.
+        narrow = harness.relay_port_range
+        harness.relay_port_range = lambda size=200: narrow(400)  # room for 300 relay ports
+        try:
+            server = self.start()
+        finally:
+            harness.relay_port_range = narrow
+        clients = []
+        for i in range(300):
+            user, password = stun.rest_credential(SECRET, "user%d" % i)
+            c = stun.Client("127.0.0.1", server.port, user, password)
+            self.addCleanup(c.close)
+            c.allocate()
+            clients.append(c)
+        clients[-1].channel_bind(0x4000, "127.0.0.1", self.peer.port)
+        server.send_signal(signal.SIGURG)
+        self.wait_pid_change(server.pid)
+        server.proc.wait(15)
+        self.assertIn("took over 300 allocation(s)", server.log())
+        for c in clients:
+            c.refresh(600)
+        clients[-1].channel_data(0x4000, b"last")
+        self.assertEqual(clients[-1].receive_data(timeout=2)[2], b"last")
+
     def test_tcp_clients_are_closed_and_the_tcp_listener_goes_on(self):
         # A TURN-over-TCP client's connection cannot move: it is closed, its session ends as
         # `shutdown` in the ledger, and the TCP listener (handed over) takes new clients.
