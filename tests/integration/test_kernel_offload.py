@@ -409,6 +409,32 @@ class Offload(harness.TestCase):
         self.assertEqual(st["to_peer"], 2, st)
         self.assertEqual(st["user_space"], 1, st)
 
+    def test_hand_over_installs_the_channels_in_the_new_process(self):
+        # DESIGN.md "Restart and upgrade": the old process's links go with it; the new one loads
+        # its own program and installs the flows of the channels it took over, so ChannelData
+        # goes on through the kernel after the hand-over.
+        pidfile = os.path.join(self.workdir, "turnpike.pid")
+        server = self.start_relay(["pidfile=" + pidfile])
+        peer = self.topo.socket("peer", PEER_IP, PEER_PORT)
+        self.addCleanup(peer.close)
+        c = self.client()
+        c.channel_bind(0x4001, PEER_IP, PEER_PORT)
+        self.assertEqual(self.exchange(c, 0x4001, peer, b"before")[0], b"before")
+        server.send_signal(signal.SIGURG)
+        log = server.wait_for_log(r"turnpike handed over to process (\d+)", 20)
+        new_pid = int(re.search(r"turnpike handed over to process (\d+)", log).group(1))
+        harness.wait_until(lambda: len(offload_topology.tcx_links(new_pid)) == 2, what="the new process's links")
+        for i in range(20):
+            self.assertEqual(self.exchange(c, 0x4001, peer, b"after %02d" % i)[0], b"after %02d" % i)
+        c.refresh(600)
+        os.kill(new_pid, signal.SIGTERM)
+        harness.wait_until(lambda: not os.path.exists("/proc/%d" % new_pid), 15, "the new process to stop")
+        st = kernel_stats(server.log())
+        self.assertIsNotNone(st, server.log())
+        # Only the new process prints its program's counters: the 20 exchanges after the
+        # hand-over went through its kernel program.
+        self.assertEqual((st["to_peer"], st["to_client"]), (20, 20), st)
+
     def test_killed_daemon_takes_its_tcx_link_along(self):
         server = self.start_relay()
         links = {link for link, _ in offload_topology.tcx_links(server.pid)}
