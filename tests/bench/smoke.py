@@ -74,6 +74,15 @@ class LoadgenSmoke(unittest.TestCase):
         self.assertEqual(r["relayed_packets"], 400, r)
         self.assertGreater(r["rtt_p50_us"], 0, r)
 
+    def test_hold_mode(self):
+        # The whole-daemon scale scenario's generator (scale_bench.py): allocations held and
+        # refreshed with signed Refresh requests, every one answered.
+        r = self.loadgen("--mode", "hold", "--allocations", "20", "--hold", "2", "--refresh", "0.5")
+        self.assertEqual((r["done"], r["failed"]), (20, 0), r)
+        self.assertEqual(r["refresh_failed"], 0, r)
+        # 20 allocations x 4 intervals = 80 due; at least two rounds even on a loaded machine
+        self.assertGreaterEqual(r["refreshes"], 40, r)
+
     def test_allocation_mode(self):
         r = self.loadgen("--mode", "alloc", "--allocations", "20", "--hold", "0.1")
         self.assertEqual(r["done"], 20, r)
