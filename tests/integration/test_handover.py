@@ -12,6 +12,7 @@ allocation, with the reason in its log."""
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import harness, stun  # noqa: E402
+from lib import certs, harness, stun  # noqa: E402
 
 SECRET = "handover-secret"
 RATE = 50  # packets per second, as one audio stream
@@ -291,6 +292,42 @@ class Handover(harness.TestCase):
         server = self.start({"TURNPIKE_TAKEOVER_MAX_VERSION": "0"})
         c = self.client(server)
         self.assert_still_relaying(server, c, "hand-over state version 1, this binary reads none")
+
+
+class HandoverTls(certs.ServerCertificate, harness.TestCase):
+    def test_tls_clients_get_a_close_notify_and_the_tls_listener_goes_on(self):
+        # RFC 8446 §6.1: a TLS client of the old process sees a clean end (close_notify), not a
+        # truncation; the TLS listener, handed over, serves new clients with the certificate
+        # the new process loaded.
+        pidfile = os.path.join(self.workdir, "turnpike.pid")
+        tls_port = harness.free_port()
+        server = self.turnpike(["use-auth-secret", "static-auth-secret=" + SECRET, "allow-loopback-peers",
+                                "cert=" + self.cert, "pkey=" + self.key, "tls-listening-port=%d" % tls_port,
+                                "pidfile=" + pidfile])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.ca.cert)
+        ctx.check_hostname = False
+        ctx.set_alpn_protocols(["stun.turn"])
+        user, password = stun.rest_credential(SECRET, "carol")
+        old = stun.Client("127.0.0.1", tls_port, user, password, tcp=True, tls=ctx)
+        self.addCleanup(old.close)
+        old.allocate()
+        server.send_signal(signal.SIGURG)
+        server.wait_for_log("turnpike handed over to process", 15)
+        server.proc.wait(15)
+        try:
+            with self.assertRaises(ConnectionError):  # the stream ended cleanly: b""
+                old.recv_raw(timeout=5)
+        except ssl.SSLEOFError as e:
+            self.fail("closed without a close_notify: %s" % e)
+        new = stun.Client("127.0.0.1", tls_port, user, password, tcp=True, tls=ctx)
+        self.addCleanup(new.close)
+        new.allocate()
+        new.refresh(0)
+        pid = read_pid(pidfile)
+        self.assertNotEqual(pid, server.pid)
+        os.kill(pid, signal.SIGTERM)
+        harness.wait_until(lambda: not os.path.exists("/proc/%d" % pid), 15, "the new process to stop")
 
 
 if __name__ == "__main__":
