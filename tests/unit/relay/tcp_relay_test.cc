@@ -698,3 +698,24 @@ TEST_F(TcpRelay, RelayedBytesCountForTheAllocationAndThePeer) {
 
 }  // namespace
 }  // namespace turnpike::relay::test
+
+namespace turnpike::relay::test {
+namespace {
+
+// expired-credential-grace (credential_expiry.cc): every Connect is a new peer connection, so
+// none after the credential expired, even to a permitted peer; the permission itself refreshes.
+TEST_F(TcpRelay, NoConnectAfterTheCredentialExpired) {
+  use_rest_user("alice", 100);
+  ASSERT_TRUE(allocate_tcp().ok());
+  ASSERT_TRUE(create_permission({"203.0.113.9"}).ok());
+  advance(101);
+  EXPECT_TRUE(create_permission({"203.0.113.9"}).ok());
+  const size_t peers = io.connects.size();
+  Response r = connect_error(kPeer);
+  EXPECT_EQ(r.error(), 403);
+  EXPECT_EQ(events.refused_list.back().reason, RefusalReason::ExpiredCredential);
+  EXPECT_EQ(io.connects.size(), peers);  // no connection was opened
+}
+
+}  // namespace
+}  // namespace turnpike::relay::test
