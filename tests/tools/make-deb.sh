@@ -11,8 +11,9 @@ src=$out/src/turnpike
 
 rm -rf "$out/src"
 mkdir -p "$src"
-# Tracked files as they are in the work tree (uncommitted edits included), nothing built.
-(cd "$top" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$src" 2>/dev/null || true)
+# The tracked files (git add a new one) as they are in the work tree, uncommitted edits included;
+# never a build directory, wherever it is.
+(cd "$top" && git ls-files -z --cached | xargs -0 cp -P --parents -t "$src" 2>/dev/null || true)
 if [ -n "$version" ]; then
 	sed -i "1s/(.*)/($version)/" "$src/debian/changelog"
 fi
