@@ -13,7 +13,12 @@ rm -rf "$out/src"
 mkdir -p "$src"
 # The tracked files (git add a new one) as they are in the work tree, uncommitted edits included;
 # never a build directory, wherever it is.
-(cd "$top" && git ls-files -z --cached | xargs -0 cp -P --parents -t "$src" 2>/dev/null || true)
+# Outside a git checkout (an unpacked tarball), everything but build directories.
+if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	(cd "$top" && git ls-files -z --cached | xargs -0 cp -P --parents -t "$src" 2>/dev/null || true)
+else
+	(cd "$top" && tar --exclude='./build*' --exclude=./.git --exclude=node_modules -cf - .) | tar -C "$src" -xf -
+fi
 if [ -n "$version" ]; then
 	sed -i "1s/(.*)/($version)/" "$src/debian/changelog"
 fi
