@@ -1,5 +1,5 @@
 // How a worker sends to a client: through the UDP listener the client wrote to, or through the
-// client's TCP/TLS connection. relay::ClientRef::transport points at one of these.
+// client's TCP/TLS connection. relay::ClientRef::transport (a relay::ClientHandle) is one of these.
 #pragma once
 
 #include "core/bytes.h"
@@ -10,7 +10,7 @@ namespace turnpike::net {
 
 class StreamConnection;
 
-class ClientTransport {
+class ClientTransport : public relay::ClientHandle {
  public:
   virtual ~ClientTransport() = default;
   virtual void send(const core::SocketAddress& to, core::Bytes data) = 0;

@@ -10,7 +10,7 @@ uint32_t ConnectionIds::issue(uint8_t worker, const SocketAddress& control) {
   std::lock_guard lock(mu_);
   for (;;) {
     uint32_t id = 0;
-    core::random_bytes(reinterpret_cast<uint8_t*>(&id), sizeof id);
+    random_.fill(reinterpret_cast<uint8_t*>(&id), sizeof id);
     if (id != 0 && entries_.emplace(id, Entry{worker, control}).second) return id;
   }
 }

@@ -14,8 +14,9 @@
 // holds only connections waiting for their ConnectionBind (at most 30 s each), and it is touched
 // only then, never per relayed byte: a mutex is fine.
 //
-// Ids come from the CSPRNG (core/random.h): a client cannot guess another client's pending id
-// (and would still need the allocation's credentials: RFC 6062 §5.4, 441).
+// Ids come from the core::Random it is given, in the daemon the CSPRNG (core/random.h): a client
+// cannot guess another client's pending id (and would still need the allocation's credentials:
+// RFC 6062 §5.4, 441). Tests may give a core::SeededRandom; it is used under the lock only.
 #pragma once
 
 #include <cstddef>
@@ -24,12 +25,15 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/random.h"
 #include "relay/types.h"
 
 namespace turnpike::relay {
 
 class ConnectionIds {
  public:
+  explicit ConnectionIds(core::Random& random = core::system_random()) : random_(random) {}
+
   struct Entry {
     uint8_t worker = 0;     // the worker that owns the id
     SocketAddress control;  // the client side of the allocation's control connection
@@ -47,6 +51,7 @@ class ConnectionIds {
   size_t size() const;
 
  private:
+  core::Random& random_;
   mutable std::mutex mu_;
   std::unordered_map<uint32_t, Entry> entries_;
 };

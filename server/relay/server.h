@@ -1,7 +1,10 @@
 // The TURN server state machine of one worker (RFC 8656, over RFC 8489 STUN). It owns the
-// allocations of the clients the kernel hashes to this worker; no other thread touches them,
-// so nothing here locks. It does no I/O: bytes come in through on_*, go out through RelayIo,
-// time comes in as Now.
+// allocations of the clients the kernel hashes to this worker; no other thread touches them, and
+// nothing on the relay path (ChannelData, Send, peer data) locks. Two objects it is given are
+// shared by all workers and lock inside: QuotaBook (Allocate and an allocation's end) and
+// ConnectionIds (RFC 6062 Connect, a peer connecting, ConnectionBind), both control path only.
+// It does no I/O: bytes come in through on_*, go out through RelayIo, time comes in as Now and
+// randomness as a core::Random.
 #pragma once
 
 #include <array>

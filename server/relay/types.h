@@ -41,10 +41,18 @@ struct Now {
   int64_t unix_s() const { return unix_ms / 1000; }
 };
 
-// How the network layer reaches a client: an opaque transport object (a UDP listener socket, a
-// TCP or TLS connection) and the client's address. The relay never looks inside.
+// The relay's handle on whatever carries a client's messages: the network layer's UDP listener,
+// TCP/TLS connection or DTLS session (net::ClientTransport derives from it). The relay only
+// stores it and passes it back (RelayIo::send_to_client); it cannot be deleted through it.
+class ClientHandle {
+ protected:
+  ClientHandle() = default;
+  ~ClientHandle() = default;
+};
+
+// How the network layer reaches a client: its transport and the client's address.
 struct ClientRef {
-  void* transport = nullptr;
+  ClientHandle* transport = nullptr;
   SocketAddress address;
 };
 

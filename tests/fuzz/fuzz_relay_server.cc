@@ -52,8 +52,8 @@ struct World {
   NullIo io;
   NullEvents events;
   QuotaBook quotas{0, 0};
-  ConnectionIds connection_ids;
   core::SeededRandom random{1};  // the same run for the same input
+  ConnectionIds connection_ids{random};
   std::unique_ptr<Server> server;
   World() {
     settings.relay_addresses = {*IpAddress::parse("192.0.2.1"), *IpAddress::parse("2001:db8::1")};

@@ -228,8 +228,8 @@ class RelayTest : public ::testing::Test {
   FakeIo io;
   Recorder events;
   std::unique_ptr<QuotaBook> quotas;
-  ConnectionIds connection_ids;
-  core::SeededRandom random{42};  // deterministic tables and transaction ids
+  core::SeededRandom random{42};  // deterministic tables, transaction ids and CONNECTION-IDs
+  ConnectionIds connection_ids{random};
   std::shared_ptr<Credentials> creds;
   std::unique_ptr<Server> server;
   Now now{10'000'000, 1'800'000'000'000};
@@ -242,7 +242,7 @@ class RelayTest : public ::testing::Test {
   core::HashAlgorithm algorithm = core::HashAlgorithm::Md5;
   bool use_sha256_mi = false;
   std::string nonce;
-  int client_ref_tag = 0;
+  struct Tag : ClientHandle {} client_ref_tag;
 
   void SetUp() override {
     settings.relay_addresses = {*IpAddress::parse("192.0.2.1"), *IpAddress::parse("2001:db8::1")};
