@@ -13,8 +13,9 @@ RUN_DEPS := coturn
 # UDP-blocked network namespace; nginx for the check page behind the snippet turnpike ships;
 # dnsmasq-base (the binary, no service) as the DNS server the probe asks SRV, A and AAAA of;
 # faketime for a Prosody whose clock is wrong; ethtool for the kernel fast path's checksum tests.
+# python3-prometheus-client: a real Prometheus text parser for the /metrics test.
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
-  prosody python3-slixmpp nginx dnsmasq-base faketime ethtool
+  prosody python3-slixmpp nginx dnsmasq-base faketime ethtool python3-prometheus-client
 # `make deb` (debhelper, lintian) and the packaging tests' Debian roots (mmdebstrap).
 DEB_DEPS := debhelper dpkg-dev fakeroot lintian help2man libsystemd-dev mmdebstrap
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.

@@ -13,5 +13,9 @@ int admin_probe(int argc, char** argv);     // probe URL... | --xmpp JID [...]
 int admin_check_link(int argc, char** argv);  // check-link [-c FILE] [--ttl T] [--note TEXT]
 int admin_checks(int argc, char** argv);      // checks [--since T] [--json]
 int admin_reload(int argc, char** argv);      // reload [--binary] [-c FILE | --pidfile FILE]
+// Over the control socket of the running relay (admin_control.cc).
+int admin_status(int argc, char** argv);      // status [-c FILE] [--json]
+int admin_disconnect(int argc, char** argv);  // disconnect --user U | --session ID | --client A
+int admin_drain(int argc, char** argv);       // drain [--wait]
 
 }  // namespace turnpike::cmd

@@ -34,9 +34,19 @@ constexpr const char* kUsage =
     "                                       reload the daemon, or (--binary) hand it over to a\n"
     "                                       fresh copy of its binary without dropping calls\n"
     "\n"
+    "  status [--json]                      the running relay's live figures (as /metrics):\n"
+    "                                       allocations, per worker, bytes, refusals, ledger\n"
+    "  disconnect --user U | --session ID | --client ADDRESS[:PORT]\n"
+    "                                       end those allocations now (end reason disconnected)\n"
+    "  drain [--wait]                       refuse new allocations, keep the running ones, exit\n"
+    "                                       when the last ends (as SIGUSR1)\n"
+    "\n"
     "The ledger commands read the file named by --ledger PATH, or the ledger= of -c FILE\n"
     "(default /etc/turnpike/turnpike.conf). T is 2h, 7d, 2026-11-22, 2026-11-22T10:00:00Z or\n"
-    "unix seconds. Times are shown in UTC.\n";
+    "unix seconds. Times are shown in UTC.\n"
+    "status, disconnect and drain talk to the running relay over its control socket: --socket\n"
+    "PATH, or the control-socket= of -c FILE (default /run/turnpike/control; root or group\n"
+    "turnpike).\n";
 
 }  // namespace
 
@@ -56,6 +66,9 @@ int main(int argc, char** argv) {
   if (command == "check-link") return admin_check_link(argc, argv);
   if (command == "checks") return admin_checks(argc, argv);
   if (command == "reload") return admin_reload(argc, argv);
+  if (command == "status") return admin_status(argc, argv);
+  if (command == "disconnect") return admin_disconnect(argc, argv);
+  if (command == "drain") return admin_drain(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << kUsage;
     return 0;

@@ -58,6 +58,7 @@ net::ServiceOptions make_service_options(const config::Config& c) {
   s.secure_stun = c.secure_stun;
   s.stale_nonce = c.stale_nonce;
   s.expired_credential_grace = c.expired_credential_grace;
+  s.alternate_servers = c.alternate_servers;
 
   const std::vector<core::IpAddress> listen =
       c.listening_ips.empty() ? net::local_addresses() : c.listening_ips;

@@ -18,9 +18,13 @@
 #include "config/config_parser.h"
 #include "config/secret_files.h"
 #include "ledger/ledger_writer.h"
+#include "net/control_commands.h"
+#include "net/control_server.h"
 #include "net/descriptor_limit.h"
 #include "net/handover.h"
+#include "net/drain.h"
 #include "net/http_server.h"
+#include "net/metrics_endpoint.h"
 #include "net/log.h"
 #include "net/privileges.h"
 #include "net/relay_service.h"
@@ -41,12 +45,17 @@ constexpr const char* kUsage =
     "SIGURG hands over to a fresh copy of the binary (an upgrade): UDP allocations go on with\n"
     "their relayed addresses, TCP/TLS/DTLS clients are closed; a new binary or configuration\n"
     "that cannot take over leaves this process running, with the reason logged.\n"
+    "SIGUSR1 drains: new allocations are refused (300 to alternate-server, else 403), running\n"
+    "ones go on, and turnpike exits when the last ends or drain-timeout passes.\n"
+    "control-socket (/run/turnpike/control) serves turnpike-admin status, disconnect, drain.\n"
     "\n"
     "Listeners: UDP and TCP on listening-port; TLS on tls-listening-port when cert= is set (and\n"
     "DTLS there with dtls); mux-listening-port shares a TLS port such as 443 with a web server\n"
     "(mux-web-backend); tcp-proxy-port and tls-proxy-port expect a PROXY protocol header. Ports\n"
     "below 1024 and the key are taken as root, then proc-user/proc-group drop root.\n"
     "check-listening-port serves the check page of turnpike-admin check-link over HTTPS.\n"
+    "prometheus serves /metrics (OpenMetrics), /health and /ready on prometheus-address\n"
+    "(127.0.0.1) port prometheus-port (9641), plain HTTP.\n"
     "\n"
     "Options:\n";
 
@@ -199,6 +208,56 @@ int main(int argc_in, char** argv_in) {
       }
     }
   }
+  // Draining (SIGUSR1, turnpike-admin drain): the signal loop stops when it is done.
+  net::Drain drain(service, cfg.drain_timeout, nullptr);
+  // Metrics and health, plain HTTP in a thread of their own; bound before privileges drop. The
+  // same report answers turnpike-admin status on the control socket.
+  net::MetricsEndpoint metrics(net::MetricsEndpointOptions{
+      .service = &service,
+      .ledger = ledger.get(),
+      .ledger_path = cfg.no_ledger ? std::string() : cfg.ledger,
+      .version = TURNPIKE_VERSION,
+      .draining = [&drain] { return drain.draining(); },
+  });
+  std::unique_ptr<net::HttpServer> metrics_server;
+  const core::SocketAddress metrics_address(cfg.prometheus_address, cfg.prometheus_port);
+  if (cfg.prometheus) {
+    metrics_server = std::make_unique<net::HttpServer>("metrics");
+    metrics.install(*metrics_server);
+    // In a hand-over the running process holds the port until it lets go: bound below, then.
+    if (!takeover) {
+      if (std::string e = metrics_server->listen(metrics_address); !e.empty()) {
+        net::log(net::LogLevel::Error, e, " (prometheus-address, prometheus-port)");
+        return 1;
+      }
+    }
+  }
+  // The control socket (turnpike-admin status, disconnect), made before privileges drop, with
+  // group turnpike (or proc-group) so that its members may use it.
+  net::ControlCommands control(net::ControlCommandsOptions{
+      .service = &service,
+      .metrics = &metrics,
+      .separator = cfg.rest_api_separator,
+      .drain = [&drain] { return drain.start(); },
+  });
+  std::unique_ptr<net::ControlServer> control_server;
+  if (!cfg.control_socket.empty()) {
+    control_server = std::make_unique<net::ControlServer>(
+        [&control](const core::ControlMessage& m) { return control.handle(m); });
+    const std::string group = cfg.proc_group.empty() ? "turnpike" : cfg.proc_group;
+    if (std::string e = control_server->listen(cfg.control_socket, group, takeover != nullptr);
+        !e.empty()) {
+      if (cfg.sites.count("control-socket")) {
+        net::log(net::LogLevel::Error, e);
+        return 1;
+      }
+      // The default path needs /run/turnpike (root, or systemd's RuntimeDirectory=): without
+      // it the relay runs, and turnpike-admin's live commands are not available.
+      net::log(net::LogLevel::Warning, e,
+               "; going on without a control socket (set control-socket=PATH, or =none)");
+      control_server.reset();
+    }
+  }
   // The kernel fast path may need capabilities to go on as proc-user (kernel_offload.h).
   const std::vector<unsigned> keep =
       service.offload() && !cfg.proc_user.empty() ? service.offload()->needed_capabilities()
@@ -225,6 +284,19 @@ int main(int argc_in, char** argv_in) {
     net::log(net::LogLevel::Notice, "took over ", handed->allocations.size(),
              " allocation(s) and ", handed->listeners.size(), " listening socket(s)");
     handed_fds.clear();  // what was not taken (nothing, normally)
+    if (metrics_server) {
+      // The old process closes its metrics port as it exits, just after letting go.
+      std::string e;
+      for (int i = 0; i < 100; ++i) {
+        e = metrics_server->listen(metrics_address);
+        if (e.empty()) break;
+        ::usleep(50'000);
+      }
+      if (!e.empty()) {
+        net::log(net::LogLevel::Error, e, " (prometheus-address, prometheus-port): no metrics");
+        metrics_server.reset();
+      }
+    }
   } else {
     if (ledger) ledger->start();
     service.start();
@@ -236,6 +308,15 @@ int main(int argc_in, char** argv_in) {
       where += (where.empty() ? "" : ", ") + check_server->bound(i).to_string();
     }
     net::log(net::LogLevel::Notice, "check page on https://", where, "/turnpike-check/");
+  }
+  if (control_server) {
+    control_server->start();
+    net::log(net::LogLevel::Notice, "control socket ", control_server->path());
+  }
+  if (metrics_server) {
+    metrics_server->start();
+    net::log(net::LogLevel::Notice, "metrics on http://", metrics_server->bound(0).to_string(),
+             "/metrics (also /health, /ready)");
   }
   net::log(net::LogLevel::Notice, "turnpike ready: ", listeners_text(options), ", ",
            options.threads, " worker(s), relay ports ", cfg.min_port, "-", cfg.max_port, ", realm ",
@@ -290,17 +371,23 @@ int main(int argc_in, char** argv_in) {
       }
     }
   },
-                        .hand_over = hand_over});
+                        .hand_over = hand_over,
+                        .drain = [&] { drain.start(); },
+                        .every_second = [&] { return drain.tick(); }});
 
   if (successor > 0) {
     // The workers stopped and the ledger was written in hand_over(); the pidfile is the new
     // process's now.
     if (check_server) check_server->stop();
+    if (metrics_server) metrics_server->stop();
+    if (control_server) control_server->stop();  // the socket file is the new process's now
     net::log(net::LogLevel::Notice, "turnpike handed over to process ", successor);
     return 0;
   }
   net::log(net::LogLevel::Notice, "stopping: closing every session");
   if (check_server) check_server->stop();
+  if (metrics_server) metrics_server->stop();
+  if (control_server) control_server->stop();
   service.stop();
   if (ledger) {
     ledger->stop();

@@ -77,6 +77,18 @@ struct Config {
   std::string check_turn_host;  // host in the page's TURN URLs; "": the host the browser used
   std::string check_url;        // the base URL check-link prints; "": https://HOST:PORT/turnpike-check/
 
+  // --- metrics and health (/metrics, /health, /ready over plain HTTP); off by default
+  bool prometheus = false;
+  uint16_t prometheus_port = 9641;
+  core::IpAddress prometheus_address = *core::IpAddress::parse("127.0.0.1");
+
+  // --- the control socket (turnpike-admin status, disconnect, drain); "": none
+  std::string control_socket = "/run/turnpike/control";
+
+  // --- drain (SIGUSR1, turnpike-admin drain)
+  uint32_t drain_timeout = 3600;  // seconds before the last allocations are ended; 0: never
+  std::vector<core::SocketAddress> alternate_servers;  // 300 Try Alternate while draining
+
   // --- listeners behind a proxy that sends the PROXY protocol (v1 or v2); 0: off
   uint16_t tcp_proxy_port = 0;
   uint16_t tls_proxy_port = 0;

@@ -106,6 +106,31 @@ Result set_max_connections(Config& c, std::string_view v) {
   return std::nullopt;
 }
 
+Result set_prometheus_address(Config& c, std::string_view v) {
+  auto ip = IpAddress::parse(v);
+  if (!ip) {
+    return "'" + std::string(v) +
+           "' is not an IPv4 or IPv6 address; write 127.0.0.1 (the default), :: or one address "
+           "of this host";
+  }
+  c.prometheus_address = *ip;
+  return std::nullopt;
+}
+
+Result set_control_socket(Config& c, std::string_view v) {
+  if (v == "none") {
+    c.control_socket.clear();
+    return std::nullopt;
+  }
+  if (v.empty() || v[0] != '/') {
+    return "'" + std::string(v) + "' is not an absolute path; write control-socket=/run/turnpike/control "
+           "(the default) or control-socket=none";
+  }
+  if (v.size() > 107) return std::string("is longer than a unix socket path may be (107 bytes)");
+  c.control_socket = std::string(v);
+  return std::nullopt;
+}
+
 Result set_secret(Config& c, std::string_view v) {
   if (v.empty()) return std::string("needs a value: the shared secret, as Prosody has it");
   c.static_auth_secrets.emplace_back(v);
@@ -179,6 +204,20 @@ Result set_stun_server(Config& c, std::string_view v) {
   if (!a)
     return "'" + std::string(v) + "' is not ADDRESS or ADDRESS:PORT ([IPv6]:PORT) of a STUN server";
   c.external_ip_stun_server = *a;
+  return std::nullopt;
+}
+
+Result add_alternate_server(Config& c, std::string_view v) {
+  auto a = core::SocketAddress::parse(v);
+  if (!a) {
+    if (auto ip = IpAddress::parse(v)) a = core::SocketAddress(*ip, 3478);
+  }
+  if (!a) {
+    return "'" + std::string(v) +
+           "' is not ADDRESS or ADDRESS:PORT ([IPv6]:PORT) of another TURN server (host names are "
+           "not resolved)";
+  }
+  c.alternate_servers.push_back(*a);
   return std::nullopt;
 }
 
@@ -331,6 +370,29 @@ const OptionSpec kOptions[] = {
      "close a forwarded web connection when one side takes nothing of what waits for it, or it is "
      "half-closed and nothing moves, for this many seconds (default 60, 1-3600)",
      set_uint_in<uint32_t, &Config::mux_web_drain_timeout, 1, 3600>},
+    // metrics and health
+    {"prometheus", OptionKind::Flag,
+     "serve /metrics (OpenMetrics), /health and /ready over HTTP on prometheus-address:"
+     "prometheus-port (default off)",
+     set_flag<&Config::prometheus>},
+    {"prometheus-port", OptionKind::Value, "port of /metrics, /health and /ready (default 9641)",
+     set_port<&Config::prometheus_port>},
+    {"prometheus-address", OptionKind::Value,
+     "address /metrics, /health and /ready listen on (default 127.0.0.1)", set_prometheus_address},
+    // the control socket
+    {"control-socket", OptionKind::Value,
+     "unix socket turnpike-admin status/disconnect/drain use (default /run/turnpike/control, "
+     "mode 0660, group turnpike; 'none': no control socket)",
+     set_control_socket},
+    // drain
+    {"drain-timeout", OptionKind::Value,
+     "seconds a drain (SIGUSR1, turnpike-admin drain) waits for the last allocation before "
+     "stopping anyway (default 3600; 0: no limit)",
+     set_uint<uint32_t, &Config::drain_timeout, kMaxU32>},
+    {"alternate-server", OptionKind::Value,
+     "ADDRESS[:PORT] of another relay; while draining, Allocate is answered 300 Try Alternate "
+     "naming the first of the client's family (repeatable; without it: 403)",
+     add_alternate_server, clear_vector<std::vector<core::SocketAddress>, &Config::alternate_servers>},
     // the check page
     {"check-listening-port", OptionKind::Value,
      "HTTPS port of the check page that turnpike-admin check-link links to (needs cert; "

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -80,6 +82,7 @@ std::string RelayService::open() {
     std::string err;
     tls_ = load_tls_contexts(o_.tls, !o_.dtls_listeners.empty(), &err);
     if (!tls_) return err;
+    cert_not_after_ = tls_->not_after_unix;
     log(tls_->expired ? LogLevel::Warning : LogLevel::Notice, "TLS certificate ", o_.tls.cert, ": ",
         tls_->description);
   }
@@ -292,6 +295,7 @@ std::string RelayService::reload_tls(const TlsFiles& files, std::string* descrip
   TlsContextsPtr fresh = load_tls_contexts(files, !o_.dtls_listeners.empty(), &err);
   if (!fresh) return err;
   tls_ = fresh;
+  cert_not_after_ = fresh->not_after_unix;
   o_.tls = files;
   // Each worker swaps its pointer on its own thread; handshakes already under way and
   // established connections hold their own reference to the old SSL_CTX.
@@ -304,6 +308,37 @@ std::string RelayService::reload_tls(const TlsFiles& files, std::string* descrip
 
 std::string RelayService::tls_description() const {
   return tls_ ? tls_->description : std::string();
+}
+
+MetricsSnapshot RelayService::collect_metrics(std::chrono::milliseconds timeout) {
+  struct Gather {
+    std::mutex mu;
+    std::condition_variable cv;
+    MetricsSnapshot sum;
+    size_t answered = 0;
+  };
+  // Shared with the jobs: a worker that answers after the deadline writes into it harmlessly.
+  auto g = std::make_shared<Gather>();
+  for (auto& w : workers_) {
+    w->post([g](Worker& self) {
+      MetricsSnapshot mine;
+      self.snapshot_metrics(&mine);
+      std::lock_guard<std::mutex> lock(g->mu);
+      g->sum.add(mine);
+      ++g->answered;
+      g->cv.notify_one();
+    });
+  }
+  std::unique_lock<std::mutex> lock(g->mu);
+  g->cv.wait_for(lock, timeout, [&] { return g->answered == workers_.size(); });
+  return g->sum;
+}
+
+void RelayService::set_draining(bool on) {
+  draining_ = on;
+  for (auto& w : workers_) {
+    w->post([on](Worker& self) { self.server().set_draining(on); });
+  }
 }
 
 void RelayService::start() {

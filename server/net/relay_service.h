@@ -2,6 +2,8 @@
 // options from the configuration; this class owns the threads.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <condition_variable>
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include "net/tcp_listener.h"
 #include "net/tls_context.h"
 #include "net/worker.h"
+#include "net/worker_metrics.h"
 #include "relay/credentials.h"
 
 namespace turnpike::net {
@@ -83,6 +86,17 @@ class RelayService {
   // The kernel fast path, when it is loaded.
   const KernelOffload* offload() const { return offload_.get(); }
 
+  // Every worker's figures, each taken on its own thread (worker_metrics.h) and added; a worker
+  // that does not answer within `timeout` is left out (MetricsSnapshot::workers says who did).
+  // Thread-safe; blocks the caller (the metrics thread) up to `timeout`.
+  MetricsSnapshot collect_metrics(std::chrono::milliseconds timeout);
+  // The current certificate's notAfter (Unix time; 0 without TLS). Thread-safe.
+  int64_t certificate_not_after() const { return cert_not_after_.load(std::memory_order_relaxed); }
+
+  // Draining (net/drain.h): every worker refuses new allocations from now on. Thread-safe.
+  void set_draining(bool on);
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+
   size_t worker_count() const { return workers_.size(); }
   Worker& worker(size_t i) { return *workers_[i]; }
 
@@ -101,6 +115,8 @@ class RelayService {
     enum class Decision { Wait, Resume, Release } decision = Decision::Wait;
   };
   std::shared_ptr<Gate> gate_;
+  std::atomic<int64_t> cert_not_after_{0};
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace turnpike::net

@@ -27,6 +27,16 @@ void on_hand_over(evutil_socket_t, short, void* arg) {
   if (c->handlers->hand_over && c->handlers->hand_over()) event_base_loopexit(c->base, nullptr);
 }
 
+void on_drain(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<Context*>(arg);
+  if (c->handlers->drain) c->handlers->drain();
+}
+
+void on_second(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<Context*>(arg);
+  if (c->handlers->every_second && c->handlers->every_second()) event_base_loopexit(c->base, nullptr);
+}
+
 }  // namespace
 
 void prepare_signals() {
@@ -45,7 +55,12 @@ void run_signal_loop(const SignalHandlers& h) {
   EventPtr hup(evsignal_new(base.get(), SIGHUP, on_reload, &ctx));
   EventPtr usr2(evsignal_new(base.get(), SIGUSR2, on_reload, &ctx));
   EventPtr urg(evsignal_new(base.get(), SIGURG, on_hand_over, &ctx));
-  for (event* e : {term.get(), intr.get(), hup.get(), usr2.get(), urg.get()}) event_add(e, nullptr);
+  EventPtr usr1(evsignal_new(base.get(), SIGUSR1, on_drain, &ctx));
+  for (event* e : {term.get(), intr.get(), hup.get(), usr2.get(), urg.get(), usr1.get()})
+    event_add(e, nullptr);
+  EventPtr second(event_new(base.get(), -1, EV_PERSIST, on_second, &ctx));
+  const timeval one_second{1, 0};
+  if (h.every_second) event_add(second.get(), &one_second);
   // The handlers are in place: signals blocked since prepare_signals() (and any pending one)
   // reach this thread now, and only this one.
   sigset_t none;

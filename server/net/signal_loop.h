@@ -1,6 +1,7 @@
 // The main thread's loop: it waits for signals and turns them into actions.
 //   SIGTERM, SIGINT: stop gracefully.   SIGHUP, SIGUSR2 (coturn's): reload.
 //   SIGURG: hand over to a new copy of the binary (DESIGN.md "Restart and upgrade").
+//   SIGUSR1 (coturn's too): drain.
 #pragma once
 
 #include <functional>
@@ -11,6 +12,9 @@ struct SignalHandlers {
   std::function<void()> reload;
   // Returns true when another process took over: the loop then ends.
   std::function<bool()> hand_over;
+  std::function<void()> drain;  // SIGUSR1
+  // Once a second on the main thread; returning true stops the loop as SIGTERM does.
+  std::function<bool()> every_second;
 };
 
 // First thing in main(), before any thread exists: SIGPIPE is ignored (a peer that closed never
@@ -20,7 +24,7 @@ struct SignalHandlers {
 // then: a SIGTERM during start-up still stops the server gracefully.
 void prepare_signals();
 
-// Returns when SIGTERM or SIGINT arrives. Unblocks signals in the calling (main) thread.
+// Returns when SIGTERM or SIGINT arrives (or every_second says so). Unblocks signals in the calling (main) thread.
 void run_signal_loop(const SignalHandlers& h);
 
 }  // namespace turnpike::net

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "net/dtls_session.h"
@@ -230,6 +231,8 @@ TlsContextsPtr load_tls_contexts(const TlsFiles& files, bool with_dtls, std::str
     if (!out->dtls) return nullptr;
   }
   out->description = describe(m.leaf.get(), &out->expired);
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(m.leaf.get()), &tm) == 1) out->not_after_unix = timegm(&tm);
   return out;
 }
 

@@ -7,6 +7,7 @@
 // was made from, so connections made before a reload keep their certificate.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,7 @@ struct TlsContexts {
   // "subject CN=..., serial 0A1B..., valid until ..." for log lines.
   std::string description;
   bool expired = false;
+  int64_t not_after_unix = 0;  // the leaf certificate's notAfter (metrics, /health)
 };
 using TlsContextsPtr = std::shared_ptr<const TlsContexts>;
 

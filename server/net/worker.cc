@@ -39,6 +39,7 @@ Worker::Worker(unsigned index, SharedState& shared, relay::CredentialsPtr creden
       stream_loop_(base_.get()),
       batch_(std::make_unique<RecvBatch>()),
       events_(std::move(realm)) {
+  events_.chain(&metrics_);
   server_ = std::make_unique<relay::Server>(
       shared_.settings, shared_.policy, std::move(credentials), shared_.nonces, *this, events_,
       shared_.quotas, shared_.connection_ids, uint8_t(index + 1), core::system_random());
@@ -174,7 +175,7 @@ void Worker::offload_progress() {
 
 void Worker::attach_ledger(ledger::Producer& p) {
   ledger_ = std::make_unique<LedgerSink>(p);
-  events_.chain(ledger_.get());
+  metrics_.chain(ledger_.get());
   offload_progress();
 }
 

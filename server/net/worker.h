@@ -27,6 +27,7 @@
 #include "net/unique_fd.h"
 #include "net/unique_function.h"
 #include "net/worker_events.h"
+#include "net/worker_metrics.h"
 #include "relay/relay_io.h"
 #include "relay/server.h"
 
@@ -127,6 +128,8 @@ class Worker final : public relay::RelayIo {
   event_base* base() { return base_.get(); }
   unsigned index() const { return index_; }
   WorkerEvents& events() { return events_; }
+  // On this worker's thread (post): its figures for /metrics and turnpike-admin status.
+  void snapshot_metrics(MetricsSnapshot* out) { metrics_.snapshot(*server_, index_, out); }
 
   // relay::RelayIo
   relay::OpenRelayResult open_relay(relay::Allocation& owner, uint8_t index,
@@ -191,6 +194,7 @@ class Worker final : public relay::RelayIo {
   UdpSender sender_;        // relayed datagrams of this event-loop round (udp_sender.h)
   bool deferring_ = false;  // inside a drain_*(): sends of slot bytes wait for flush_sends()
   WorkerEvents events_;
+  WorkerMetrics metrics_;  // chained after events_, before the ledger
   std::unique_ptr<LedgerSink> ledger_;
   std::unique_ptr<FlowTable> flows_;       // the kernel fast path's slots; outlives server_
   std::unique_ptr<relay::Server> server_;  // destroyed before the base (closes relay sockets)

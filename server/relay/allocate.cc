@@ -15,6 +15,7 @@
 #include "core/attributes/even_port.h"
 #include "core/attributes/requested_transport.h"
 #include "core/attributes/reservation_token.h"
+#include "core/attributes/xor_address.h"
 #include "core/rest_credentials.h"
 #include "relay/request.h"
 #include "relay/server.h"
@@ -25,8 +26,35 @@ using core::MessageClass;
 namespace attr = core::attr;
 namespace err = core::error;
 
+void Server::refuse_draining(Request& r) {
+  const SocketAddress* alt = nullptr;
+  for (const SocketAddress& s : settings_.alternate_servers) {
+    if (s.family() == r.tuple.client.family()) {
+      alt = &s;
+      break;
+    }
+  }
+  const uint16_t code = alt ? err::TryAlternate : err::Forbidden;
+  Refusal ref{r.now, r.tuple, r.msg.method(), code, RefusalReason::Draining, r.username,
+              std::nullopt, alt ? "draining: sent to alternate-server" : "draining"};
+  events_.refused(ref);
+  core::StunWriter w = begin(r, MessageClass::Error);
+  // Reason phrases only to authenticated clients, as every error.
+  w.add_error_code(code, !r.is_signed ? ""
+                         : alt        ? "Try Alternate: this relay is draining"
+                                      : "Forbidden: this relay is draining, use another");
+  if (alt) {
+    // RFC 8489 §14.15: ALTERNATE-SERVER has MAPPED-ADDRESS's layout (no XOR).
+    uint8_t v[20];
+    core::encode_plain_address(*alt, v);
+    w.add(attr::AlternateServer, core::Bytes(v, alt->ip().is_v4() ? 8 : 20));
+  }
+  finish(r, w);
+}
+
 void Server::handle_allocate(Request& r) {
   const core::StunMessage& m = r.msg;
+  if (draining_) return refuse_draining(r);
 
   // RFC 8656 §7.2 step 3: REQUESTED-TRANSPORT is mandatory; only UDP (and, with RFC 6062 and
   // a stream connection, TCP) can be relayed.

@@ -30,6 +30,8 @@ const char* end_reason_name(EndReason r) {
       return "shutdown";
     case EndReason::Interrupted:
       return "interrupted";
+    case EndReason::Disconnected:
+      return "disconnected";
   }
   return "?";
 }
@@ -60,6 +62,8 @@ const char* refusal_reason_name(RefusalReason r) {
       return "bad-request";
     case RefusalReason::InvalidText:
       return "invalid-text";
+    case RefusalReason::Draining:
+      return "draining";
   }
   return "?";
 }

@@ -20,6 +20,7 @@ enum class EndReason : uint8_t {
   Quota,
   Shutdown,     // the server stopped
   Interrupted,  // found open after a crash (ledger only)
+  Disconnected,  // an administrator ended it (turnpike-admin disconnect)
 };
 const char* end_reason_name(EndReason r);
 
@@ -36,6 +37,7 @@ enum class RefusalReason : uint8_t {
   Capacity,          // no relay port left (508)
   BadRequest,
   InvalidText,  // USERNAME, REALM, NONCE or SOFTWARE not UTF-8 text (RFC 8489 §14.3), 400
+  Draining,     // Allocate while draining (turnpike-admin drain, SIGUSR1): 300 or 403
 };
 const char* refusal_reason_name(RefusalReason r);
 

@@ -102,6 +102,22 @@ class Server {
   uint64_t timer_visits() const { return wheel_.visits(); }
   // Ends every allocation with EndReason::Shutdown.
   void shutdown(const Now& now);
+  // Draining (turnpike-admin drain, SIGUSR1): Allocate is refused from now on, with 300 Try
+  // Alternate and ALTERNATE-SERVER when settings name an alternate server of the client's family,
+  // else 403; allocations that exist go on relaying and refreshing.
+  void set_draining(bool on) { draining_ = on; }
+  bool draining() const { return draining_; }
+  // Ends, with `why`, every allocation for which `pick(const Allocation&)` is true; returns how
+  // many (turnpike-admin disconnect).
+  template <typename F>
+  size_t end_allocations(F&& pick, EndReason why, const Now& now) {
+    std::vector<Allocation*> chosen;
+    for (const auto& [_, a] : allocations_) {
+      if (pick(static_cast<const Allocation&>(*a))) chosen.push_back(a.get());
+    }
+    for (Allocation* a : chosen) end_allocation(*a, why, now);
+    return chosen.size();
+  }
 
   void set_credentials(CredentialsPtr c) { auth_.set_credentials(std::move(c)); }
   // The kernel fast path (relay/offload.h), or null (the default): every channel bound from now
@@ -155,6 +171,7 @@ class Server {
   // Handlers, one per method (allocate.cc, permissions.cc, data_path.cc).
   void handle_binding(Request& r);
   void handle_allocate(Request& r);
+  void refuse_draining(Request& r);
   void reply_allocate_success(Request& r, Allocation& a);
   void handle_refresh(Request& r);
   void handle_create_permission(Request& r);
@@ -235,6 +252,7 @@ class Server {
   uint8_t worker_id_;
   HashKey hash_key_;  // of every allocation's tables (relay/keyed_hash.h)
   uint64_t next_session_ = 1;
+  bool draining_ = false;
   uint64_t txid_state_;
   ServerStats stats_;
   TimerWheel wheel_;  // before the objects it times, which unhook themselves when destroyed

@@ -54,6 +54,9 @@ struct Settings {
   uint32_t expired_credential_grace = 86400;
   // Unauthenticated responses per client IP per second (and twice that as a burst); 0: no limit.
   uint32_t unauth_rate = 200;
+  // alternate-server: where a draining relay sends new allocations (RFC 8489 §10, 300 Try
+  // Alternate); the first of the client's family is named. Empty: 403 while draining.
+  std::vector<SocketAddress> alternate_servers;
 
   // The announced (public) form of a bound relay address.
   IpAddress announced(const IpAddress& bound) const {

@@ -112,7 +112,24 @@ def handover_state(allocations, version=1):
     return b"TPHS" + struct.pack("!HHI", version, 0, len(body)) + body
 
 
+def control_message(fields, version=1):
+    """A control socket message as core/control_message.h writes it."""
+    body = b"".join(struct.pack("!B", len(n)) + n + struct.pack("!I", len(v)) + v for n, v in fields)
+    return b"TPCM" + struct.pack("!HHI", version, len(fields), len(body)) + body
+
+
+def control_seeds():
+    write("control_message", "status", control_message([(b"command", b"status")]))
+    write("control_message", "disconnect", control_message([(b"command", b"disconnect"), (b"user", b"alice"),
+                                                            (b"session", b"0100000000000001"),
+                                                            (b"client", b"127.0.0.1:5000")]))
+    write("control_message", "answer", control_message([(b"ok", b"1"), (b"allocations", b"3"),
+                                                        (b"worker.0.allocations", b"2"), (b"empty", b"")]))
+    write("control_message", "newer_version", control_message([(b"command", b"status")], version=2))
+
+
 def main():
+    control_seeds()
     seeds = requests()
     seeds["rfc5769_request"] = RFC5769_REQUEST
     seeds["rfc5769_ipv4_response"] = RFC5769_IPV4_RESPONSE

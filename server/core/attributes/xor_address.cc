@@ -33,6 +33,14 @@ std::optional<SocketAddress> decode_xor_address(Bytes value, const uint8_t* head
   return std::nullopt;
 }
 
+void encode_plain_address(const SocketAddress& a, uint8_t* out) {
+  out[0] = 0;
+  out[1] = a.ip().is_v4() ? kFamilyIpv4 : kFamilyIpv6;
+  store_be16(out + 2, a.port());
+  const uint8_t* ip = a.ip().data();
+  for (size_t i = 0; i < a.ip().size(); ++i) out[4 + i] = ip[i];
+}
+
 std::optional<SocketAddress> decode_plain_address(Bytes value) {
   if (value.size() < 4) return std::nullopt;
   const uint16_t port = load_be16(value.data() + 2);

@@ -19,7 +19,9 @@ void encode_xor_address(const SocketAddress& a, const uint8_t* header, uint8_t* 
 // with 20 bytes, 0x02 with 8 bytes): those are 400 Bad Request, never a guess.
 std::optional<SocketAddress> decode_xor_address(Bytes value, const uint8_t* header);
 
-// MAPPED-ADDRESS (RFC 8489 §14.1), the same layout without the XOR; decode only (for clients).
+// MAPPED-ADDRESS (RFC 8489 §14.1), the same layout without the XOR; ALTERNATE-SERVER (§14.15)
+// has it too. encode_plain_address writes 8 (IPv4) or 20 (IPv6) bytes to `out`.
 std::optional<SocketAddress> decode_plain_address(Bytes value);
+void encode_plain_address(const SocketAddress& a, uint8_t* out);
 
 }  // namespace turnpike::core

@@ -144,8 +144,10 @@ class Turnpike(Process):
             lines += ["listening-ip=127.0.0.1", "listening-port=%d" % self.port,
                       "min-port=%d" % self.min_port, "max-port=%d" % self.max_port,
                       "relay-threads=2", "realm=test.local",
-                      "ledger=" + os.path.join(workdir, name + "-ledger.db")]
+                      "ledger=" + os.path.join(workdir, name + "-ledger.db"),
+                      "control-socket=" + os.path.join(workdir, name + ".control")]
         self.ledger_path = os.path.join(workdir, name + "-ledger.db")
+        self.control_socket = os.path.join(workdir, name + ".control")
         lines += list(options)
         self.config_path = os.path.join(workdir, name + ".conf")
         with open(self.config_path, "w") as f:
