@@ -167,10 +167,6 @@ int main(int argc_in, char** argv_in) {
   net::TlsContextsPtr check_tls = service.tls_contexts();
   std::unique_ptr<net::CheckPage> check_page;
   std::unique_ptr<net::HttpServer> check_server;
-  if (takeover && cfg.check_listening_port) {
-    // Its HTTPS port is the running process's, and it is not among the sockets handed over.
-    return refuse("check-listening-port is not handed over yet: restart turnpike instead");
-  }
   if (cfg.check_listening_port) {
     check_server = std::make_unique<net::HttpServer>("check page");
     std::string err;
@@ -182,8 +178,19 @@ int main(int argc_in, char** argv_in) {
     check_page = std::make_unique<net::CheckPage>(cmd::make_check_page_options(cfg));
     check_page->install(*check_server);
     for (const auto& a : cmd::check_page_addresses(cfg)) {
-      if (std::string e = check_server->listen(a, net::SslCtxShared(check_tls, check_tls->tls.get()));
+      // Taking over: the running process's socket on that address, if it had one.
+      net::UniqueFd passed;
+      if (handed) {
+        for (const auto& l : handed->listeners) {
+          if (l.kind == core::HandoverListenerKind::Http && l.address == a && handed_fds[l.fd])
+            passed = std::move(handed_fds[l.fd]);
+        }
+      }
+      const net::SslCtxShared ctx(check_tls, check_tls->tls.get());
+      if (std::string e = passed ? check_server->adopt(std::move(passed), ctx)
+                                 : check_server->listen(a, ctx);
           !e.empty()) {
+        if (takeover) return refuse(e + " (check-listening-port)");
         net::log(net::LogLevel::Error, e, " (check-listening-port)");
         return 1;
       }
@@ -328,6 +335,10 @@ int main(int argc_in, char** argv_in) {
     net::HandoverOptions ho;
     ho.binary = binary;
     ho.args = args;
+    if (check_server) {
+      for (size_t i = 0; i < check_server->listener_count(); ++i)
+        ho.http_listeners.emplace_back(check_server->bound(i), check_server->listening_fd(i));
+    }
     successor = net::hand_over(service, ledger.get(), ho);
     return successor > 0;
   };

@@ -344,7 +344,7 @@ HandoverDecoded decode_handover(Bytes in, uint16_t max_version) {
   for (uint32_t i = 0; r.ok() && i < nl; ++i) {
     HandoverListener l;
     const uint8_t kind = r.u8("listener kind");
-    if (r.ok() && kind > uint8_t(HandoverListenerKind::Dtls))
+    if (r.ok() && kind > uint8_t(HandoverListenerKind::Http))
       r.fail("listener kind " + std::to_string(kind) + " unknown");
     l.kind = HandoverListenerKind(kind);
     l.proxy_protocol = r.flag("proxy protocol");

@@ -46,7 +46,8 @@ struct HandoverWorker {
   friend bool operator==(const HandoverWorker&, const HandoverWorker&) = default;
 };
 
-enum class HandoverListenerKind : uint8_t { Udp = 0, Tcp = 1, Tls = 2, Mux = 3, Dtls = 4 };
+// Http: the check page's HTTPS listener (check-listening-port), on no worker (worker 0).
+enum class HandoverListenerKind : uint8_t { Udp = 0, Tcp = 1, Tls = 2, Mux = 3, Dtls = 4, Http = 5 };
 
 struct HandoverListener {
   HandoverListenerKind kind = HandoverListenerKind::Udp;

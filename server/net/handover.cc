@@ -1,8 +1,8 @@
 #include "net/handover.h"
 
 #include <signal.h>
-#include <systemd/sd-daemon.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -54,6 +54,12 @@ pid_t hand_over(RelayService& service, ledger::LedgerWriter* ledger, const Hando
   std::vector<int> fds;
   service.quiesce(state, fds);
   if (ledger) state.ledger_boot = ledger->boot();
+  for (const auto& [address, fd] : o.http_listeners) {
+    state.listeners.push_back(
+        {core::HandoverListenerKind::Http, false, 0, address, uint32_t(fds.size())});
+    fds.push_back(fd);
+  }
+  state.fd_count = uint32_t(fds.size());
   if (!next->link.send_state(state, fds, &why)) {
     service.resume();
     return fail(why);

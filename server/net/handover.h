@@ -28,6 +28,8 @@ struct HandoverOptions {
   std::vector<std::string> args;   // its arguments (this process's, less --takeover)
   int ready_timeout_ms = 30'000;   // for the new program to start and parse its configuration
   int accept_timeout_ms = 10'000;  // for it to take the state over (the workers wait meanwhile)
+  // The check page's listening sockets (HttpServer::listening_fd), passed on too.
+  std::vector<std::pair<core::SocketAddress, int>> http_listeners;
 };
 
 // Returns the new process's pid once it has taken over (the workers are stopped and the ledger

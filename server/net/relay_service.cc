@@ -206,7 +206,8 @@ std::string RelayService::open_from(const core::HandoverState& s, std::vector<Un
     workers_.push_back(std::move(w));
   }
   for (size_t i = 0; i < s.listeners.size(); ++i) {
-    if (!used[i]) {
+    // The check page's sockets are cmd's to take (HttpServer::adopt).
+    if (!used[i] && s.listeners[i].kind != core::HandoverListenerKind::Http) {
       return "the running process listens on " + s.listeners[i].address.to_string() +
              ", the new configuration does not" + restart;
     }

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import certs, harness, stun  # noqa: E402
@@ -295,15 +296,21 @@ class Handover(harness.TestCase):
 
 
 class HandoverTls(certs.ServerCertificate, harness.TestCase):
-    def test_tls_clients_get_a_close_notify_and_the_tls_listener_goes_on(self):
+    def _unverified(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.ca.cert)
+        ctx.check_hostname = False
+        return ctx
+
+    def test_tls_clients_get_a_close_notify_and_the_tls_listeners_go_on(self):
         # RFC 8446 §6.1: a TLS client of the old process sees a clean end (close_notify), not a
         # truncation; the TLS listener, handed over, serves new clients with the certificate
         # the new process loaded.
         pidfile = os.path.join(self.workdir, "turnpike.pid")
-        tls_port = harness.free_port()
+        tls_port, check_port = harness.free_port(), harness.free_port()
         server = self.turnpike(["use-auth-secret", "static-auth-secret=" + SECRET, "allow-loopback-peers",
                                 "cert=" + self.cert, "pkey=" + self.key, "tls-listening-port=%d" % tls_port,
-                                "pidfile=" + pidfile])
+                                "check-listening-port=%d" % check_port, "pidfile=" + pidfile])
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(self.ca.cert)
         ctx.check_hostname = False
@@ -324,6 +331,10 @@ class HandoverTls(certs.ServerCertificate, harness.TestCase):
         self.addCleanup(new.close)
         new.allocate()
         new.refresh(0)
+        # The check page's HTTPS socket went along: the new process answers on it.
+        page = urllib.request.urlopen("https://127.0.0.1:%d/turnpike-check/" % check_port,
+                                      context=self._unverified(), timeout=5)
+        self.assertEqual(page.status, 200)
         pid = read_pid(pidfile)
         self.assertNotEqual(pid, server.pid)
         os.kill(pid, signal.SIGTERM)
