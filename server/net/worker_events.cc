@@ -75,25 +75,28 @@ void WorkerEvents::session_ended(const relay::Allocation& a, relay::EndReason wh
   if (next_) next_->session_ended(a, why, now);
 }
 
-bool WorkerEvents::refusal_budget(int64_t now_ms) {
-  if (now_ms - window_start_ms_ >= 1000) {
-    if (suppressed_) {
-      log(LogLevel::Notice, suppressed_, " more refusals in the last second were not logged");
-      suppressed_ = 0;
+bool WorkerEvents::take(Budget& b, int64_t now_ms) {
+  if (now_ms - b.window_start_ms >= 1000) {
+    if (b.suppressed) {
+      log(LogLevel::Notice, b.suppressed, " more ", b.what,
+          " in the last second were not logged");
+      b.suppressed = 0;
     }
-    window_start_ms_ = now_ms;
-    lines_in_window_ = 0;
+    b.window_start_ms = now_ms;
+    b.lines = 0;
   }
-  if (lines_in_window_ >= 20) {
-    ++suppressed_;
+  if (b.lines >= 20) {
+    ++b.suppressed;
     return false;
   }
-  ++lines_in_window_;
+  ++b.lines;
   return true;
 }
 
 void WorkerEvents::refused(const relay::Refusal& r) {
-  if (refusal_budget(r.now.mono_ms)) {
+  // A credential holder's refusal has a budget of its own: strangers' noise cannot use it up.
+  Budget& budget = relay::is_credential_holder_refusal(r.reason) ? holders_ : strangers_;
+  if (take(budget, r.now.mono_ms)) {
     std::string code = r.code ? std::to_string(r.code) + " " : std::string("dropped, ");
     std::string peer =
         r.peer ? " peer " + (r.peer->port() ? r.peer->to_string() : r.peer->ip().to_string())

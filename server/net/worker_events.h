@@ -36,12 +36,19 @@ class WorkerEvents : public relay::EventSink {
   void chain(relay::EventSink* next) { next_ = next; }
 
  private:
-  bool refusal_budget(int64_t now_ms);
+  // Log lines per second for one class of refusals; beyond, they are counted and the count is
+  // logged (folded) when the next second begins.
+  struct Budget {
+    const char* what;
+    int64_t window_start_ms = 0;
+    unsigned lines = 0;
+    uint64_t suppressed = 0;
+  };
+  static bool take(Budget& b, int64_t now_ms);
   std::string realm_;
   relay::EventSink* next_ = nullptr;
-  int64_t window_start_ms_ = 0;
-  unsigned lines_in_window_ = 0;
-  uint64_t suppressed_ = 0;
+  Budget strangers_{"refusals of unauthenticated requests"};
+  Budget holders_{"refusals of authenticated users' requests"};
 };
 
 }  // namespace turnpike::net

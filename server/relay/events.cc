@@ -36,6 +36,18 @@ const char* end_reason_name(EndReason r) {
   return "?";
 }
 
+bool is_credential_holder_refusal(RefusalReason r) {
+  switch (r) {
+    case RefusalReason::ForbiddenPeer:
+    case RefusalReason::Quota:
+    case RefusalReason::WrongCredentials:
+    case RefusalReason::Capacity:
+      return true;
+    default:
+      return false;
+  }
+}
+
 const char* refusal_reason_name(RefusalReason r) {
   switch (r) {
     case RefusalReason::BadIntegrity:

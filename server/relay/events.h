@@ -40,6 +40,11 @@ enum class RefusalReason : uint8_t {
   Draining,     // Allocate while draining (turnpike-admin drain, SIGUSR1): 300 or 403
 };
 const char* refusal_reason_name(RefusalReason r);
+// A refusal of what a credential holder asked for after authenticating (a forbidden peer, a
+// quota, another user's allocation, no capacity), as opposed to a stranger's noise (bad nonce,
+// integrity, malformed text): the log keeps a separate budget for each, so noise cannot crowd
+// these out.
+bool is_credential_holder_refusal(RefusalReason r);
 
 struct Refusal {
   Now now;
