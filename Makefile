@@ -4,6 +4,9 @@ SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# Developer builds (build, test, sanitize, fuzz) fail on any compiler warning; a plain
+# `cmake` or a Debian package build does not (TURNPIKE_WERROR is OFF by default).
+DEV_FLAGS := -DTURNPIKE_WERROR=ON
 
 # clang (its BPF target), libbpf-dev and bpftool (the skeleton) build the kernel fast path's program.
 BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev \
@@ -12,10 +15,11 @@ RUN_DEPS := coturn
 # chromium and libnss3-tools (certutil) for the browser test; iproute2 and nftables for its
 # UDP-blocked network namespace; nginx for the check page behind the snippet turnpike ships;
 # dnsmasq-base (the binary, no service) as the DNS server the probe asks SRV, A and AAAA of;
-# faketime for a Prosody whose clock is wrong; ethtool for the kernel fast path's checksum tests.
-# python3-prometheus-client: a real Prometheus text parser for the /metrics test.
+# faketime for a Prosody whose clock is wrong; ethtool for the kernel fast path's checksum tests;
+# python3-prometheus-client: a real Prometheus text parser for the /metrics test;
+# dpkg-dev (dpkg-buildflags) and ccache for the build.* tests (Release, MinSizeRel, clang, Debian's flags).
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
-  prosody python3-slixmpp nginx dnsmasq-base faketime ethtool python3-prometheus-client
+  prosody python3-slixmpp nginx dnsmasq-base faketime ethtool python3-prometheus-client dpkg-dev ccache
 # `make deb` (debhelper, lintian) and the packaging tests' Debian roots (mmdebstrap).
 DEB_DEPS := debhelper dpkg-dev fakeroot lintian help2man libsystemd-dev mmdebstrap
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
@@ -53,7 +57,7 @@ deb:
 	@tests/tools/make-deb.sh $(BUILD)/deb
 
 build:
-	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) $(DEV_FLAGS) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # Installs what is missing, builds, and starts turnpike on 127.0.0.1:3478 with a development
@@ -68,13 +72,13 @@ test: test-deps build
 	@$(MAKE) -s --no-print-directory sanitize
 
 sanitize:
-	@cmake -S . -B $(SAN_BUILD) -DTURNPIKE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake -S . -B $(SAN_BUILD) $(DEV_FLAGS) -DTURNPIKE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(SAN_BUILD) -j $(JOBS) --target unit-and-fuzz
 	@cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS) -R '(_tests\.|^fuzz\.)'
 
 fuzz:
 	@tests/tools/install-deps.sh clang libclang-rt-dev
-	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DTURNPIKE_FUZZ=ON -DTURNPIKE_SANITIZE=ON >/dev/null
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(DEV_FLAGS) -DTURNPIKE_FUZZ=ON -DTURNPIKE_SANITIZE=ON >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	@set -e; for bin in $(FUZZ_BUILD)/bin/fuzz_*; do \
 	  f=$${bin##*/fuzz_}; echo "fuzzing $$f for $(FUZZ_SECONDS) s"; \

@@ -64,7 +64,10 @@ std::string suggestion(std::string_view name) {
 
 std::string ConfigError::to_string() const {
   std::string s = file;
-  if (line > 0) s += ":" + std::to_string(line);
+  if (line > 0) {
+    s += ':';
+    s += std::to_string(line);
+  }
   s += ": ";
   if (!option.empty()) s += "option '" + option + "': ";
   s += message;

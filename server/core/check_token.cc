@@ -1,6 +1,7 @@
 #include "core/check_token.h"
 
 #include <cstring>
+#include <utility>
 
 #include "core/base64.h"
 #include "core/bytes.h"

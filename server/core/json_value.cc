@@ -1,7 +1,9 @@
 #include "core/json_value.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace turnpike::core {
 

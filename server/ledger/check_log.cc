@@ -1,5 +1,7 @@
 #include "ledger/check_log.h"
 
+#include <utility>
+
 #include "ledger/migrations.h"
 
 namespace turnpike::ledger {

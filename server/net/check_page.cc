@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 
 #include "core/check_token.h"
 #include "core/text_escape.h"

@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <cstdint>
+
 #include "relay/types.h"
 
 namespace turnpike::net {

@@ -177,7 +177,8 @@ void HttpServer::serve(Listener& l, evhttp_request* req) {
     }
     if (const char* q = evhttp_uri_get_query(uri)) r.query = q;
   }
-  if (r.path.empty()) r.path = "/";
+  // push_back, not = "/": GCC 12 at -O2 reports a false -Wrestrict for a one-character literal.
+  if (r.path.empty()) r.path.push_back('/');
   if (evhttp_connection* c = evhttp_request_get_connection(req)) {
     if (const sockaddr* sa = evhttp_connection_get_addr(c)) {
       const socklen_t len =

@@ -2,6 +2,8 @@
 // reservations).
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <vector>
 
 #include "core/dtls_cookie.h"

@@ -4,6 +4,8 @@
 
 #include "core/ip_address.h"
 
+#include <cstdint>
+
 namespace turnpike::probe {
 
 enum class Scope : uint8_t {

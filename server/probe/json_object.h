@@ -31,7 +31,11 @@ class JsonObject {
   JsonObject& add(std::string_view key, bool value) { return raw(key, value ? "true" : "false"); }
   JsonObject& add(std::string_view key, const std::vector<std::string>& list) {
     std::string s = "[";
-    for (size_t i = 0; i < list.size(); ++i) s += (i ? "," : "") + core::json_string(list[i]);
+    for (size_t i = 0; i < list.size(); ++i) {
+      // Appended, not (i ? "," : "") + ...: GCC 12 -O2 reports a false -Wrestrict for that.
+      if (i) s += ',';
+      s += core::json_string(list[i]);
+    }
     return raw(key, s + "]");
   }
   JsonObject& add(std::string_view key, const JsonObject& o) { return raw(key, o.str()); }
@@ -45,7 +49,10 @@ class JsonObject {
 
   std::string str() const {
     std::string s = "{";
-    for (size_t i = 0; i < members_.size(); ++i) s += (i ? "," : "") + members_[i];
+    for (size_t i = 0; i < members_.size(); ++i) {
+      if (i) s += ',';
+      s += members_[i];
+    }
     return s + "}";
   }
 
@@ -55,7 +62,10 @@ class JsonObject {
 
 inline std::string json_array(const std::vector<JsonObject>& items) {
   std::string s = "[";
-  for (size_t i = 0; i < items.size(); ++i) s += (i ? "," : "") + items[i].str();
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) s += ',';
+    s += items[i].str();
+  }
   return s + "]";
 }
 

@@ -1,6 +1,7 @@
 #include "probe/probe_run.h"
 
 #include <cstdio>
+#include <utility>
 
 namespace turnpike::probe {
 

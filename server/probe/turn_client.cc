@@ -1,6 +1,8 @@
 #include "probe/turn_client.h"
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/attributes/channel_number.h"
 #include "core/attributes/error_code.h"

@@ -1,9 +1,12 @@
 #include "probe/url_probe.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <vector>
 
 #include "core/rest_credentials.h"
 #include "core/stun_types.h"

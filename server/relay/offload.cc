@@ -3,6 +3,7 @@
 // deadlines, refreshed when either is, and taken back when either expires or the allocation
 // ends; what the kernel relayed is added to the same counters user space keeps.
 #include <algorithm>
+#include <cstdint>
 
 #include "relay/server.h"
 

@@ -2,6 +2,7 @@
 // be allocated. Family byte, 8 reserved bits, then the ERROR-CODE layout.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 

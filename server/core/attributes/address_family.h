@@ -2,6 +2,7 @@
 // byte (0x01 IPv4, 0x02 IPv6) and 24 RFFU bits.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

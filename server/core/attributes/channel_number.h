@@ -7,6 +7,7 @@
 // coturn and pion do. Everything outside it (0x0000-0x3FFF, 0x8000-0xFFFF) is refused.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

@@ -1,6 +1,7 @@
 // CONNECTION-ID (RFC 6062 §6.2.1): 32 bits naming a peer TCP connection.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

@@ -1,6 +1,7 @@
 // ERROR-CODE (RFC 8489 §14.8). Encoding lives in StunWriter::add_error_code; this decodes.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 

@@ -1,6 +1,7 @@
 // LIFETIME (RFC 8656 §18.2): seconds remaining until expiry, 32 bits.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

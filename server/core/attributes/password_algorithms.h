@@ -2,6 +2,7 @@
 // from §18.5: 0x0001 MD5, 0x0002 SHA-256; neither has parameters.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

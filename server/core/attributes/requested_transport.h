@@ -1,6 +1,7 @@
 // REQUESTED-TRANSPORT (RFC 8656 §18.8): an IANA protocol number and 24 RFFU bits.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

@@ -1,6 +1,7 @@
 // RESERVATION-TOKEN (RFC 8656 §18.10): 8 opaque bytes naming a reserved relay port.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 #include "core/bytes.h"

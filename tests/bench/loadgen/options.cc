@@ -1,8 +1,10 @@
 #include "loadgen/options.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 namespace bench {

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "core/attributes/error_code.h"

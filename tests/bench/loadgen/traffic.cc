@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/socket_drops.h"

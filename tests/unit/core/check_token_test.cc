@@ -1,4 +1,5 @@
 // The check link's token: MAC, expiry, rotation, tampering.
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -1,4 +1,5 @@
 // The JSON reader behind the check page's API: the grammar, escapes, and the caps.
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>

@@ -2,7 +2,9 @@
 // restart), its result recorded once, and listed newest first.
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>

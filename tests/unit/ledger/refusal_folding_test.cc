@@ -71,7 +71,8 @@ TEST(RefusalFolding, IdenticalRefusalsFoldForAMinuteThenMakeANewRow) {
 TEST(RefusalFolding, NewRowsAreCappedPerSecondAndTheCappedCountedAtTheCommit) {
   RefusalFolding f(2);
   for (int i = 0; i < 2; ++i) {
-    const std::string k = "k" + std::to_string(i);
+    std::string k = "k";  // appended: "k" + std::to_string(i) trips GCC 12 -O3 -Wrestrict
+    k += std::to_string(i);
     ASSERT_EQ(f.decide(k, 5'000 + i), Action::NewRow);
     f.add_row(k, 100 + i, 5'000 + i);
   }
@@ -127,7 +128,8 @@ TEST(RefusalFolding, KeysPastTheirMinuteAreForgottenWhenThereAreMany) {
   RefusalFolding f(1'000'000);
   const size_t n = RefusalFolding::kForgetAbove + 10;
   for (size_t i = 0; i < n; ++i) {
-    const std::string k = "k" + std::to_string(i);
+    std::string k = "k";  // appended: "k" + std::to_string(i) trips GCC 12 -O3 -Wrestrict
+    k += std::to_string(i);
     ASSERT_EQ(f.decide(k, 1'000), Action::NewRow);
     f.add_row(k, int64_t(i), 1'000);
   }

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
