@@ -8,7 +8,8 @@ CMAKE_FLAGS ?=
 # `cmake` or a Debian package build does not (TURNPIKE_WERROR is OFF by default).
 DEV_FLAGS := -DTURNPIKE_WERROR=ON
 
-# clang (its BPF target), libbpf-dev and bpftool (the skeleton) build the kernel fast path's program.
+# clang (its BPF target), libbpf-dev and bpftool (the skeleton) build the kernel fast path's program;
+# libsystemd-dev: sd_notify for the systemd unit (Type=notify).
 BUILD_DEPS := cmake make g++ pkg-config libevent-dev libssl-dev libsqlite3-dev liblua5.4-dev libgtest-dev \
   libstrophe-dev clang libbpf-dev bpftool libsystemd-dev
 RUN_DEPS := coturn

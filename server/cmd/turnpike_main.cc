@@ -29,6 +29,7 @@
 #include "net/log.h"
 #include "net/privileges.h"
 #include "net/relay_service.h"
+#include "net/service_notifier.h"
 #include "net/signal_loop.h"
 
 using namespace turnpike;
@@ -49,6 +50,9 @@ constexpr const char* kUsage =
     "SIGUSR1 drains: new allocations are refused (300 to alternate-server, else 403), running\n"
     "ones go on, and turnpike exits when the last ends or drain-timeout passes.\n"
     "control-socket (/run/turnpike/control) serves turnpike-admin status, disconnect, drain.\n"
+    "Under systemd (NOTIFY_SOCKET set, Type=notify) it reports READY=1 once every listener is\n"
+    "bound, RELOADING=1/READY=1 around a reload, STATUS= every 5 s, STOPPING=1, and MAINPID=\n"
+    "of the process it hands over to.\n"
     "\n"
     "Listeners: UDP and TCP on listening-port; TLS on tls-listening-port when cert= is set (and\n"
     "DTLS there with dtls); mux-listening-port shares a TLS port such as 443 with a web server\n"
@@ -121,6 +125,8 @@ int main(int argc_in, char** argv_in) {
   for (const auto& w : config::exposed_secret_files(cfg)) net::log(net::LogLevel::Warning, w);
   // Every socket is a descriptor: the soft limit goes up to the hard one (the unit's LimitNOFILE).
   const net::DescriptorLimit fds = net::raise_descriptor_limit();
+  // systemd's Type=notify (no-op when not started by it); STOPPING=1 when main() returns.
+  net::ServiceNotifier notifier;
 
   // Taking over: the state and the sockets of the running process, once it knows the
   // configuration parsed.
@@ -329,6 +335,14 @@ int main(int argc_in, char** argv_in) {
   net::log(net::LogLevel::Notice, "turnpike ready: ", listeners_text(options), ", ",
            options.threads, " worker(s), relay ports ", cfg.min_port, "-", cfg.max_port, ", realm ",
            cfg.realm);
+  // What `systemctl status` shows, from counters the workers keep anyway (read here, on the
+  // main thread).
+  const auto status_text = [&] {
+    return net::service_status_text(service.allocations(), service.worker_count());
+  };
+  // Every listener (relay and check page) is bound and the workers run. A process that took
+  // over names itself the unit's main process (the old one also says so, with MAINPID=).
+  notifier.ready(status_text(), /*claim_main_pid=*/takeover != nullptr);
 
   const std::string config_file = cfg.source;
   pid_t successor = -1;
@@ -343,7 +357,7 @@ int main(int argc_in, char** argv_in) {
     successor = net::hand_over(service, ledger.get(), ho);
     return successor > 0;
   };
-  net::run_signal_loop({.reload = [&] {
+  const auto reload = [&] {
     net::reopen_log();
     // Re-read the file (if any), then re-apply the command line on top, as at start.
     config::CommandLine again = config::parse_command_line(argc, argv);
@@ -382,20 +396,30 @@ int main(int argc_in, char** argv_in) {
         }
       }
     }
-  },
+  };
+  net::run_signal_loop({.reload =
+                            [&] {
+                              notifier.reloading();
+                              reload();
+                              notifier.ready(status_text());
+                            },
                         .hand_over = hand_over,
                         .drain = [&] { drain.start(); },
-                        .every_second = [&] { return drain.tick(); }});
+                        .every_second = [&] { return drain.tick(); },
+                        .tick = [&] { notifier.status(status_text()); },
+                        .tick_seconds = notifier.enabled() ? 5u : 0u});
 
   if (successor > 0) {
     // The workers stopped and the ledger was written in hand_over(); the pidfile is the new
-    // process's now.
+    // process's now, and so is the unit (MAINPID=; no STOPPING=1 from here).
+    notifier.handed_over(successor);
     if (check_server) check_server->stop();
     if (metrics_server) metrics_server->stop();
     if (control_server) control_server->stop();  // the socket file is the new process's now
     net::log(net::LogLevel::Notice, "turnpike handed over to process ", successor);
     return 0;
   }
+  notifier.stopping();
   net::log(net::LogLevel::Notice, "stopping: closing every session");
   if (check_server) check_server->stop();
   if (metrics_server) metrics_server->stop();

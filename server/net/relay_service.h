@@ -98,6 +98,9 @@ class RelayService {
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
 
   size_t worker_count() const { return workers_.size(); }
+  // Allocations alive on every worker (the quota book counts them; any thread, never a worker's
+  // relay path).
+  unsigned allocations() const { return shared_ ? shared_->quotas.total_in_use() : 0; }
   Worker& worker(size_t i) { return *workers_[i]; }
 
  private:

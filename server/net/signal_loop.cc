@@ -37,6 +37,10 @@ void on_second(evutil_socket_t, short, void* arg) {
   if (c->handlers->every_second && c->handlers->every_second()) event_base_loopexit(c->base, nullptr);
 }
 
+void on_tick(evutil_socket_t, short, void* arg) {
+  static_cast<Context*>(arg)->handlers->tick();
+}
+
 }  // namespace
 
 void prepare_signals() {
@@ -61,6 +65,12 @@ void run_signal_loop(const SignalHandlers& h) {
   EventPtr second(event_new(base.get(), -1, EV_PERSIST, on_second, &ctx));
   const timeval one_second{1, 0};
   if (h.every_second) event_add(second.get(), &one_second);
+  EventPtr tick;
+  if (h.tick && h.tick_seconds) {
+    tick.reset(event_new(base.get(), -1, EV_PERSIST, on_tick, &ctx));
+    const timeval every{time_t(h.tick_seconds), 0};
+    event_add(tick.get(), &every);
+  }
   // The handlers are in place: signals blocked since prepare_signals() (and any pending one)
   // reach this thread now, and only this one.
   sigset_t none;

@@ -15,6 +15,10 @@ struct SignalHandlers {
   std::function<void()> drain;  // SIGUSR1
   // Once a second on the main thread; returning true stops the loop as SIGTERM does.
   std::function<bool()> every_second;
+  // Called every tick_seconds on the main thread while the loop runs (0: never); for work that
+  // must stay off the workers, such as the service manager's STATUS= line.
+  std::function<void()> tick;
+  unsigned tick_seconds = 0;
 };
 
 // First thing in main(), before any thread exists: SIGPIPE is ignored (a peer that closed never

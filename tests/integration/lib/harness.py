@@ -135,8 +135,10 @@ class Process:
 class Turnpike(Process):
     """The daemon with a config written from `options` (a list of lines)."""
 
-    def __init__(self, workdir, options, args=(), defaults=True, name="turnpike", argv_prefix=()):
-        """argv_prefix: a command that runs the daemon (e.g. prlimit with its options and --)."""
+    def __init__(self, workdir, options, args=(), defaults=True, name="turnpike", argv_prefix=(),
+                 env=None):
+        """argv_prefix: a command that runs the daemon (e.g. prlimit with its options and --);
+        env: its environment (default: the test's)."""
         self.port = free_port()
         self.min_port, self.max_port = relay_port_range()
         lines = []
@@ -153,7 +155,7 @@ class Turnpike(Process):
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
         super().__init__(list(argv_prefix) + [TURNPIKE, "-c", self.config_path] + list(args),
-                         os.path.join(workdir, name + ".log"))
+                         os.path.join(workdir, name + ".log"), env=env)
 
     def wait_ready(self, timeout=10.0):
         return self.wait_for_log(r"turnpike ready", timeout)
