@@ -23,6 +23,8 @@ TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromi
   prosody python3-slixmpp nginx dnsmasq-base faketime ethtool python3-prometheus-client dpkg-dev ccache
 # `make deb` (debhelper, lintian) and the packaging tests' Debian roots (mmdebstrap).
 DEB_DEPS := debhelper dpkg-dev fakeroot lintian help2man libsystemd-dev mmdebstrap
+# mmdebstrap makes the Debian root of the other release's test pass (tests/tools/debian-root.sh).
+TEST_DEPS += mmdebstrap
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
 BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 
@@ -30,7 +32,7 @@ BROWSER_NPM := tests/browser/node_modules/.package-lock.json
 # iproute2 and ethtool build the kernel fast path's namespaces (GRO and threaded NAPI on veth).
 BENCH_DEPS := coturn python3 gnuplot-nox iproute2 ethtool libmicrohttpd-dev
 
-.PHONY: all deps test-deps bench-deps build run test sanitize fuzz bench clean format
+.PHONY: all deps test-deps bench-deps build run test test-other-release sanitize fuzz bench clean format
 
 # The sanitizer pass of `make test`: unit tests and fuzz-corpus replays built with
 # AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -67,10 +69,20 @@ run: deps build
 	@tests/tools/dev-run.sh $(BUILD)
 
 # Installs build and test dependencies, builds, and runs every test through ctest, then the
-# unit tests and fuzz replays again under ASan+UBSan.
+# unit tests and fuzz replays again under ASan+UBSan, then the whole ctest suite again inside a
+# root of the other supported Debian release (Debian 13 on a Debian 12 machine and the other way
+# round; made once with mmdebstrap and cached in /var/cache/turnpike-tests). OTHER_RELEASE=
+# (empty) leaves that pass out.
+OTHER_RELEASE ?= $(shell . /etc/os-release 2>/dev/null; [ "$$VERSION_CODENAME" = trixie ] && echo bookworm || echo trixie)
 test: test-deps build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
 	@$(MAKE) -s --no-print-directory sanitize
+	@if [ -n "$(OTHER_RELEASE)" ]; then tests/tools/test-in-debian-root.sh $(OTHER_RELEASE); fi
+
+# Only the pass inside the other release's root (the build and tests run there, not here).
+test-other-release:
+	@tests/tools/install-deps.sh mmdebstrap
+	@tests/tools/test-in-debian-root.sh $(OTHER_RELEASE)
 
 sanitize:
 	@cmake -S . -B $(SAN_BUILD) $(DEV_FLAGS) -DTURNPIKE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
