@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "core/attributes/error_code.h"
