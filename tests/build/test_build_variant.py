@@ -58,6 +58,10 @@ def run(argv, env=None, cwd=None):
 
 def launcher_flags():
     if shutil.which("ccache"):
+        # Paths inside the checkout are hashed relative to it, and the working directory not at
+        # all: a fresh clone elsewhere (CI) still finds what an earlier run compiled.
+        os.environ.setdefault("CCACHE_BASEDIR", str(SOURCE))
+        os.environ.setdefault("CCACHE_NOHASHDIR", "1")
         return ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
     print("note: ccache is not installed; building without it")
     return []
@@ -65,7 +69,9 @@ def launcher_flags():
 
 def configure_and_build(name, cmake_args, env, targets):
     out = BUILD / "variants" / name
-    run(["cmake", "-S", str(SOURCE), "-B", str(out)] + launcher_flags() + cmake_args, env=env)
+    launcher = launcher_flags()
+    env = dict(env, **{k: v for k, v in os.environ.items() if k.startswith("CCACHE_")})
+    run(["cmake", "-S", str(SOURCE), "-B", str(out)] + launcher + cmake_args, env=env)
     run(["nice", "cmake", "--build", str(out), "-j", JOBS, "--target"] + targets, env=env)
     return out
 
@@ -101,8 +107,9 @@ def buildflags():
     env = dict(os.environ, DEB_BUILD_MAINT_OPTIONS="hardening=+all")
     flags = {}
     for var in ("CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS"):
+        # From the source tree, as debhelper runs it (-ffile-prefix-map names that directory).
         flags[var] = subprocess.run(["dpkg-buildflags", "--get", var], env=env, check=True,
-                                    stdout=subprocess.PIPE, text=True).stdout.strip()
+                                    cwd=SOURCE, stdout=subprocess.PIPE, text=True).stdout.strip()
     return flags
 
 
