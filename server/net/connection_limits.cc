@@ -1,5 +1,6 @@
 #include "net/connection_limits.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace turnpike::net {

@@ -4,6 +4,11 @@
 // relayed address (RFC 8656 §2.2: the allocation is its 5-tuple and relayed address), its
 // permissions (§9) and channels (§12), and the ledger keeps one session.
 #include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "relay/server.h"
 

@@ -2,6 +2,7 @@
 // exports, through the wire format (core/handover_state.h), another restores around the same
 // relay sockets, and the client's allocation goes on: same relayed address, permissions,
 // channels, counters and session id, no second start and no end in the ledger.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
