@@ -110,7 +110,7 @@ Result set_max_connections(Config& c, std::string_view v) {
   }
   auto n = parse_uint(v);
   if (!n || *n > 100000000) {
-    return "'" + std::string(v) + "' is not auto or a whole number between 0 and 100000000";
+    return quoted(v) + " is not auto or a whole number between 0 and 100000000";
   }
   c.max_connections = unsigned(*n);
   return std::nullopt;
