@@ -1,5 +1,6 @@
 #include "core/handover_message.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace turnpike::core {

@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 
 #include "net/log.h"
