@@ -10,6 +10,8 @@ turnpike with NOTIFY_SOCKET pointing at it, and reads what arrives:
 - SIGHUP: RELOADING=1 with MONOTONIC_USEC= (this host's CLOCK_MONOTONIC, within the seconds
   around the signal), then READY=1 again with STATUS=;
 - SIGTERM: STOPPING=1 before the process exits;
+- SIGURG (the hand-over): MAINPID= of the new process from the old one, READY=1 and MAINPID=
+  from the new one, and no STOPPING=1 from the old one;
 - without NOTIFY_SOCKET nothing is sent and turnpike runs as before (every other test)."""
 import os
 import re
@@ -153,6 +155,32 @@ class ServiceNotify(harness.TestCase):
         pid, fields, _ = self.notify.wait_for("STOPPING", timeout=10)
         self.assertEqual(pid, server.pid)
         self.assertEqual(server.proc.wait(15), 0)
+
+    def test_hand_over_moves_the_main_pid_to_the_new_process(self):
+        # SIGURG: the old process names the new one MAINPID= (and sends no STOPPING=1), the new
+        # one sends READY=1 with MAINPID= itself; the service stays up in between.
+        server = self.start()
+        self.notify.wait_for("READY", timeout=15)
+        server.send_signal(signal.SIGURG)
+        pid, fields, _ = self.notify.wait_for("MAINPID", timeout=20)
+        new_pid = int(fields["MAINPID"])
+        if pid == server.pid:
+            self.assertNotEqual(new_pid, server.pid)
+            ready_pid, ready, _ = self.notify.wait_for("READY", timeout=20)
+        else:  # the new process's READY=1 came first
+            ready_pid, ready = pid, fields
+        self.assertEqual(ready_pid, new_pid)
+        self.assertEqual(ready.get("READY"), "1")
+        self.assertEqual(ready.get("MAINPID"), str(new_pid))
+        self.assertEqual(server.proc.wait(15), 0, server.log())
+        self.assertIn("turnpike handed over to process %d" % new_pid, server.log())
+        # Nothing from the old process said the service was stopping.
+        self.assertFalse([m for m in self.notify.messages if m[0] == server.pid and "STOPPING" in m[1]],
+                         self.notify.messages)
+        os.kill(new_pid, signal.SIGTERM)
+        pid, _, _ = self.notify.wait_for("STOPPING", timeout=15)
+        self.assertEqual(pid, new_pid)
+        harness.wait_until(lambda: not os.path.exists("/proc/%d" % new_pid), 15, "the new process to stop")
 
     def test_nothing_is_sent_without_notify_socket(self):
         server = self.start(notify=False)
