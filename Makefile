@@ -22,7 +22,7 @@ RUN_DEPS := coturn
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
   prosody python3-slixmpp nginx dnsmasq-base faketime ethtool python3-prometheus-client dpkg-dev ccache
 # `make deb` (debhelper, lintian) and the packaging tests' Debian roots (mmdebstrap).
-DEB_DEPS := debhelper dpkg-dev fakeroot lintian help2man libsystemd-dev mmdebstrap
+DEB_DEPS := debhelper dpkg-dev fakeroot lintian libsystemd-dev mmdebstrap
 # mmdebstrap makes the Debian root of the other release's test pass (tests/tools/debian-root.sh).
 TEST_DEPS += mmdebstrap
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.

@@ -12,6 +12,8 @@
 //    seconds after the expiry;
 //  - past the grace, every request -> 401 (as for any expired credential): the allocation ends
 //    when its lifetime runs out, at most max-allocate-lifetime later.
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "relay/request.h"
