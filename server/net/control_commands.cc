@@ -1,6 +1,8 @@
 #include "net/control_commands.h"
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <mutex>

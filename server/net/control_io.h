@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

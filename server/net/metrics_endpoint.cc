@@ -1,5 +1,6 @@
 #include "net/metrics_endpoint.h"
 
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <utility>

@@ -3,6 +3,10 @@
 // body cannot hold are refused.
 #include "core/control_message.h"
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace turnpike::core {

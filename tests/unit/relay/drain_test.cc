@@ -5,6 +5,9 @@
 // exactly the allocations picked, with the reason given.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 #include "core/attributes/xor_address.h"
 #include "relay_fixture.h"
 
