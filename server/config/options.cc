@@ -119,8 +119,8 @@ Result set_max_connections(Config& c, std::string_view v) {
 Result set_prometheus_address(Config& c, std::string_view v) {
   auto ip = IpAddress::parse(v);
   if (!ip) {
-    return "'" + std::string(v) +
-           "' is not an IPv4 or IPv6 address; write 127.0.0.1 (the default), :: or one address "
+    return quoted(v) +
+           " is not an IPv4 or IPv6 address; write 127.0.0.1 (the default), :: or one address "
            "of this host";
   }
   c.prometheus_address = *ip;
@@ -133,7 +133,7 @@ Result set_control_socket(Config& c, std::string_view v) {
     return std::nullopt;
   }
   if (v.empty() || v[0] != '/') {
-    return "'" + std::string(v) + "' is not an absolute path; write control-socket=/run/turnpike/control "
+    return quoted(v) + " is not an absolute path; write control-socket=/run/turnpike/control "
            "(the default) or control-socket=none";
   }
   if (v.size() > 107) return std::string("is longer than a unix socket path may be (107 bytes)");
@@ -223,8 +223,8 @@ Result add_alternate_server(Config& c, std::string_view v) {
     if (auto ip = IpAddress::parse(v)) a = core::SocketAddress(*ip, 3478);
   }
   if (!a) {
-    return "'" + std::string(v) +
-           "' is not ADDRESS or ADDRESS:PORT ([IPv6]:PORT) of another TURN server (host names are "
+    return quoted(v) +
+           " is not ADDRESS or ADDRESS:PORT ([IPv6]:PORT) of another TURN server (host names are "
            "not resolved)";
   }
   c.alternate_servers.push_back(*a);
