@@ -21,8 +21,9 @@ RUN_DEPS := coturn
 # dpkg-dev (dpkg-buildflags) and ccache for the build.* tests (Release, MinSizeRel, clang, Debian's flags).
 TEST_DEPS := coturn lua5.4 python3 openssl curl sqlite3 iproute2 nftables chromium libnss3-tools \
   prosody python3-slixmpp nginx dnsmasq-base faketime ethtool python3-prometheus-client dpkg-dev ccache
-# `make deb` (debhelper, lintian) and the packaging tests' Debian roots (mmdebstrap).
-DEB_DEPS := debhelper dpkg-dev fakeroot lintian libsystemd-dev mmdebstrap
+# `make deb` (debhelper, lintian; build-essential, which dpkg-checkbuilddeps always requires) and
+# the packaging tests' Debian roots (mmdebstrap).
+DEB_DEPS := build-essential debhelper dpkg-dev fakeroot lintian libsystemd-dev mmdebstrap
 # mmdebstrap makes the Debian root of the other release's test pass (tests/tools/debian-root.sh).
 TEST_DEPS += mmdebstrap
 # The browser test's npm packages (playwright-core), pinned by package-lock.json.
