@@ -88,8 +88,13 @@ def files_under(root):
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
         return [root / f for f in listed.split()]
     except (subprocess.CalledProcessError, FileNotFoundError):
-        return sorted(p for p in root.rglob("*") if p.suffix in (".h", ".cc")
-                      and "build" not in p.relative_to(root).parts[:1])
+        # Without git (a copy of the tree): skip what git would not list, build directories,
+        # hidden ones (tests/browser/.runtime holds Node.js's own headers) and node_modules.
+        def ours(p):
+            parts = p.relative_to(root).parts
+            return not (parts[0].startswith("build") or "node_modules" in parts
+                        or any(part.startswith(".") for part in parts))
+        return sorted(p for p in root.rglob("*") if p.suffix in (".h", ".cc") and ours(p))
 
 
 def main(argv):
