@@ -96,7 +96,7 @@ std::string RelayService::open() {
       return "kernel-offload=on: " + why;
     } else {
       log(LogLevel::Notice, "kernel offload not loaded: ", why,
-          "; ChannelData is relayed in user space (kernel-offload=on makes this an error, "
+          "; ChannelData is relayed in user space (kernel-offload=on refuses to start instead, "
           "kernel-offload=off silences it)");
     }
   }
