@@ -128,8 +128,30 @@ def control_seeds():
     write("control_message", "newer_version", control_message([(b"command", b"status")], version=2))
 
 
+def lua_module_seed(flags, ttl, now, port, tls_port, *texts):
+    """An input of fuzz_lua_module: flags, ttl, now, ports, then length-prefixed strings."""
+    out = struct.pack("<BqqHH", flags, ttl, now, port, tls_port)
+    for t in texts:
+        out += bytes([len(t)]) + t
+    return out
+
+
+def lua_module_seeds():
+    # mod_turnpike's usual calls: a guest's JID as the user part, a day's TTL, one host.
+    write("lua_module", "jitsi_guest", lua_module_seed(
+        2, 86400 + 100, 0, 0, 0, b"newest-secret", b"guest@meet.example.org",
+        b"1800086400:guest@meet.example.org", b"wrong", b"turn.example.org", b""))
+    write("lua_module", "two_hosts_ports", lua_module_seed(
+        1 | 2 | 4 | 8, 3600 + 100, 0, 3478, 443, b"first-secret", b"",
+        b"1800003600", b"x", b"a.example", "b.éxample".encode()))
+    write("lua_module", "hostile_user", lua_module_seed(
+        2 | 16 | 32, -1, 2**62, 0, 0, b"", b"a:b\\x\x1b[2J\n\0\xff",
+        b"-5:a", b"", b"\x1b]0;t\x07", b"::"))
+
+
 def main():
     control_seeds()
+    lua_module_seeds()
     seeds = requests()
     seeds["rfc5769_request"] = RFC5769_REQUEST
     seeds["rfc5769_ipv4_response"] = RFC5769_IPV4_RESPONSE
