@@ -42,7 +42,9 @@ Server::~Server() {
     if (c.state != TcpConnection::State::Bound) connection_ids_.release(id);
     io_.close_peer(c.socket);
   }
-  for (auto& [_, a] : allocations_) {
+  // Not a structured binding: clang before 16 cannot capture one in a lambda (C++20 allows it).
+  for (auto& entry : allocations_) {
+    auto& a = entry.second;
     a->channels.for_each([&](Channel& c) { unoffload_channel(*a, c); });
     for (uint8_t i = 0; i < a->relay_count; ++i) io_.close_relay(a->relays[i].socket);
     quotas_.release(a->quota_key);
