@@ -35,6 +35,16 @@ core::RestCredential mint_checked(std::string_view secret, std::string_view user
     throw std::invalid_argument("turnpike: the TTL " + std::to_string(ttl) +
                                 " s is longer than ten years");
   }
+  // The username starts with the expiry in decimal, which the relay reads as at most 18 digits
+  // and no sign (core::parse_rest_username): a clock before 1970 or an expiry past the year 9999
+  // would give a credential no relay accepts, and now + ttl could overflow. Found by fuzzing
+  // (tests/fuzz/corpus/lua_module/regression_clock_out_of_range).
+  constexpr int64_t kLatestExpiry = 253'402'300'799;  // 9999-12-31T23:59:59Z
+  if (now < 0 || now > kLatestExpiry - ttl) {
+    throw std::invalid_argument("turnpike: the time " + std::to_string(now) +
+                                " is not a unix time between 1970 and 9999 (leave `now` out to use "
+                                "the clock)");
+  }
   // RFC 8489 §14.3: the relay answers 400 to a USERNAME that is not UTF-8 text without control
   // or invisible characters, so such a credential would be useless.
   if (user.size() <= core::kMaxUsernameBytes &&

@@ -106,6 +106,13 @@ test("mint refuses what cannot work, naming the caller's line", function ()
 	-- the message shows the name escaped.
 	raises("'a\\x1b%[2J' holds a NUL, control or invisible character", turnpike.mint, "s", "a\27[2J", 60);
 	raises("not UTF%-8", turnpike.mint, "s", "caf\233", 60);
+	-- The expiry leads the username in decimal without a sign: a clock before 1970 or past 9999
+	-- would give a credential no relay reads (and now + ttl could overflow). Found by fuzzing.
+	raises("not a unix time between 1970 and 9999", turnpike.mint, "s", "a", 60, -1);
+	raises("not a unix time between 1970 and 9999", turnpike.mint, "s", "a", 60, math.maxinteger);
+	raises("not a unix time between 1970 and 9999", turnpike.mint, "s", "a", 60, 253402300799 - 59);
+	eq(turnpike.mint("s", "a", 60, 253402300799 - 60).expires, 253402300799, "the last second is fine");
+	eq(turnpike.mint("s", "a", 60, 0).expires, 60, "1970 is fine");
 	raises("invisible", turnpike.mint, "s", "evil\u{202E}gpj", 60);
 	eq(turnpike.mint("s", "caf\u{E9}@example.org", 60, 1000).username, "1060:caf\u{E9}@example.org",
 		"text that is not ASCII is fine");
